@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Reproducible build of wpigz's WebAssembly engine (wpigz/zlib.wasm).
+
+The module is zlib 1.2.13 -- the version Debian's pigz 2.6 is linked with, so the deflate
+bytes match -- plus the glue in this folder (engine.c, thread_start.s), compiled by the
+pinned `ziglang` package from PyPI for wasm32-wasi with atomics and a shared, imported
+memory. zig's output is deterministic, so the same inputs give the same bytes on any
+machine; the module is committed, and `pip install` needs no compiler.
+
+    python wasm/build.py                 # fetch zlib, build, write wpigz/zlib.wasm
+    python wasm/build.py --check         # rebuild from scratch, fail if the committed one differs
+    python wasm/build.py --zlib-tarball zlib_1.2.13.dfsg.orig.tar.bz2
+
+zlib's source is never committed. It is Debian's orig tarball of the source package
+`zlib 1:1.2.13.dfsg-1`, checked against the sha256 below. Without --zlib-tarball it is
+fetched with `apt-get source --download-only`, using a private sources list (a `deb-src`
+twin of the Debian entries already configured on this machine) and private state
+directories, so the system's apt configuration is not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUTPUT = REPO / "wpigz" / "zlib.wasm"
+CACHE = HERE / ".cache"
+
+ZIG_VERSION = "0.17.1"                   # pip install ziglang==0.17.1
+ZLIB_PACKAGE = "zlib"
+ZLIB_DEBIAN_VERSION = "1:1.2.13.dfsg-1"
+ZLIB_SUITE = "bookworm"
+ZLIB_TARBALL = "zlib_1.2.13.dfsg.orig.tar.bz2"
+ZLIB_SHA256 = "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1"
+ZLIB_SOURCES = ["adler32.c", "crc32.c", "deflate.c", "trees.c", "zutil.c"]
+GLUE_SOURCES = ["engine.c", "thread_start.s"]
+
+# 65535 pages: the largest maximum wasm-ld accepts for a 32-bit memory. The host may
+# create the shared memory with a smaller maximum.
+MAX_MEMORY = 65535 * 65536
+
+CFLAGS = [
+    "-target", "wasm32-wasi",
+    "-mcpu=generic+atomics+bulk_memory",
+    "-mexec-model=reactor",
+    "-O2",
+    "-Wno-deprecated-non-prototype",     # zlib 1.2.13 still uses K&R definitions
+]
+LDFLAGS = [
+    "-Wl,--import-memory",
+    "-Wl,--export-memory",
+    "-Wl,--shared-memory",
+    f"-Wl,--max-memory={MAX_MEMORY}",
+    "-Wl,--no-entry",
+    "-Wl,--strip-all",
+    "-Wl,-z,stack-size=262144",          # the main instance's stack; workers get their own
+]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def debian_source_entries() -> str:
+    """deb-src twins (deb822) of the machine's configured Debian entries for ZLIB_SUITE."""
+    stanzas = []
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        for block in Path(path).read_text().split("\n\n"):
+            fields = {}
+            for line in block.splitlines():
+                if ":" in line and not line.startswith((" ", "#")):
+                    key, value = line.split(":", 1)
+                    fields[key.strip()] = value.strip()
+            if ZLIB_SUITE in fields.get("Suites", "").split() and "main" in fields.get("Components", ""):
+                stanza = [f"Types: deb-src", f"URIs: {fields['URIs']}", f"Suites: {ZLIB_SUITE}",
+                          "Components: main"]
+                if "Signed-By" in fields:
+                    stanza.append(f"Signed-By: {fields['Signed-By']}")
+                stanzas.append("\n".join(stanza))
+    list_file = Path("/etc/apt/sources.list")
+    if list_file.exists():
+        for line in list_file.read_text().splitlines():
+            words = line.split()
+            if len(words) >= 4 and words[0] == "deb" and words[2] == ZLIB_SUITE and "main" in words[3:]:
+                stanzas.append(f"Types: deb-src\nURIs: {words[1]}\nSuites: {ZLIB_SUITE}\nComponents: main")
+    if not stanzas:
+        sys.exit(f"build.py: no Debian '{ZLIB_SUITE}' entry in the apt configuration; "
+                 f"pass --zlib-tarball {ZLIB_TARBALL}")
+    return "\n\n".join(stanzas) + "\n"
+
+
+def fetch_zlib_tarball() -> Path:
+    """Debian's orig tarball, from the cache or downloaded with a private apt setup."""
+    cached = CACHE / ZLIB_TARBALL
+    if cached.exists() and sha256(cached) == ZLIB_SHA256:
+        return cached
+    CACHE.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wpigz-apt-") as tmp:
+        root = Path(tmp)
+        (root / "parts").mkdir()
+        (root / "parts" / "wpigz-src.sources").write_text(debian_source_entries())
+        (root / "empty.list").write_text("")
+        for sub in ("lists/partial", "cache/archives/partial", "download"):
+            (root / sub).mkdir(parents=True)
+        apt = ["apt-get", "-q",
+               "-o", f"Dir::Etc::SourceList={root / 'empty.list'}",
+               "-o", f"Dir::Etc::SourceParts={root / 'parts'}",
+               "-o", f"Dir::State::Lists={root / 'lists'}",
+               "-o", f"Dir::Cache={root / 'cache'}"]
+        subprocess.run(apt + ["update"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(apt + ["source", "--download-only", f"{ZLIB_PACKAGE}={ZLIB_DEBIAN_VERSION}"],
+                       check=True, cwd=root / "download", stdout=subprocess.DEVNULL)
+        shutil.copyfile(root / "download" / ZLIB_TARBALL, cached)
+    return cached
+
+
+def check_zig() -> list[str]:
+    zig = [sys.executable, "-m", "ziglang"]
+    try:
+        version = subprocess.run(zig + ["version"], check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        sys.exit(f"build.py: zig not found; pip install ziglang=={ZIG_VERSION}")
+    if version != ZIG_VERSION:
+        sys.exit(f"build.py: zig {version} found, {ZIG_VERSION} pinned; pip install ziglang=={ZIG_VERSION}")
+    return zig
+
+
+def build(tarball: Path, output: Path) -> None:
+    if sha256(tarball) != ZLIB_SHA256:
+        sys.exit(f"build.py: {tarball}: sha256 is not the pinned {ZLIB_SHA256}")
+    zig = check_zig()
+    with tempfile.TemporaryDirectory(prefix="wpigz-build-") as tmp:
+        work = Path(tmp)
+        with tarfile.open(tarball) as tar:
+            tar.extractall(work, filter="data")
+        (src,) = [p for p in work.iterdir() if p.is_dir()]
+        for name in GLUE_SOURCES:
+            shutil.copy(HERE / name, src / name)
+        # relative paths only, run inside the tree: nothing about this machine reaches the output
+        cmd = zig + ["cc", *CFLAGS, "-I.", *LDFLAGS, *GLUE_SOURCES, *ZLIB_SOURCES, "-o", "out.wasm"]
+        subprocess.run(cmd, check=True, cwd=src)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / "out.wasm", output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--zlib-tarball", type=Path, help=f"use this local {ZLIB_TARBALL}")
+    parser.add_argument("--check", action="store_true",
+                        help="rebuild in a temporary place and fail if it differs from the committed module")
+    args = parser.parse_args()
+    tarball = args.zlib_tarball or fetch_zlib_tarball()
+    if args.check:
+        with tempfile.TemporaryDirectory(prefix="wpigz-check-") as tmp:
+            fresh = Path(tmp) / "zlib.wasm"
+            build(tarball, fresh)
+            if not OUTPUT.exists() or fresh.read_bytes() != OUTPUT.read_bytes():
+                sys.exit(f"build.py --check: a fresh build ({sha256(fresh)}) differs from "
+                         f"{OUTPUT.relative_to(REPO)} ({sha256(OUTPUT) if OUTPUT.exists() else 'missing'})")
+            print(f"build.py --check: {OUTPUT.relative_to(REPO)} matches a fresh build ({sha256(fresh)})")
+    else:
+        build(tarball, OUTPUT)
+        print(f"build.py: wrote {OUTPUT.relative_to(REPO)} ({OUTPUT.stat().st_size} bytes, sha256 {sha256(OUTPUT)})")
+
+
+if __name__ == "__main__":
+    main()

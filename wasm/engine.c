@@ -1,0 +1,400 @@
+/* engine.c -- wpigz's compression engine: pigz's parallel deflate, inside WebAssembly.
+
+   The whole engine is one WebAssembly module: zlib 1.2.13 plus this glue. The Python host
+   instantiates it once for its main thread and once more for every worker thread, all
+   instances sharing one linear memory (wasi-threads). The module starts its own workers by
+   calling the wasi `thread-spawn` import; each new thread enters at wasi_thread_start (in
+   thread_start.s), which gives it its own stack and calls worker_main() below.
+
+   Overview: the host's main thread owns a ring of `nslots` job slots in shared memory. For
+   each block of input it reads the data straight into a slot, then calls wpigz_submit(),
+   which copies the 32 KiB of input just before the block into the slot's dictionary area
+   and publishes the slot. Workers claim jobs in sequence order (seq), compress each one
+   exactly as pigz 2.6's parallel path does (deflateReset, deflateParams, dictionary,
+   deflate(Z_BLOCK) and pigz's byte-alignment rule, or Z_FINISH for the last block), compute
+   the block's check value, and mark the slot done. The main thread waits for the oldest
+   unwritten seq with wpigz_wait(), writes the slot's output, combines the check values in
+   order, and reuses the slot. Because the ring is fixed, at most nslots blocks are in flight
+   and memory stays bounded whatever the input size: backpressure is the ring itself.
+
+   Synchronisation: two futex words in the control block. `submitted` counts publications
+   (and stop requests); workers sleep on it with memory.atomic.wait32 when the slot they
+   claimed is not ready yet. `completed` counts finished jobs (and failures); the main thread
+   sleeps on it with a bounded timeout so the host can run signal handlers. Nobody spins.
+
+   Memory ownership: everything is allocated by the main thread in wpigz_new() before any
+   worker runs, because wasi-libc's malloc is not thread-safe. Each worker gets a stack and
+   an arena from which zlib takes its deflate state through zalloc/zfree. A slot belongs to
+   the main thread until wpigz_submit() publishes it, to one worker until it is marked done,
+   then to the main thread again. */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "zlib.h"
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+#define DICT 32768                      /* deflate's window: the history a block is primed with */
+#define WORKER_STACK (256 * 1024)       /* per-worker C stack; zlib needs a few KiB */
+#define WORKER_ARENA (320 * 1024)       /* per-worker heap for one raw deflate stream (~262 KiB) */
+
+/* job flags, set by the host at submission */
+#define JOB_LAST 1                      /* final block of the stream: finish with Z_FINISH */
+#define JOB_TRAP 2                      /* test hook: the worker traps on this job */
+
+/* check kinds */
+#define CHECK_CRC32 0                   /* gzip and zip */
+#define CHECK_ADLER32 1                 /* zlib (-z) */
+
+/* job status, written by the worker */
+#define STATUS_OK 0
+#define STATUS_NO_ROOM (-100)           /* output did not fit the slot: a bug, never seen */
+
+__attribute__((import_module("wasi"), import_name("thread-spawn")))
+int32_t wasi_thread_spawn(void *start_arg);
+
+struct slot {
+    int32_t ready;          /* seq + 1 once published by the main thread */
+    int32_t done;           /* seq + 1 once compressed by a worker */
+    int32_t len;            /* input bytes in this job */
+    int32_t flags;          /* JOB_* */
+    int32_t hist;           /* valid history bytes just before the data (<= DICT) */
+    int32_t out_len;        /* compressed bytes produced */
+    uint32_t check;         /* CRC-32 or Adler-32 of this job's input alone */
+    int32_t status;         /* STATUS_OK, a zlib error code, or STATUS_NO_ROOM */
+    unsigned char *in;      /* DICT bytes of history area, then room for block_size bytes */
+    unsigned char *out;     /* out_size bytes */
+};
+
+struct ctl;
+
+struct worker {
+    uint32_t stack_top;     /* must stay first: thread_start.s loads it from start_arg */
+    struct ctl *ctl;
+    unsigned char *arena;
+    uint32_t arena_used;
+    int32_t tid;            /* from thread-spawn; <= 0 if never started */
+};
+
+struct ctl {
+    int32_t submitted;      /* futex: bumped by every publication and by stop */
+    int32_t completed;      /* futex: bumped by every finished job, by failures and exits */
+    int32_t next_take;      /* next seq a worker claims */
+    int32_t stop;           /* set once: workers exit when they see it */
+    int32_t failed;         /* set by a worker (or the host on its behalf) that cannot go on */
+    int32_t running;        /* workers that have started and not yet exited */
+    int32_t nslots;
+    int32_t nthreads;
+    int32_t block_size;
+    int32_t out_size;
+    int32_t level;
+    int32_t strategy;
+    int32_t independent;
+    int32_t check_kind;
+    struct slot *slots;
+    struct worker *workers;
+};
+
+/* ---- per-worker arena: zlib's zalloc/zfree for one stream, no locking needed ---- */
+
+static voidpf arena_alloc(voidpf opaque, uInt items, uInt size) {
+    struct worker *w = opaque;
+    uint64_t want = ((uint64_t)items * size + 15) & ~(uint64_t)15;
+    if (want > WORKER_ARENA - w->arena_used)
+        return Z_NULL;
+    voidpf p = w->arena + w->arena_used;
+    w->arena_used += (uint32_t)want;
+    return p;
+}
+
+static void arena_free(voidpf opaque, voidpf address) {
+    (void)opaque;           /* the arena lives as long as the worker; deflateEnd is its last use */
+    (void)address;
+}
+
+/* ---- the worker: one per thread, compressing jobs in claim order ---- */
+
+/* End a non-final block on a byte boundary exactly as pigz 2.6 does with zlib >= 1.2.6:
+   odd pending bits (or -i) get an empty stored block, even ones get empty fixed blocks
+   (deflatePrime(10, 2) adds 10 bits each) until the bit count is a multiple of 8, and -i
+   adds a full flush on top. */
+static int align_block(z_stream *strm, int independent) {
+    int bits, ret;
+    ret = deflatePending(strm, Z_NULL, &bits);
+    if (ret != Z_OK)
+        return ret;
+    if ((bits & 1) || independent)
+        ret = deflate(strm, Z_SYNC_FLUSH);
+    else if (bits & 7) {
+        do {
+            ret = deflatePrime(strm, 10, 2);
+            if (ret == Z_OK)
+                ret = deflatePending(strm, Z_NULL, &bits);
+        } while (ret == Z_OK && (bits & 7));
+        if (ret == Z_OK)
+            ret = deflate(strm, Z_BLOCK);
+    }
+    if (ret == Z_OK && independent)
+        ret = deflate(strm, Z_FULL_FLUSH);
+    return ret;
+}
+
+/* Compress the job in slot s with strm. Runs on a worker thread, which owns s meanwhile. */
+static void compress_job(struct ctl *c, z_stream *strm, struct slot *s) {
+    unsigned char *data = s->in + DICT;
+    int ret;
+
+    if (s->flags & JOB_TRAP)
+        __builtin_trap();
+    ret = deflateReset(strm);
+    if (ret == Z_OK)
+        ret = deflateParams(strm, c->level, c->strategy);
+    if (ret == Z_OK && s->hist > 0 && !c->independent)
+        ret = deflateSetDictionary(strm, data - s->hist, (uInt)s->hist);
+    strm->next_in = data;
+    strm->avail_in = (uInt)s->len;
+    strm->next_out = s->out;
+    strm->avail_out = (uInt)c->out_size;   /* pigz's OUTPOOL size: level 0 output depends on it */
+    if (ret == Z_OK) {
+        if (s->flags & JOB_LAST) {
+            ret = deflate(strm, Z_FINISH);
+            ret = ret == Z_STREAM_END ? Z_OK : (ret == Z_OK ? STATUS_NO_ROOM : ret);
+        } else {
+            ret = deflate(strm, Z_BLOCK);
+            if (ret == Z_OK)
+                ret = align_block(strm, c->independent);
+        }
+    }
+    if (ret == Z_OK && (strm->avail_out == 0 || strm->avail_in != 0))
+        ret = STATUS_NO_ROOM;
+    s->out_len = (int32_t)(c->out_size - strm->avail_out);
+    s->check = c->check_kind == CHECK_ADLER32 ? adler32(1L, data, (uInt)s->len)
+                                              : crc32(0L, data, (uInt)s->len);
+    s->status = ret;
+}
+
+static void wake_all(int32_t *futex) {
+    __builtin_wasm_memory_atomic_notify(futex, UINT32_MAX);
+}
+
+static void worker_exit(struct ctl *c) {
+    __atomic_fetch_sub(&c->running, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&c->completed, 1, __ATOMIC_SEQ_CST);
+    wake_all(&c->completed);
+}
+
+/* Called from wasi_thread_start on the new thread's own stack. Claims jobs in seq order,
+   sleeping on `submitted` until the claimed one is published, until stop is set. */
+void worker_main(int32_t tid, struct worker *w) {
+    struct ctl *c = w->ctl;
+    z_stream strm;
+    (void)tid;
+
+    memset(&strm, 0, sizeof(strm));
+    strm.zalloc = arena_alloc;
+    strm.zfree = arena_free;
+    strm.opaque = w;
+    /* pigz initialises at level 6 and sets the real level per job with deflateParams */
+    if (deflateInit2(&strm, 6, Z_DEFLATED, -15, 8, c->strategy) != Z_OK) {
+        __atomic_store_n(&c->failed, 1, __ATOMIC_SEQ_CST);
+        worker_exit(c);
+        return;
+    }
+    for (;;) {
+        uint32_t seq = (uint32_t)__atomic_fetch_add(&c->next_take, 1, __ATOMIC_SEQ_CST);
+        struct slot *s = &c->slots[seq % (uint32_t)c->nslots];
+        for (;;) {
+            /* read the futex word first, so a publication after the checks wakes us */
+            int32_t gen = __atomic_load_n(&c->submitted, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST) == (int32_t)(seq + 1))
+                break;
+            if (__atomic_load_n(&c->stop, __ATOMIC_SEQ_CST))
+                goto done;
+            __builtin_wasm_memory_atomic_wait32(&c->submitted, gen, -1);
+        }
+        compress_job(c, &strm, s);
+        __atomic_store_n(&s->done, (int32_t)(seq + 1), __ATOMIC_SEQ_CST);
+        __atomic_fetch_add(&c->completed, 1, __ATOMIC_SEQ_CST);
+        wake_all(&c->completed);
+    }
+done:
+    deflateEnd(&strm);
+    worker_exit(c);
+}
+
+/* ---- exports for the host's main thread ---- */
+
+void wpigz_free(struct ctl *c);
+
+/* Allocate the control block, the ring of nslots slots for blocks of block_size bytes, and
+   nthreads worker stacks and arenas. Main thread only, before wpigz_start. Returns NULL when
+   memory is short (the host reports it). */
+EXPORT("wpigz_new")
+struct ctl *wpigz_new(int32_t nthreads, int32_t nslots, int32_t block_size, int32_t level,
+                      int32_t strategy, int32_t independent, int32_t check_kind) {
+    struct ctl *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->nthreads = nthreads;
+    c->nslots = nslots;
+    c->block_size = block_size;
+    /* pigz's OUTPOOL(size): the room one job's deflate call gets */
+    c->out_size = block_size + (block_size >> 4) + DICT;
+    c->level = level;
+    c->strategy = strategy;
+    c->independent = independent;
+    c->check_kind = check_kind;
+    c->slots = calloc((size_t)nslots, sizeof(struct slot));
+    c->workers = calloc((size_t)nthreads, sizeof(struct worker));
+    if (c->slots == NULL || c->workers == NULL)
+        goto fail;
+    for (int i = 0; i < nslots; i++) {
+        c->slots[i].in = malloc((size_t)DICT + (size_t)block_size);
+        c->slots[i].out = malloc((size_t)c->out_size);
+        if (c->slots[i].in == NULL || c->slots[i].out == NULL)
+            goto fail;
+    }
+    for (int i = 0; i < nthreads; i++) {
+        unsigned char *stack = malloc(WORKER_STACK);
+        c->workers[i].arena = malloc(WORKER_ARENA);
+        if (stack == NULL || c->workers[i].arena == NULL) {
+            free(stack);
+            goto fail;
+        }
+        c->workers[i].stack_top = (uint32_t)(uintptr_t)(stack + WORKER_STACK);
+        c->workers[i].ctl = c;
+    }
+    return c;
+fail:
+    wpigz_free(c);
+    return NULL;
+}
+
+/* Release everything wpigz_new allocated. Main thread only, once no worker is running. */
+EXPORT("wpigz_free")
+void wpigz_free(struct ctl *c) {
+    if (c == NULL)
+        return;
+    if (c->slots != NULL)
+        for (int i = 0; i < c->nslots; i++) {
+            free(c->slots[i].in);
+            free(c->slots[i].out);
+        }
+    if (c->workers != NULL)
+        for (int i = 0; i < c->nthreads; i++) {
+            if (c->workers[i].stack_top)
+                free((unsigned char *)(uintptr_t)c->workers[i].stack_top - WORKER_STACK);
+            free(c->workers[i].arena);
+        }
+    free(c->slots);
+    free(c->workers);
+    free(c);
+}
+
+/* Spawn the workers through wasi thread-spawn. Returns the number started, or the negative
+   value thread-spawn returned for the first one that failed (the ones already started keep
+   running until wpigz_stop). Main thread only. */
+EXPORT("wpigz_start")
+int32_t wpigz_start(struct ctl *c) {
+    for (int i = 0; i < c->nthreads; i++) {
+        __atomic_fetch_add(&c->running, 1, __ATOMIC_SEQ_CST);
+        int32_t tid = wasi_thread_spawn(&c->workers[i]);
+        if (tid <= 0) {
+            __atomic_fetch_sub(&c->running, 1, __ATOMIC_SEQ_CST);
+            return tid < 0 ? tid : -1;
+        }
+        c->workers[i].tid = tid;
+    }
+    return c->nthreads;
+}
+
+/* Where the host reads a block for slot i (block_size bytes of room), and where the worker
+   leaves its output (wpigz_out_len bytes once done). */
+EXPORT("wpigz_slot_in")
+unsigned char *wpigz_slot_in(struct ctl *c, int32_t i) { return c->slots[i].in + DICT; }
+
+EXPORT("wpigz_slot_out")
+unsigned char *wpigz_slot_out(struct ctl *c, int32_t i) { return c->slots[i].out; }
+
+/* Publish job seq, whose len input bytes the host has put in its slot. Before that, give it
+   as history the last DICT bytes of input that precede it; the previous slot's history area
+   and data are contiguous, so they hold exactly that. The previous job's slot is intact
+   because the host never has more than nslots - 2 jobs between it and the one being read.
+   Main thread only. */
+EXPORT("wpigz_submit")
+void wpigz_submit(struct ctl *c, uint32_t seq, int32_t len, int32_t flags) {
+    struct slot *s = &c->slots[seq % (uint32_t)c->nslots];
+    s->len = len;
+    s->flags = flags;
+    s->hist = 0;
+    if (seq > 0 && !c->independent) {
+        struct slot *prev = &c->slots[(seq - 1) % (uint32_t)c->nslots];
+        int32_t avail = prev->hist + prev->len;
+        s->hist = avail < DICT ? avail : DICT;
+        memcpy(s->in + DICT - s->hist, prev->in + DICT + prev->len - s->hist, (size_t)s->hist);
+    }
+    s->out_len = 0;
+    s->status = STATUS_OK;
+    __atomic_store_n(&s->ready, (int32_t)(seq + 1), __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&c->submitted, 1, __ATOMIC_SEQ_CST);
+    wake_all(&c->submitted);
+}
+
+/* Wait up to timeout_ms for job seq to be done. Returns 1 when it is, 0 on timeout (the host
+   then runs its signal handlers and calls again), -1 if a worker failed or every worker has
+   exited. Main thread only. */
+EXPORT("wpigz_wait")
+int32_t wpigz_wait(struct ctl *c, uint32_t seq, int32_t timeout_ms) {
+    struct slot *s = &c->slots[seq % (uint32_t)c->nslots];
+    int64_t timeout_ns = (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int32_t gen = __atomic_load_n(&c->completed, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&s->done, __ATOMIC_SEQ_CST) == (int32_t)(seq + 1))
+            return 1;
+        if (__atomic_load_n(&c->failed, __ATOMIC_SEQ_CST) ||
+            __atomic_load_n(&c->running, __ATOMIC_SEQ_CST) <= 0)
+            return -1;
+        /* 2 means timed out; 0 (woken) and 1 (value changed) mean look again */
+        if (__builtin_wasm_memory_atomic_wait32(&c->completed, gen, timeout_ns) == 2)
+            return 0;
+    }
+}
+
+EXPORT("wpigz_out_len")
+int32_t wpigz_out_len(struct ctl *c, uint32_t seq) { return c->slots[seq % (uint32_t)c->nslots].out_len; }
+
+EXPORT("wpigz_check")
+uint32_t wpigz_check(struct ctl *c, uint32_t seq) { return c->slots[seq % (uint32_t)c->nslots].check; }
+
+EXPORT("wpigz_status")
+int32_t wpigz_status(struct ctl *c, uint32_t seq) { return c->slots[seq % (uint32_t)c->nslots].status; }
+
+EXPORT("wpigz_running")
+int32_t wpigz_running(struct ctl *c) { return __atomic_load_n(&c->running, __ATOMIC_SEQ_CST); }
+
+/* Ask every worker to exit once its current job is done. Main thread only; idempotent. */
+EXPORT("wpigz_stop")
+void wpigz_stop(struct ctl *c) {
+    __atomic_store_n(&c->stop, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&c->submitted, 1, __ATOMIC_SEQ_CST);
+    wake_all(&c->submitted);
+}
+
+/* Called by the host, on a worker's own instance, after that worker trapped: the worker
+   never reached worker_exit, so do its bookkeeping and wake the main thread. */
+EXPORT("wpigz_worker_trapped")
+void wpigz_worker_trapped(struct worker *w) {
+    __atomic_store_n(&w->ctl->failed, 1, __ATOMIC_SEQ_CST);
+    worker_exit(w->ctl);
+}
+
+/* Check-value arithmetic for the host, which combines the per-job values in order. */
+EXPORT("wpigz_crc32_combine")
+uint32_t wpigz_crc32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)crc32_combine(a, b, len_b); }
+
+EXPORT("wpigz_adler32_combine")
+uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
+
+EXPORT("wpigz_zlib_version")
+const char *wpigz_zlib_version(void) { return zlibVersion(); }

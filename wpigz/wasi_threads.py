@@ -1,0 +1,114 @@
+"""wasi-threads for wasmtime-py: the host side of the module's ``wasi.thread-spawn`` import.
+
+The WebAssembly module starts its own workers: its ``wpigz_start`` export calls
+``thread-spawn(start_arg)`` once per worker. As the wasi-threads proposal specifies, the host
+answers each call by creating a new Store and a new instance of the same module, importing the
+same shared memory, and calling that instance's ``wasi_thread_start(tid, start_arg)`` on a new
+OS thread; it returns the new thread's id, unique and positive, or a negative value when it
+cannot. The instance is created before returning, on the calling thread, so a failure to
+instantiate is reported to the module at once rather than lost on the new thread.
+
+Threads made here are ordinary (non-daemon) Python threads. Their owner -- the
+``DeflatePool`` that spawned them -- collects them with ``take_started`` and joins every one
+when it stops. A trap on a worker thread is recorded (``first_error``) and handed to the
+``on_trap`` callback, so the main thread learns of it promptly instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Callable
+
+import wasmtime
+
+SPAWN_FAILED = -1
+
+
+class ThreadSpawner:
+    """Implements thread-spawn for one shared memory. ``instantiate`` also makes the main
+    instance, so every instance is built by the same code with the same imports."""
+
+    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, memory: wasmtime.SharedMemory,
+                 *, max_threads: int,
+                 on_trap: Callable[[wasmtime.Store, wasmtime.Instance, int], None]) -> None:
+        self._engine = engine
+        self._module = module
+        self._memory = memory
+        self._max_threads = max_threads
+        self._on_trap = on_trap
+        self._tids = itertools.count(1)
+        self._lock = threading.Lock()       # guards the lists below: workers finish on their own threads
+        self._started: list[threading.Thread] = []
+        self._live = 0
+        self._errors: list[Exception] = []
+        self.last_refusal: str | None = None
+
+    def instantiate(self) -> tuple[wasmtime.Store, wasmtime.Instance]:
+        """A new Store and instance of the module on the shared memory."""
+        store = wasmtime.Store(self._engine)
+        spawn_type = wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()])
+        provided = {
+            ("env", "memory"): self._memory,
+            ("wasi", "thread-spawn"): wasmtime.Func(store, spawn_type, self._thread_spawn),
+        }
+        imports = []
+        for item in self._module.imports:
+            key = (item.module, item.name)
+            if key not in provided:
+                raise wasmtime.WasmtimeError(f"unexpected import {item.module}.{item.name}")
+            imports.append(provided[key])
+        return store, wasmtime.Instance(store, self._module, imports)
+
+    def _thread_spawn(self, start_arg: int) -> int:
+        # Runs on the thread that called thread-spawn, inside its wasm call. Never raises: an
+        # exception here would become a trap in the caller instead of the negative result the
+        # module checks for.
+        try:
+            with self._lock:
+                if self._live >= self._max_threads:
+                    self.last_refusal = f"thread limit of {self._max_threads} reached"
+                    return SPAWN_FAILED
+                self._live += 1
+            try:
+                store, instance = self.instantiate()
+            except Exception as error:
+                with self._lock:
+                    self._live -= 1
+                self.last_refusal = f"cannot instantiate a worker: {error}"
+                return SPAWN_FAILED
+            tid = next(self._tids)
+            thread = threading.Thread(target=self._run, args=(store, instance, tid, start_arg),
+                                      name=f"wpigz-wasm-{tid}")
+            thread.start()
+            with self._lock:
+                self._started.append(thread)
+            return tid
+        except BaseException as error:      # e.g. RuntimeError: can't start new thread
+            self.last_refusal = f"cannot start a thread: {error}"
+            return SPAWN_FAILED
+
+    def _run(self, store: wasmtime.Store, instance: wasmtime.Instance, tid: int, start_arg: int) -> None:
+        try:
+            instance.exports(store)["wasi_thread_start"](store, tid, start_arg)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+            from .wasm_host import EngineError, _trap_message
+            with self._lock:
+                self._errors.append(EngineError(f"worker thread {tid} trapped: {_trap_message(trap)}"))
+            try:
+                self._on_trap(store, instance, start_arg)
+            except (wasmtime.Trap, wasmtime.WasmtimeError):
+                pass    # the error is recorded; the main thread's bounded wait still finds it
+        finally:
+            with self._lock:
+                self._live -= 1
+
+    def take_started(self) -> list[threading.Thread]:
+        """The threads started since the last call; the caller now owns (and joins) them."""
+        with self._lock:
+            started, self._started = self._started, []
+        return started
+
+    def first_error(self) -> Exception | None:
+        with self._lock:
+            return self._errors[0] if self._errors else None
