@@ -175,9 +175,10 @@ class DeflatePool:
         finally:
             self._workers = runtime.spawner.take_started()
         if started < 0:
-            reason = runtime.spawner.last_refusal or "thread-spawn failed"
+            message = (f"cannot start worker thread {len(self._workers) + 1} of {threads}: "
+                       f"{runtime.spawner.last_refusal or 'thread-spawn failed'}")
             self.close()
-            raise EngineError(f"cannot start worker thread {len(self._workers) + 1} of {threads}: {reason}")
+            raise EngineError(message)
 
     def __enter__(self) -> DeflatePool:
         return self

@@ -1,0 +1,84 @@
+"""Shared test data and helpers.
+
+The real tools are required, never mocked: a missing `pigz` or `gzip` is a failure, not a
+skip (.ci/run installs them). Test data is made here, deterministically:
+* text: the standard library's own .py sources, concatenated in sorted order (real prose
+  and code, present wherever Python is);
+* random: random.Random(seed).randbytes, incompressible;
+* zeros.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from wpigz.cli import compress_stream
+from wpigz.options import parse
+from wpigz.wasm_host import Runtime
+
+_TEXT_CACHE: list[bytes] = []
+
+
+def text_bytes(n: int) -> bytes:
+    """The first n bytes of the stdlib's .py sources, concatenated in sorted path order."""
+    if not _TEXT_CACHE or len(_TEXT_CACHE[0]) < n:
+        root = Path(sysconfig.get_paths()["stdlib"])
+        parts, size = [], 0
+        for path in sorted(root.glob("*.py")):
+            data = path.read_bytes()
+            parts.append(data)
+            size += len(data)
+            if size >= max(n, 8 << 20):
+                break
+        _TEXT_CACHE[:] = [b"".join(parts)]
+    assert len(_TEXT_CACHE[0]) >= n, "not enough stdlib text for the requested size"
+    return _TEXT_CACHE[0][:n]
+
+
+def random_bytes(n: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is required for the interop tests (.ci/run installs it)"
+    return path
+
+
+def pigz(data: bytes, *args: str) -> bytes:
+    return subprocess.run([tool("pigz"), "-c", *args], input=data, capture_output=True, check=True).stdout
+
+
+def gzip_test_ok(blob: bytes, *, zlib_format: bool = False) -> None:
+    """The stream passes `gzip -t` (gzip format) or `pigz -t`, and Python's decompressor."""
+    if zlib_format:
+        # gzip cannot read the zlib format; pigz can
+        subprocess.run([tool("pigz"), "-t", "-z"], input=blob, check=True, capture_output=True)
+    else:
+        subprocess.run([tool("gzip"), "-t"], input=blob, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Runtime:
+    return Runtime()
+
+
+def wpigz_bytes(runtime: Runtime, data: bytes, *args: str) -> bytes:
+    """wpigz's output for data given as a stream without a name, in this process."""
+    settings = parse(list(args))
+    sink = io.BytesIO()
+    compress_stream(settings, runtime, io.BytesIO(data), sink, None)
+    return sink.getvalue()
+
+
+def python_decompress(blob: bytes, *, zlib_format: bool = False) -> bytes:
+    import zlib
+    return zlib.decompress(blob) if zlib_format else gzip.decompress(blob)
