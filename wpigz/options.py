@@ -46,8 +46,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("M", ("time",), None, "Store the modification time in the header (default)"),
     Option("n", ("no-name",), None, "Store neither name nor time in the header"),
     Option("N", ("name",), None, "Store name and time in the header (default)"),
-    Option("p", ("processes",), "N", "Use N compression threads (default: the number of CPUs, "
-                                     "here " + str(default_threads()) + ")"),
+    Option("p", ("processes",), "N", "Use N compression threads (default: the number of CPUs)"),
     Option("V", ("version",), None, "Show the version of wpigz and of its zlib engine"),
     Option("z", ("zlib",), None, "Write zlib format (.zz) instead of gzip"),
 )
@@ -197,6 +196,13 @@ def help_rows() -> list[tuple[str, str]]:
     return rows
 
 
+def markdown_table() -> str:
+    """The README's option table (tests/test_readme.py keeps the README in step with it)."""
+    lines = ["| option | meaning |", "|---|---|"]
+    lines += [f"| `{spelled}` | {text} |" for spelled, text in help_rows()]
+    return "\n".join(lines) + "\n"
+
+
 def help_text(program: str) -> str:
     rows = help_rows()
     width = max(len(spelled) for spelled, _ in rows)
@@ -207,3 +213,7 @@ def help_text(program: str) -> str:
              "Options:"]
     lines += [f"  {spelled.ljust(width)}  {text}" for spelled, text in rows]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
