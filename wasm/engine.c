@@ -17,6 +17,10 @@
    order, and reuses the slot. Because the ring is fixed, at most nslots blocks are in flight
    and memory stays bounded whatever the input size: backpressure is the ring itself.
 
+   With -R (rsyncable) a job is cut where pigz cuts it (the host finds the job's end with
+   wpigz_rsync_scan) and holds several blocks, each ended after a hit of pigz's rolling hash;
+   the worker finds those hits again itself as it compresses.
+
    Synchronisation: two futex words in the control block. `submitted` counts publications
    (and stop requests); workers sleep on it with memory.atomic.wait32 when the slot they
    claimed is not ready yet. `completed` counts finished jobs (and failures); the main thread
@@ -42,6 +46,15 @@
 /* job flags, set by the host at submission */
 #define JOB_LAST 1                      /* final block of the stream: finish with Z_FINISH */
 #define JOB_TRAP 2                      /* test hook: the worker traps on this job */
+#define JOB_RSYNC 4                     /* -R: also end a block after every rolling-hash hit */
+
+#define LOOKAHEAD 1                     /* room past a block: the host reads one byte ahead to
+                                           learn whether the input goes on */
+
+/* -R (rsyncable), as pigz 2.6: a 12-bit rolling hash of the input; a byte after which it
+   equals RSYNC_HIT ends a block. */
+#define RSYNC_MASK 0xfff
+#define RSYNC_HIT 0x7ff
 
 /* check kinds */
 #define CHECK_CRC32 0                   /* gzip and zip */
@@ -62,6 +75,7 @@ struct slot {
     int32_t hist;           /* valid history bytes just before the data (<= DICT) */
     int32_t out_len;        /* compressed bytes produced */
     uint32_t check;         /* CRC-32 or Adler-32 of this job's input alone */
+    uint32_t rsync_h;       /* -R: the rolling hash before the job's first byte */
     int32_t status;         /* STATUS_OK, a zlib error code, or STATUS_NO_ROOM */
     unsigned char *in;      /* DICT bytes of history area, then room for block_size bytes */
     unsigned char *out;     /* out_size bytes */
@@ -92,6 +106,7 @@ struct ctl {
     int32_t strategy;
     int32_t independent;
     int32_t check_kind;
+    uint32_t scan_h;        /* wpigz_rsync_scan's hash after the bytes it scanned */
     struct slot *slots;
     struct worker *workers;
 };
@@ -140,6 +155,41 @@ static int align_block(z_stream *strm, int independent) {
     return ret;
 }
 
+static inline uint32_t rsync_roll(uint32_t h, unsigned char byte) {
+    return ((h << 1) ^ byte) & RSYNC_MASK;
+}
+
+/* Feed len bytes at next as one block ending on a byte boundary (Z_BLOCK, then pigz's
+   alignment), or, for the final block, finish the stream. */
+static int deflate_block(struct ctl *c, z_stream *strm, unsigned char *next, uint32_t len, int last) {
+    int ret;
+    strm->next_in = next;
+    strm->avail_in = len;
+    if (last) {
+        ret = deflate(strm, Z_FINISH);
+        return ret == Z_STREAM_END ? Z_OK : (ret == Z_OK ? STATUS_NO_ROOM : ret);
+    }
+    ret = deflate(strm, Z_BLOCK);
+    return ret == Z_OK ? align_block(strm, c->independent) : ret;
+}
+
+/* -R: one job holds several blocks, each ended after a hash hit, in one continuing stream.
+   A hit on the very last byte of the input ends no block: the final block is never empty. */
+static int deflate_rsync_job(struct ctl *c, z_stream *strm, struct slot *s, unsigned char *data) {
+    uint32_t h = s->rsync_h, start = 0, len = (uint32_t)s->len;
+    int last = s->flags & JOB_LAST, ret = Z_OK;
+    for (uint32_t i = 0; i < len && ret == Z_OK; i++) {
+        h = rsync_roll(h, data[i]);
+        if (h == RSYNC_HIT && !(last && i + 1 == len)) {
+            ret = deflate_block(c, strm, data + start, i + 1 - start, 0);
+            start = i + 1;
+        }
+    }
+    if (ret == Z_OK && (start < len || last))
+        ret = deflate_block(c, strm, data + start, len - start, last);
+    return ret;
+}
+
 /* Compress the job in slot s with strm. Runs on a worker thread, which owns s meanwhile. */
 static void compress_job(struct ctl *c, z_stream *strm, struct slot *s) {
     unsigned char *data = s->in + DICT;
@@ -152,20 +202,11 @@ static void compress_job(struct ctl *c, z_stream *strm, struct slot *s) {
         ret = deflateParams(strm, c->level, c->strategy);
     if (ret == Z_OK && s->hist > 0 && !c->independent)
         ret = deflateSetDictionary(strm, data - s->hist, (uInt)s->hist);
-    strm->next_in = data;
-    strm->avail_in = (uInt)s->len;
     strm->next_out = s->out;
     strm->avail_out = (uInt)c->out_size;   /* pigz's OUTPOOL size: level 0 output depends on it */
-    if (ret == Z_OK) {
-        if (s->flags & JOB_LAST) {
-            ret = deflate(strm, Z_FINISH);
-            ret = ret == Z_STREAM_END ? Z_OK : (ret == Z_OK ? STATUS_NO_ROOM : ret);
-        } else {
-            ret = deflate(strm, Z_BLOCK);
-            if (ret == Z_OK)
-                ret = align_block(strm, c->independent);
-        }
-    }
+    if (ret == Z_OK)
+        ret = s->flags & JOB_RSYNC ? deflate_rsync_job(c, strm, s, data)
+                                   : deflate_block(c, strm, data, (uint32_t)s->len, s->flags & JOB_LAST);
     if (ret == Z_OK && (strm->avail_out == 0 || strm->avail_in != 0))
         ret = STATUS_NO_ROOM;
     s->out_len = (int32_t)(c->out_size - strm->avail_out);
@@ -250,7 +291,7 @@ struct ctl *wpigz_new(int32_t nthreads, int32_t nslots, int32_t block_size, int3
     if (c->slots == NULL || c->workers == NULL)
         goto fail;
     for (int i = 0; i < nslots; i++) {
-        c->slots[i].in = malloc((size_t)DICT + (size_t)block_size);
+        c->slots[i].in = malloc((size_t)DICT + (size_t)block_size + LOOKAHEAD);
         c->slots[i].out = malloc((size_t)c->out_size);
         if (c->slots[i].in == NULL || c->slots[i].out == NULL)
             goto fail;
@@ -309,7 +350,7 @@ int32_t wpigz_start(struct ctl *c) {
     return c->nthreads;
 }
 
-/* Where the host reads a block for slot i (block_size bytes of room), and where the worker
+/* Where the host reads a block for slot i (block_size + LOOKAHEAD bytes of room), and where the worker
    leaves its output (wpigz_out_len bytes once done). */
 EXPORT("wpigz_slot_in")
 unsigned char *wpigz_slot_in(struct ctl *c, int32_t i) { return c->slots[i].in + DICT; }
@@ -319,14 +360,15 @@ unsigned char *wpigz_slot_out(struct ctl *c, int32_t i) { return c->slots[i].out
 
 /* Publish job seq, whose len input bytes the host has put in its slot. Before that, give it
    as history the last DICT bytes of input that precede it; the previous slot's history area
-   and data are contiguous, so they hold exactly that. The previous job's slot is intact
-   because the host never has more than nslots - 2 jobs between it and the one being read.
-   Main thread only. */
+   and data are contiguous, so they hold exactly that. The previous job's slot is intact:
+   the host fills it again (as job seq - 1 + nslots) only after publishing this one. rsync_h
+   is the -R hash before the job's first byte (ignored without JOB_RSYNC). Main thread only. */
 EXPORT("wpigz_submit")
-void wpigz_submit(struct ctl *c, uint32_t seq, int32_t len, int32_t flags) {
+void wpigz_submit(struct ctl *c, uint32_t seq, int32_t len, int32_t flags, uint32_t rsync_h) {
     struct slot *s = &c->slots[seq % (uint32_t)c->nslots];
     s->len = len;
     s->flags = flags;
+    s->rsync_h = rsync_h;
     s->hist = 0;
     if (seq > 0 && !c->independent) {
         struct slot *prev = &c->slots[(seq - 1) % (uint32_t)c->nslots];
@@ -360,6 +402,24 @@ int32_t wpigz_wait(struct ctl *c, uint32_t seq, int32_t timeout_ms) {
             return 0;
     }
 }
+
+/* -R, for the host deciding where a job ends: roll the hash h over len bytes at p. Returns
+   the offset just past the last hit, or -1 if there is none; leaves the final hash in
+   c->scan_h (read with wpigz_scan_h). Main thread only. */
+EXPORT("wpigz_rsync_scan")
+int32_t wpigz_rsync_scan(struct ctl *c, const unsigned char *p, int32_t len, uint32_t h) {
+    int32_t last_hit = -1;
+    for (int32_t i = 0; i < len; i++) {
+        h = rsync_roll(h, p[i]);
+        if (h == RSYNC_HIT)
+            last_hit = i + 1;
+    }
+    c->scan_h = h;
+    return last_hit;
+}
+
+EXPORT("wpigz_scan_h")
+uint32_t wpigz_scan_h(struct ctl *c) { return c->scan_h; }
 
 EXPORT("wpigz_out_len")
 int32_t wpigz_out_len(struct ctl *c, uint32_t seq) { return c->slots[seq % (uint32_t)c->nslots].out_len; }

@@ -50,7 +50,7 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
                     path: str | None) -> None:
     """Write one complete gzip or zlib stream of source to sink."""
     options = settings.deflate_options()
-    if settings.zlib:
+    if settings.form == "zlib":
         sink.write(framing.zlib_header(settings.level))
         body = compress_body(source, sink, options, runtime=runtime)
         sink.write(framing.zlib_trailer(body.check))

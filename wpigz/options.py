@@ -2,16 +2,20 @@
 
 The parser follows pigz's rules rather than argparse's: every option is read before any file
 (``wpigz file -9`` compresses at level 9); short options bundle (``-kc9``) and take their
-value attached or as the next argument (``-b64``, ``-p 2``); a level is a run of digits;
-long options are exact names (no ``--name=value``); ``--`` ends the options; a lone ``-``
-is standard input. ``-h`` and the README's option table are both generated from ``OPTIONS``.
+value attached or as the next argument (``-b64``, ``-p 2``, ``-Sz``); a level is a run of
+digits; long options are exact names (no ``--name=value``); ``--`` ends the options; ``-`` is
+standard input, also after ``--`` (as in gzip). Default options come first from the ``GZIP``
+and then the ``PIGZ`` environment variable, which may hold only harmless options (levels,
+``-n``/``-N``, ``-q``/``-v``, ``--rsyncable``, ``--fast``/``--best``), as GNU gzip 1.13 allows.
+``-h`` and the README's option table are both generated from ``OPTIONS``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
-from .pipeline import Z_DEFAULT_STRATEGY, DeflateOptions, default_threads
+from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, default_threads
 
 DEFAULTS = DeflateOptions()
 
@@ -19,9 +23,11 @@ DEFAULTS = DeflateOptions()
 HEAD_NAME = 0x1
 HEAD_TIME = 0x2
 
+ENV_VARIABLES = ("GZIP", "PIGZ")
+
 
 class UsageError(Exception):
-    """A bad command line; the message is shown as ``wpigz: <message>``."""
+    """A bad command line; the message is shown as ``wpigz: <message>``, exit status 1."""
 
 
 @dataclass(frozen=True)
@@ -30,30 +36,63 @@ class Option:
     longs: tuple[str, ...]      # long names, as pigz spells them
     metavar: str | None         # the value it takes, if any
     help: str
+    harmless: bool = False      # allowed in the GZIP and PIGZ variables
+    shown: bool = True          # listed by -h (refused options are not)
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("0..9", (), None, f"Compression level (default {DEFAULTS.level}); -0 stores"),
-    Option(None, ("fast",), None, "Same as -1"),
-    Option(None, ("best",), None, "Same as -9"),
+    Option("0..9", (), None, f"Compression level (default {DEFAULTS.level}); -0 stores", harmless=True),
+    Option(None, ("fast",), None, "Same as -1", harmless=True),
+    Option(None, ("best",), None, "Same as -9", harmless=True),
+    Option("A", ("alias",), "NAME", "Name of the zip entry for standard input (default -)"),
     Option("b", ("blocksize",), "KiB", f"Compress in blocks of this many KiB, 32..524288 "
                                        f"(default {DEFAULTS.blocksize // 1024})"),
-    Option("c", ("stdout", "to-stdout"), None, "Write to standard output"),
-    Option("f", ("force",), None, "Write compressed data even to a terminal"),
+    Option("c", ("stdout", "to-stdout"), None, "Write to standard output, keep the input files"),
+    Option("C", ("comment",), "TEXT", "Store TEXT as the gzip comment (zip: the entry's comment)"),
+    Option("f", ("force",), None, "Overwrite outputs, compress links, special files, any suffix, "
+                                  "and to a terminal"),
     Option("h", ("help",), None, "Show this help and exit"),
+    Option("H", ("huffman",), None, "Huffman coding only (zlib's Z_HUFFMAN_ONLY)"),
     Option("i", ("independent",), None, "Compress blocks independently (no shared dictionary)"),
+    Option("k", ("keep",), None, "Keep the input files"),
+    Option("K", ("zip",), None, "Write a single-entry zip file (.zip), as pigz does"),
+    Option("L", ("license",), None, "Show the version and license and exit"),
     Option("m", ("no-time",), None, "Do not store the modification time in the header"),
     Option("M", ("time",), None, "Store the modification time in the header (default)"),
-    Option("n", ("no-name",), None, "Store neither name nor time in the header"),
-    Option("N", ("name",), None, "Store name and time in the header (default)"),
+    Option("n", ("no-name",), None, "Store neither name nor time in the header", harmless=True),
+    Option("N", ("name",), None, "Store name and time in the header (default)", harmless=True),
     Option("p", ("processes",), "N", "Use N compression threads (default: the number of CPUs)"),
-    Option("V", ("version",), None, "Show the version of wpigz and of its zlib engine"),
+    Option("q", ("quiet", "silent"), None, "Print no messages, not even errors", harmless=True),
+    Option("r", ("recursive",), None, "Compress the files in directories, recursively"),
+    Option("R", ("rsyncable",), None, "Make rsync-friendly output (pigz's rolling-hash block cuts)",
+           harmless=True),
+    Option("S", ("suffix",), "SUF", "Use suffix SUF instead of .gz (.zz with -z, .zip with -K)"),
+    Option("T", (), None, "Same as -m"),
+    Option("U", ("rle",), None, "Run-length encoding only (zlib's Z_RLE)"),
+    Option("v", ("verbose",), None, "Name each file as it is compressed (-vv: tracebacks on errors)",
+           harmless=True),
+    Option("V", ("version",), None, "Show the version of wpigz and of its zlib engine and exit"),
+    Option("Y", ("synchronous",), None, "Sync each output file to disk before removing its input"),
     Option("z", ("zlib",), None, "Write zlib format (.zz) instead of gzip"),
+    Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
+    Option(None, ("no-progress",), None, "Never show a progress bar"),
+    # refused with a clear message: decompression is a later release, zopfli and LZW are not offered
+    Option("d", ("decompress", "uncompress"), None, "", shown=False),
+    Option("t", ("test",), None, "", shown=False),
+    Option("l", ("list",), None, "", shown=False),
+    Option("F", ("first",), None, "", shown=False),
+    Option("I", ("iterations",), "N", "", shown=False),
+    Option("J", ("maxsplits",), "N", "", shown=False),
+    Option("O", ("oneblock",), None, "", shown=False),
+    Option("Z", ("lzw", "bits", "LZW"), None, "", shown=False),
+    Option("a", ("ascii",), None, "", shown=False),
 )
 
 NEEDS_VALUE = {o.short for o in OPTIONS if o.metavar and o.short} | \
               {name for o in OPTIONS if o.metavar for name in o.longs}
-LONG_TO_SHORT = {name: o.short for o in OPTIONS for name in o.longs}
+LONG_TO_SHORT = {name: (o.short or name) for o in OPTIONS for name in o.longs}
+HARMLESS = {o.short for o in OPTIONS if o.harmless and o.short} | \
+           {name for o in OPTIONS if o.harmless for name in o.longs}
 
 
 @dataclass
@@ -65,64 +104,113 @@ class Settings:
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY
     independent: bool = False
+    rsyncable: bool = False
     head: int = HEAD_NAME | HEAD_TIME
-    zlib: bool = False
+    form: str = "gzip"                      # "gzip", "zlib" or "zip"
+    suffix: str | None = None               # None: the format's own (.gz, .zz, .zip)
+    comment: bytes | None = None
+    alias: str = "-"
     stdout: bool = False
     force: bool = False
+    keep: bool = False
+    recursive: bool = False
+    synchronous: bool = False
+    verbosity: int = 1                      # 0 with -q, +1 for each -v
+    progress: bool | None = None            # None: only when stderr is a terminal
     help: bool = False
     version: bool = False
+    license: bool = False
     files: list[str] = field(default_factory=list)
+
+    @property
+    def output_suffix(self) -> str:
+        if self.suffix is not None:
+            return self.suffix
+        return {"gzip": ".gz", "zlib": ".zz", "zip": ".zip"}[self.form]
 
     def deflate_options(self) -> DeflateOptions:
         return DeflateOptions(level=self.level, blocksize=self.blocksize, threads=self.threads,
                               strategy=self.strategy, independent=self.independent,
-                              check="adler32" if self.zlib else "crc32")
+                              rsyncable=self.rsyncable,
+                              check="adler32" if self.form == "zlib" else "crc32")
 
 
-def _number(option: str, value: str) -> int:
+def _number(value: str) -> int:
     if not value.isdigit() or not value.isascii():
         raise UsageError(f"invalid numeric parameter: {value}")
     return int(value)
 
 
-def _apply(settings: Settings, letter: str, value: str | None) -> None:
-    """Apply one short option (long ones are mapped to their letter first)."""
-    if letter == "b":
-        kib = _number("-b", value or "")
+def _apply(settings: Settings, key: str, value: str | None) -> None:
+    """Apply one option, named by its letter (or its long name for long-only options)."""
+    if key == "b":
+        kib = _number(value or "")
         if kib < 32:
             raise UsageError("block size too small (must be >= 32K)")
         if kib > 512 * 1024:
             raise UsageError(f"block size too large: {value}")
         settings.blocksize = kib * 1024
-    elif letter == "p":
-        n = _number("-p", value or "")
+    elif key == "p":
+        n = _number(value or "")
         if n < 1:
             raise UsageError(f"invalid number of processes: {value}")
         if n > 256:
             raise UsageError(f"too many processes: {value}")
         settings.threads = n
-    elif letter == "c":
-        settings.stdout = True
-    elif letter == "f":
-        settings.force = True
-    elif letter == "h":
-        settings.help = True
-    elif letter == "i":
-        settings.independent = True
-    elif letter == "m":
-        settings.head &= ~0xA
-    elif letter == "M":
-        settings.head |= 0xA
-    elif letter == "n":
-        settings.head = 0
-    elif letter == "N":
-        settings.head = 0xF
-    elif letter == "V":
-        settings.version = True
-    elif letter == "z":
-        settings.zlib = True
+    elif key == "S":
+        if not value:
+            raise UsageError("suffix cannot be empty")
+        settings.suffix = value
+    elif key == "C":
+        settings.comment = (value or "").encode()
+    elif key == "A":
+        settings.alias = value or "-"
+    elif key in ("fast", "best"):
+        settings.level = 1 if key == "fast" else 9
+    elif key in ("progress", "no-progress"):
+        settings.progress = key == "progress"
+    elif key in SIMPLE:
+        SIMPLE[key](settings)
+    elif key in ("d", "t", "l"):
+        raise UsageError(f"decompression, testing and listing (-{key}) are not supported yet "
+                         f"by this version of wpigz")
+    elif key in ("F", "I", "J", "O"):
+        raise UsageError(f"-{key} is a zopfli (-11) option; zopfli is not supported by wpigz")
+    elif key == "Z":
+        raise UsageError("invalid option: LZW output not supported: -Z")
+    elif key == "a":
+        raise UsageError("invalid option: no ascii conversion: -a")
     else:
-        raise UsageError(f"invalid option: -{letter}")
+        raise UsageError(f"invalid option: -{key}")
+
+
+def _set(attribute: str, value: object):
+    return lambda settings: setattr(settings, attribute, value)
+
+
+SIMPLE = {
+    "c": _set("stdout", True),
+    "f": _set("force", True),
+    "h": _set("help", True),
+    "H": _set("strategy", Z_HUFFMAN_ONLY),
+    "U": _set("strategy", Z_RLE),
+    "i": _set("independent", True),
+    "k": _set("keep", True),
+    "K": _set("form", "zip"),
+    "z": _set("form", "zlib"),
+    "L": _set("license", True),
+    "r": _set("recursive", True),
+    "R": _set("rsyncable", True),
+    "V": _set("version", True),
+    "Y": _set("synchronous", True),
+    "q": _set("verbosity", 0),
+    "v": lambda s: setattr(s, "verbosity", s.verbosity + 1),
+    "m": lambda s: setattr(s, "head", s.head & ~0xA),
+    "T": lambda s: setattr(s, "head", s.head & ~0xA),
+    "M": lambda s: setattr(s, "head", s.head | 0xA),
+    "n": _set("head", 0),
+    "N": _set("head", 0xF),
+}
 
 
 def _set_level(settings: Settings, digits: str) -> None:
@@ -134,28 +222,37 @@ def _set_level(settings: Settings, digits: str) -> None:
     settings.level = level
 
 
-def parse(argv: list[str]) -> Settings:
-    """Parse the arguments after the program name."""
-    settings = Settings()
+def _next_value(args: Iterator[str], option: str) -> str:
+    value = next(args, None)
+    if value is None or value.startswith("-"):
+        raise UsageError(f"missing parameter after {option}")
+    return value
+
+
+def _parse_into(settings: Settings, argv: list[str], variable: str | None) -> None:
+    """Apply argv to settings. From an environment variable (variable set), only harmless
+    options are accepted and file names are refused, with gzip's messages."""
+
+    def check(key: str, spelled: str) -> None:
+        if variable is not None and key not in HARMLESS:
+            raise UsageError(f"{spelled}: option not valid in {variable} environment variable")
+
     args = iter(argv)
     options_done = False
     for arg in args:
         if options_done or arg == "-" or not arg.startswith("-"):
+            if variable is not None:
+                raise UsageError(f"{arg}: non-option in {variable} environment variable")
             settings.files.append(arg)
         elif arg == "--":
             options_done = True
         elif arg.startswith("--"):
             name = arg[2:]
-            if name == "fast":
-                settings.level = 1
-            elif name == "best":
-                settings.level = 9
-            elif name in LONG_TO_SHORT:
-                letter = LONG_TO_SHORT[name]
-                value = _next_value(args, arg) if name in NEEDS_VALUE else None
-                _apply(settings, letter, value)
-            else:
+            if name not in LONG_TO_SHORT:
                 raise UsageError(f"invalid option: {arg}")
+            check(name, arg)
+            key = LONG_TO_SHORT[name]
+            _apply(settings, key, _next_value(args, arg) if name in NEEDS_VALUE else None)
         else:
             i = 1
             while i < len(arg):
@@ -167,26 +264,31 @@ def parse(argv: list[str]) -> Settings:
                     _set_level(settings, arg[i:j])
                     i = j
                     continue
+                check(letter, f"-{letter}")
                 if letter in NEEDS_VALUE:
                     attached = arg[i + 1:]
                     _apply(settings, letter, attached if attached else _next_value(args, f"-{letter}"))
                     break
                 _apply(settings, letter, None)
                 i += 1
+
+
+def parse(argv: list[str], environ: dict[str, str] | None = None) -> Settings:
+    """Parse GZIP, then PIGZ (when environ is given), then the arguments after the program name."""
+    settings = Settings()
+    for variable in ENV_VARIABLES:
+        if environ and environ.get(variable, "").split():
+            _parse_into(settings, environ[variable].split(), variable)
+    _parse_into(settings, argv, None)
     return settings
 
 
-def _next_value(args, option: str) -> str:
-    value = next(args, None)
-    if value is None or value.startswith("-"):
-        raise UsageError(f"missing parameter after {option}")
-    return value
-
-
 def help_rows() -> list[tuple[str, str]]:
-    """(option spelling, description) for every option: used by -h and the README table."""
+    """(option spelling, description) for every listed option: used by -h and the README."""
     rows = []
     for option in OPTIONS:
+        if not option.shown:
+            continue
         names = []
         if option.short:
             names.append("-" + option.short if option.short != "0..9" else "-0 .. -9")
@@ -207,11 +309,13 @@ def help_text(program: str) -> str:
     rows = help_rows()
     width = max(len(spelled) for spelled, _ in rows)
     lines = [f"Usage: {program} [options] [files ...]",
-             "  Compress files in parallel, pigz-compatible; with no file (or -), standard input",
-             "  to standard output.",
+             "  Compress each file into file.gz in parallel, pigz-compatible; with no file (or -),",
+             "  compress standard input to standard output.",
              "",
              "Options:"]
     lines += [f"  {spelled.ljust(width)}  {text}" for spelled, text in rows]
+    lines += ["", f"Default options may be set in the {' and '.join(ENV_VARIABLES)} environment "
+                  "variables (harmless ones only)."]
     return "\n".join(lines) + "\n"
 
 

@@ -38,6 +38,8 @@ WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before P
 # job flags and check kinds, as in wasm/engine.c
 JOB_LAST = 1
 JOB_TRAP = 2
+JOB_RSYNC = 4
+LOOKAHEAD = 1                # bytes of room past a block in each input slot
 CHECK_CRC32 = 0
 CHECK_ADLER32 = 1
 STATUS_NO_ROOM = -100
@@ -170,7 +172,7 @@ class DeflatePool:
             raise EngineError(f"not enough wasm memory for {threads} threads with "
                               f"{blocksize // 1024} KiB blocks")
         self._workers: list = []
-        self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize)
+        self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
                         for i in range(self.nslots)]
         out_size = blocksize + (blocksize >> 4) + DICT
         self._outputs = [runtime.view(runtime.call("wpigz_slot_out", self._ctl, i), out_size)
@@ -192,11 +194,22 @@ class DeflatePool:
         self.close()
 
     def input_view(self, seq: int) -> memoryview:
+        """Slot seq's data area: blocksize bytes plus LOOKAHEAD bytes of room."""
         return self._inputs[seq % self.nslots]
 
-    def submit(self, seq: int, length: int, *, last: bool, trap: bool = False) -> None:
-        flags = (JOB_LAST if last else 0) | (JOB_TRAP if trap else 0)
-        self.runtime.call("wpigz_submit", self._ctl, seq, length, flags)
+    def submit(self, seq: int, length: int, *, last: bool, rsync_h: int | None = None,
+               trap: bool = False) -> None:
+        """Publish job seq: its first length bytes of input_view(seq). With rsync_h (the -R
+        hash before its first byte), the job is cut into blocks at the hash's hits."""
+        flags = (JOB_LAST if last else 0) | (JOB_TRAP if trap else 0) | (JOB_RSYNC if rsync_h is not None else 0)
+        self.runtime.call("wpigz_submit", self._ctl, seq, length, flags, rsync_h or 0)
+
+    def rsync_scan(self, seq: int, length: int, h: int) -> tuple[int, int]:
+        """Roll the -R hash h over the first length bytes of slot seq's data: (offset just past
+        the last hit or -1, the hash after all length bytes)."""
+        address = self.runtime.call("wpigz_slot_in", self._ctl, seq % self.nslots)
+        last_hit = self.runtime.call("wpigz_rsync_scan", self._ctl, address, length, h)
+        return last_hit, self.runtime.call("wpigz_scan_h", self._ctl) & 0xFFFFFFFF
 
     def wait(self, seq: int) -> tuple[memoryview, int]:
         """Block until job seq is compressed; return its output and its check value."""
