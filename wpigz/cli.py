@@ -1,13 +1,16 @@
-"""The wpigz command: options in, one gzip (or zlib) stream per input out.
+"""The wpigz command: options in, one gzip, zlib or zip stream per input out.
 
-This stage turns a command line into calls to the pipeline: it picks the inputs (standard
-input, or files with ``-c``), builds each stream's header from the options and the input's
-name and modification time, has the pipeline write the deflate body, adds the trailer, and
-reports problems the way pigz and gzip do: ``wpigz: <file>: <reason>`` on stderr, the next
-file, and an exit status of 0 (success) or 1 (an error). Success is silent.
+This stage ties the others together. It parses the options (``GZIP``, then ``PIGZ``, then the
+command line), lets the file-handling stage pick the inputs, and for each one builds the
+container's header from the options and the input's name and time, has the pipeline write the
+deflate body, adds the trailer, and shows progress. Problems are reported as pigz and gzip do:
+``wpigz: <file>: <reason>`` or ``wpigz: skipping: ...`` on stderr, then the next input; the exit
+status is 0 (success), 1 (an error) or 2 (only warnings). Success is silent. A traceback is
+shown only with -vv.
 
-Standard input that is not a regular file gets MTIME 0 in the header (as GNU gzip and pigz
-2.8 do, unlike pigz 2.6), so ``cmd | wpigz`` is reproducible.
+Standard input that is not a regular file gets MTIME 0 (as GNU gzip and pigz 2.8 do, unlike
+pigz 2.6), so ``cmd | wpigz`` is reproducible. A broken pipe on stdout ends the program
+quietly, as it ends cat.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ import os
 import signal
 import stat
 import sys
+import traceback
 from typing import BinaryIO
 
-from . import __version__, framing
+from . import __version__, framing, progress
+from .files import (STDOUT_LABEL, AtomicOutput, Input, Interrupted, Output, OutputError, Reporter,
+                    install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
 from .pipeline import compress_body
 from .wasm_host import EngineError, Runtime
@@ -26,14 +32,11 @@ from .wasm_host import EngineError, Runtime
 PROG = "wpigz"
 
 
-def complain(message: str) -> None:
-    sys.stderr.write(f"{PROG}: {message}\n")
-    sys.stderr.flush()
-
-
-def header_fields(settings: Settings, path: str | None, source: BinaryIO) -> tuple[bytes | None, int]:
+def header_fields(settings: Settings, path: str | None, source: BinaryIO,
+                  reporter: Reporter | None = None) -> tuple[bytes | None, int]:
     """(name, mtime) for the header: a named file's last path component and lstat time; for
-    standard input never a name, and its time only when it is a regular file."""
+    standard input never a name, and its time only when it is a regular file. A time outside
+    the 32-bit field is stored as 0, with a warning (as gzip does)."""
     if path is None:
         name = None
         mtime = 0
@@ -43,22 +46,117 @@ def header_fields(settings: Settings, path: str | None, source: BinaryIO) -> tup
     else:
         name = os.fsencode(os.path.basename(path)) if settings.head & HEAD_NAME else None
         mtime = int(os.lstat(path).st_mtime) if settings.head & HEAD_TIME else 0
+    if not 0 <= mtime < 1 << 32:
+        if reporter is not None:
+            reporter.warning(f"{path or '<stdin>'}: warning: file timestamp out of range for gzip format")
+        mtime = 0
     return name, mtime
 
 
 def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink: BinaryIO,
-                    path: str | None) -> None:
-    """Write one complete gzip or zlib stream of source to sink."""
+                    path: str | None, *, reporter: Reporter | None = None,
+                    meter: progress.FileProgress | None = None) -> None:
+    """Write one complete gzip, zlib or zip stream of source to sink."""
     options = settings.deflate_options()
+    on_block = meter.update if meter is not None else None
     if settings.form == "zlib":
+        if settings.comment is not None and reporter is not None:
+            reporter.warning("can't store comment in zlib format -- ignoring")
         sink.write(framing.zlib_header(settings.level))
-        body = compress_body(source, sink, options, runtime=runtime)
+        body = compress_body(source, sink, options, runtime=runtime, on_block=on_block)
         sink.write(framing.zlib_trailer(body.check))
-    else:
-        name, mtime = header_fields(settings, path, source)
-        sink.write(framing.gzip_header(level=settings.level, mtime=mtime, name=name))
-        body = compress_body(source, sink, options, runtime=runtime)
-        sink.write(framing.gzip_trailer(body.check, body.length))
+        return
+    name, mtime = header_fields(settings, path, source, reporter)
+    if settings.form == "zip":
+        entry = name if name is not None else os.fsencode(settings.alias)
+        header = framing.zip_local_header(name=entry, mtime=mtime)
+        sink.write(header)
+        body = compress_body(source, sink, options, runtime=runtime, on_block=on_block)
+        sink.write(framing.zip_trailer(name=entry, mtime=mtime, crc=body.check, length=body.length,
+                                       compressed=body.compressed, header_length=len(header),
+                                       comment=settings.comment))
+        return
+    sink.write(framing.gzip_header(level=settings.level, mtime=mtime, name=name, comment=settings.comment))
+    body = compress_body(source, sink, options, runtime=runtime, on_block=on_block)
+    sink.write(framing.gzip_trailer(body.check, body.length))
+
+
+def _meter(settings: Settings, item: Input, index: int, count: int,
+           source: BinaryIO) -> progress.FileProgress | None:
+    if not progress.wanted(settings.progress, settings.verbosity):
+        return None
+    info = os.fstat(source.fileno())
+    total = info.st_size if stat.S_ISREG(info.st_mode) else None
+    return progress.FileProgress(os.path.basename(item.label), index, count, total)
+
+
+def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
+                 index: int, count: int) -> None:
+    """Compress one input to stdout or to its own file. Input problems are reported here;
+    OutputError, BrokenPipeError and interruptions go up to end the run."""
+    to_stdout = item.path is None or settings.stdout
+    final = None if to_stdout else item.path + settings.output_suffix
+    if final is not None and not may_overwrite(final, force=settings.force, reporter=reporter):
+        return
+    try:
+        source = sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
+    except OSError as error:
+        reporter.error(f"{item.label}: {error.strerror}")
+        return
+    output = None
+    meter = None
+    try:
+        if to_stdout:
+            sink = Output(sys.stdout.buffer, STDOUT_LABEL)
+        else:
+            output = AtomicOutput(final, synchronous=settings.synchronous)
+            sink = Output(output.file, final)
+        meter = _meter(settings, item, index, count, source)
+        compress_stream(settings, runtime, source, sink, item.path, reporter=reporter, meter=meter)
+        sink.flush()
+        if output is not None:
+            try:
+                output.commit(os.fstat(source.fileno()))
+            except OSError as error:
+                raise OutputError(final, error) from error
+    except (OSError, EngineError) as error:
+        if isinstance(error, BrokenPipeError):
+            raise
+        reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
+        if reporter.verbosity >= 3:
+            traceback.print_exc()
+        return
+    finally:
+        if meter is not None:
+            meter.close()
+        if output is not None:
+            output.discard()
+        if item.path is not None:
+            source.close()
+    if reporter.verbosity >= 2:
+        sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
+    if final is not None and not settings.keep:
+        try:
+            os.unlink(item.path)
+        except OSError as error:
+            reporter.error(f"{item.path}: {error.strerror}")
+
+
+def run(settings: Settings, reporter: Reporter) -> int:
+    inputs = select_inputs(settings.files, suffix=settings.output_suffix, force=settings.force,
+                           to_stdout=settings.stdout, recursive=settings.recursive, reporter=reporter)
+    uses_stdout = any(item.path is None or settings.stdout for item in inputs)
+    if uses_stdout and sys.stdout.isatty() and not settings.force:
+        reporter.error("trying to write compressed data to a terminal (use -f to force)")
+        return 1
+    if settings.form == "zip" and settings.stdout and len(inputs) > 1:
+        reporter.warning("warning: output will be concatenated zip files")
+    if not inputs:
+        return reporter.status
+    runtime = Runtime()
+    for index, item in enumerate(inputs, 1):
+        compress_one(settings, runtime, reporter, item, index, len(inputs))
+    return reporter.status
 
 
 def end_quietly_on_broken_pipe() -> None:
@@ -68,62 +166,54 @@ def end_quietly_on_broken_pipe() -> None:
     os.kill(os.getpid(), signal.SIGPIPE)
 
 
-def run(settings: Settings) -> int:
-    files = settings.files or ["-"]
-    stdout = sys.stdout.buffer
-    status = 0
-    if not settings.stdout and any(f != "-" for f in files):
-        # compressing FILE into FILE.gz (and removing FILE) is the file-handling stage, not yet here
-        for name in files:
-            if name != "-":
-                complain(f"{name}: writing {name}.gz is not supported yet; use -c to write to standard output")
-        return 1
-    if stdout.isatty() and not settings.force:
-        complain("trying to write compressed data to a terminal (use -f to force)")
-        return 1
-    runtime = Runtime()
-    for name in files:
-        try:
-            if name == "-":
-                compress_stream(settings, runtime, sys.stdin.buffer, stdout, None)
-            else:
-                with open(name, "rb", buffering=0) as source:
-                    compress_stream(settings, runtime, source, stdout, name)
-            stdout.flush()
-        except BrokenPipeError:
-            end_quietly_on_broken_pipe()
-        except OSError as error:
-            where = "<stdin>" if name == "-" else name
-            if error.filename is None or error.filename == name:
-                complain(f"{where}: {error.strerror or error}")
-            else:
-                complain(f"{error.filename}: {error.strerror or error}")
-            status = 1
-        except EngineError as error:
-            complain(f"{'<stdin>' if name == '-' else name}: {error}")
-            status = 1
-    return status
+def _silence_stdout() -> None:
+    """After stdout failed, make the interpreter's final flush of it harmless."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_signal_handlers()
     try:
-        settings = parse(sys.argv[1:] if argv is None else argv)
+        settings = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
     except UsageError as error:
-        complain(str(error))
-        complain(f"Try '{PROG} --help' for more information.")
+        sys.stderr.write(f"{PROG}: {error}\n{PROG}: Try '{PROG} --help' for more information.\n")
         return 1
+    reporter = Reporter(PROG, settings.verbosity)
     try:
         if settings.help:
             sys.stdout.write(help_text(PROG))
-            sys.stdout.flush()
-            return 0
-        if settings.version:
+        elif settings.version:
             sys.stdout.write(f"{PROG} {__version__}\nzlib {Runtime().zlib_version()} (WebAssembly engine)\n")
+        elif settings.license:
+            sys.stdout.write(f"{PROG} {__version__}\n"
+                             "Copyright (C) 2026 the wpigz developers\n"
+                             "Released under the zlib license; it comes with no warranty.\n"
+                             f"Its engine is zlib {Runtime().zlib_version()}, by Jean-loup Gailly and Mark Adler.\n")
+        else:
+            status = run(settings, reporter)
             sys.stdout.flush()
-            return 0
-        return run(settings)
+            return status
+        sys.stdout.flush()
+        return 0
     except BrokenPipeError:
         end_quietly_on_broken_pipe()
         return 1
+    except OutputError as error:
+        reporter.error(str(error))
+        if settings.verbosity >= 3:
+            traceback.print_exc()
+        _silence_stdout()
+        return 1
+    except OSError as error:        # writing help or version text to stdout
+        reporter.error(f"{STDOUT_LABEL}: {error.strerror or error}")
+        _silence_stdout()
+        return 1
     except KeyboardInterrupt:
         return 130
+    except Interrupted as interrupted:
+        return 128 + interrupted.signum

@@ -61,3 +61,60 @@ def zlib_header(level: int) -> bytes:
 
 def zlib_trailer(adler: int) -> bytes:
     return struct.pack(">I", adler & 0xFFFFFFFF)
+
+
+# ---- zip (-K): one streamed entry with a data descriptor, always Zip64-capable, as pigz writes it
+
+ZIP_VERSION = 45                        # 4.5: Zip64
+ZIP_FLAGS = 0x0008                      # sizes and CRC follow the data, in a data descriptor
+ZIP_DEFLATED = 8
+ZIP64_LIMIT = 0xFFFFFFFF
+
+
+def dos_time(mtime: int) -> tuple[int, int]:
+    """(DOS time, DOS date) of mtime in local time, as pigz computes them: 0 means now, seconds
+    are rounded up to even, years outside 1980..2107 give (0, 0)."""
+    import time
+    t = time.localtime(mtime if mtime else time.time())
+    if not 1980 <= t.tm_year <= 2107:
+        return 0, 0
+    return ((t.tm_hour << 11) | (t.tm_min << 5) | ((t.tm_sec + 1) >> 1),
+            ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday)
+
+
+def _unix_time_extra(mtime: int) -> bytes:
+    return struct.pack("<HHBI", 0x5455, 5, 1, mtime & 0xFFFFFFFF)
+
+
+def zip_local_header(*, name: bytes, mtime: int) -> bytes:
+    """Local file header: sizes unknown (0xFFFFFFFF) with a zeroed Zip64 extra, CRC 0."""
+    time_, date = dos_time(mtime)
+    extra = struct.pack("<HHQQ", 0x0001, 16, 0, 0) + _unix_time_extra(mtime)
+    return struct.pack("<IHHHHHIIIHH", 0x04034B50, ZIP_VERSION, ZIP_FLAGS, ZIP_DEFLATED, time_, date,
+                       0, ZIP64_LIMIT, ZIP64_LIMIT, len(name), len(extra)) + name + extra
+
+
+def zip_trailer(*, name: bytes, mtime: int, crc: int, length: int, compressed: int,
+                header_length: int, comment: bytes | None = None) -> bytes:
+    """Data descriptor, central directory and end records after a deflate body of
+    ``compressed`` bytes that followed a local header of ``header_length`` bytes."""
+    time_, date = dos_time(mtime)
+    descriptor = struct.pack("<IIQQ", 0x08074B50, crc, compressed, length)
+    big = length >= ZIP64_LIMIT or compressed >= ZIP64_LIMIT
+    extra = (struct.pack("<HHQQ", 0x0001, 16, length, compressed) if big else b"") + _unix_time_extra(mtime)
+    comment = comment or b""
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0xFF00 | ZIP_VERSION, ZIP_VERSION, ZIP_FLAGS,
+                          ZIP_DEFLATED, time_, date, crc,
+                          ZIP64_LIMIT if big else compressed, ZIP64_LIMIT if big else length,
+                          len(name), len(extra), len(comment), 0, 0, 0, 0) + name + extra + comment
+    central_offset = header_length + compressed + len(descriptor)
+    end = b""
+    if central_offset >= ZIP64_LIMIT:
+        zip64_end_offset = central_offset + len(central)
+        end += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, ZIP_VERSION, ZIP_VERSION, 0, 0, 1, 1,
+                           len(central), central_offset)
+        end += struct.pack("<IIQI", 0x07064B50, 0, zip64_end_offset, 1)
+        end += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, ZIP64_LIMIT, ZIP64_LIMIT, 0)
+    else:
+        end += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), central_offset, 0)
+    return descriptor + central + end
