@@ -2,8 +2,8 @@
 
 The real tools are required, never mocked: a missing `pigz` or `gzip` is a failure, not a
 skip (.ci/run installs them). Test data is made here, deterministically:
-* text: the standard library's own .py sources, concatenated in sorted order (real prose
-  and code, present wherever Python is);
+* text: the standard library's own .py sources (Lib/**/*.py but site-packages), concatenated in
+  sorted path order: real prose and code, present wherever Python is;
 * random: random.Random(seed).randbytes, incompressible;
 * zeros.
 """
@@ -32,7 +32,7 @@ def text_bytes(n: int) -> bytes:
     if not _TEXT_CACHE or len(_TEXT_CACHE[0]) < n:
         root = Path(sysconfig.get_paths()["stdlib"])
         parts, size = [], 0
-        for path in sorted(root.glob("*.py")):
+        for path in sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts):
             data = path.read_bytes()
             parts.append(data)
             size += len(data)

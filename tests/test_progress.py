@@ -1,0 +1,94 @@
+"""The progress bar, seen the way a person at a terminal sees it: wpigz runs with its stderr on
+a pseudo-terminal and the test reads what was drawn there."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+
+import pytest
+
+from conftest import text_bytes, tool
+
+WPIGZ = [sys.executable, "-m", "wpigz"]
+
+
+def run_on_terminal(args: list[str], cwd, *, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL) -> tuple[int, str]:
+    """Run wpigz with stderr on a pty; return its status and everything drawn on that pty."""
+    controller, terminal = pty.openpty()
+    # a terminal 24 rows by 120 columns (a fresh pty is 0 x 0, where tqdm draws nothing)
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    proc = subprocess.Popen([*WPIGZ, *args], cwd=cwd, stdin=stdin, stdout=stdout, stderr=terminal)
+    os.close(terminal)
+    drawn = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:         # EIO: every writer to the pty has closed it
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    return proc.wait(timeout=120), drawn.decode(errors="replace")
+
+
+@pytest.fixture
+def two_files(tmp_path):
+    # level 9 on one thread over a few MB takes long enough for several refreshes
+    (tmp_path / "first.txt").write_bytes(text_bytes(6 << 20))
+    (tmp_path / "second.txt").write_bytes(text_bytes(2 << 20))
+    return tmp_path
+
+
+@pytest.mark.timeout(180)
+def test_bar_shows_file_of_count_bytes_total_rate_and_ratio(two_files):
+    status, drawn = run_on_terminal(["-9", "-p", "1", "-k", "first.txt", "second.txt"], two_files)
+    assert status == 0
+    assert "[1/2] first.txt" in drawn and "[2/2] second.txt" in drawn
+    assert re.search(r"/6\.00M", drawn), "the total size of a regular file"
+    assert re.search(r"[0-9.]+[kMG]?B/s", drawn), "the rate"
+    assert re.search(r"ratio \d+\.\d%", drawn), "the compression ratio so far"
+    assert "%|" in drawn, "a bar with a percentage"
+    for name in ("first.txt", "second.txt"):       # the bar never touches the outputs
+        done = subprocess.run([tool("gzip"), "-dc", name + ".gz"], cwd=two_files, capture_output=True)
+        assert done.stdout == (two_files / name).read_bytes()
+
+
+@pytest.mark.timeout(180)
+def test_pipe_input_shows_bytes_and_rate_without_total(tmp_path):
+    data = tmp_path / "data"
+    data.write_bytes(text_bytes(4 << 20))
+    out = tmp_path / "out.gz"
+    with open(data, "rb") as source, open(out, "wb") as sink:
+        feeder = subprocess.Popen(["cat"], stdin=source, stdout=subprocess.PIPE)
+        status, drawn = run_on_terminal(["-9", "-p", "1"], tmp_path, stdin=feeder.stdout, stdout=sink)
+        feeder.stdout.close()
+        feeder.wait()
+    assert status == 0
+    assert "[1/1] <stdin>" in drawn
+    assert re.search(r"[0-9.]+[kMG]?B/s", drawn) and re.search(r"ratio \d+\.\d%", drawn)
+    assert not re.search(r"\d+%\|", drawn), "no percentage without a known total"
+    assert subprocess.run([tool("gzip"), "-dc", str(out)], capture_output=True).stdout == data.read_bytes()
+
+
+@pytest.mark.parametrize("args", [["-q"], ["--no-progress"]])
+def test_no_bar_with_quiet_or_no_progress(two_files, args):
+    status, drawn = run_on_terminal([*args, "-k", "second.txt"], two_files)
+    assert (status, drawn) == (0, "")
+
+
+def test_progress_forces_the_bar_when_stderr_is_not_a_terminal(two_files):
+    proc = subprocess.run([*WPIGZ, "--progress", "-k", "second.txt"], cwd=two_files, capture_output=True, timeout=60)
+    assert proc.returncode == 0 and "[1/1] second.txt" in proc.stderr.decode()
+
+
+def test_no_bar_when_stderr_is_not_a_terminal(two_files):
+    proc = subprocess.run([*WPIGZ, "-k", "second.txt"], cwd=two_files, capture_output=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, b"")
