@@ -60,12 +60,20 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def in_process_seconds(data: bytes, level: int, threads: int) -> float:
+def in_process_seconds(data: bytes, level: int, threads: int, *, meter: bool = False) -> float:
     from wpigz.pipeline import DeflateOptions, compress_body, thread_runtime
+    from wpigz.progress import FileProgress
     runtime = thread_runtime()
+    sink = open(os.devnull, "w")
+    bar = FileProgress("bench", 1, 1, len(data), stream=sink) if meter else None
     start = time.perf_counter()
-    compress_body(io.BytesIO(data), io.BytesIO(), DeflateOptions(level=level, threads=threads), runtime=runtime)
-    return time.perf_counter() - start
+    compress_body(io.BytesIO(data), io.BytesIO(), DeflateOptions(level=level, threads=threads), runtime=runtime,
+                  on_block=bar.update if bar else None)
+    seconds = time.perf_counter() - start
+    if bar:
+        bar.close()
+    sink.close()
+    return seconds
 
 
 def fmt_range(values: list[float]) -> str:
@@ -119,6 +127,19 @@ def main() -> None:
         gz = [timed([gzip, f"-{level}", "-c", str(corpus)])[0] for _ in range(args.runs)]
         rows.append((f"gzip -{level}", gz, None, None))
 
+    # the progress bar's cost, at the fastest level where it would show most: paired runs
+    bar, no_bar = [], []
+    for _ in range(args.runs):
+        bar.append(timed(wpigz + ["-1", "--progress", "-c", str(corpus)])[0])
+        no_bar.append(timed(wpigz + ["-1", "--no-progress", "-c", str(corpus)])[0])
+    progress_cost = statistics.median(b / n for b, n in zip(bar, no_bar))
+    # the same in-process, where tqdm is already imported: the cost of the updates alone
+    meter_on, meter_off = [], []
+    for _ in range(args.runs):
+        meter_on.append(in_process_seconds(data, 1, max(args.threads), meter=True))
+        meter_off.append(in_process_seconds(data, 1, max(args.threads)))
+    update_cost = statistics.median(b / n for b, n in zip(meter_on, meter_off))
+
     empty = OUT / "empty"
     empty.write_bytes(b"")
     startup = {name: statistics.median(timed(cmd + ["-c", str(empty)])[0] for _ in range(args.runs))
@@ -140,6 +161,9 @@ def main() -> None:
                                    f"{statistics.median(one) / statistics.median(seconds[(kind, level, threads)]):.2f}x "
                                    f"the throughput of -p {min(args.threads)}")
     report = lines + table + ["", "Parallel speedup:"] + scaling + [
+        "", f"Progress bar (--progress vs --no-progress, level 1, {args.runs} paired runs): "
+        f"{fmt_range(bar)} s vs {fmt_range(no_bar)} s, time ratio {progress_cost:.3f} (whole command, "
+        f"so tqdm's one-time import is included); the updates alone, in-process: time ratio {update_cost:.3f}",
         "", "Start-up (compressing empty input, median seconds): " +
         ", ".join(f"{k} {v:.3f}" for k, v in startup.items()),
         "", "'wpigz' rows time the whole command; 'engine only' rows time compress_body in one "

@@ -352,3 +352,26 @@ def test_synchronous_output_is_complete(tmp_path):
     proc = run("-Y", "s", cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert subprocess.run([tool("gzip"), "-t", "s.gz"], cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("answer, replaced", [(b"y\n", True), (b" Yes\n", True), (b"n\n", False), (b"\n", False)])
+def test_asks_before_overwriting_when_stdin_is_a_terminal(tmp_path, answer, replaced):
+    import pty
+    make(tmp_path / "a", b"new\n")
+    make(tmp_path / "a.gz", b"old")
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([*WPIGZ, "a"], cwd=tmp_path, stdin=terminal, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    os.close(terminal)
+    os.write(controller, answer)
+    out, err = proc.communicate(timeout=50)
+    os.close(controller)
+    if replaced:
+        assert (proc.returncode, err.decode()) == (0, "a.gz exists -- overwrite (y/n)? ")
+        assert listing(tmp_path) == ["a.gz"]
+        assert subprocess.run([tool("gzip"), "-dc", "a.gz"], cwd=tmp_path, capture_output=True).stdout == b"new\n"
+    else:
+        assert proc.returncode == 2
+        assert err.decode() == "a.gz exists -- overwrite (y/n)? wpigz: skipping: a.gz exists -- not overwritten\n"
+        assert (tmp_path / "a.gz").read_bytes() == b"old" and (tmp_path / "a").exists()

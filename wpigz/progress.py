@@ -25,10 +25,10 @@ def wanted(setting: bool | None, verbosity: int) -> bool:
 class FileProgress:
     """One input's bar. ``update`` takes the bytes read and written by one job."""
 
-    def __init__(self, label: str, index: int, count: int, total: int | None) -> None:
+    def __init__(self, label: str, index: int, count: int, total: int | None, stream=None) -> None:
         from tqdm import tqdm
         self._bar = tqdm(total=total, desc=f"[{index}/{count}] {label}", unit="B", unit_scale=True,
-                         unit_divisor=1024, file=sys.stderr, leave=False, dynamic_ncols=True,
+                         unit_divisor=1024, file=stream or sys.stderr, leave=False, dynamic_ncols=True,
                          mininterval=REFRESH_SECONDS)
         self._pending = 0
         self._read = 0
