@@ -217,3 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Interrupted as interrupted:
         return 128 + interrupted.signum
+    except Exception as error:      # a bug: say so plainly, and show where only with -vv
+        reporter.error(f"internal error: {type(error).__name__}: {error}")
+        if settings.verbosity >= 3:
+            traceback.print_exc()
+        return 1
