@@ -261,9 +261,6 @@ def test_harmful_environment_options_are_rejected_like_gzip(tmp_path, value, mes
 # ---- options that are refused or not yet there
 
 @pytest.mark.parametrize("args, message", [
-    (("-d",), "wpigz: decompression, testing and listing (-d) are not supported yet by this version of wpigz\n"),
-    (("-t",), "wpigz: decompression, testing and listing (-t) are not supported yet by this version of wpigz\n"),
-    (("--list",), "wpigz: decompression, testing and listing (-l) are not supported yet by this version of wpigz\n"),
     (("-I", "5"), "wpigz: -I is a zopfli (-11) option; zopfli is not supported by wpigz\n"),
     (("-O",), "wpigz: -O is a zopfli (-11) option; zopfli is not supported by wpigz\n"),
     (("-Z",), "wpigz: invalid option: LZW output not supported: -Z\n"),

@@ -2,7 +2,7 @@
 """Reproducible build of wpigz's WebAssembly engine (wpigz/zlib.wasm).
 
 The module is zlib 1.2.13 -- the version Debian's pigz 2.6 is linked with, so the deflate
-bytes match -- plus the glue in this folder (engine.c, thread_start.s), compiled by the
+bytes match -- plus the glue in this folder (engine.c, inflater.c, thread_start.s), compiled by the
 pinned `ziglang` package from PyPI for wasm32-wasi with atomics and a shared, imported
 memory. zig's output is deterministic, so the same inputs give the same bytes on any
 machine; the module is committed, and `pip install` needs no compiler.
@@ -42,8 +42,9 @@ ZLIB_DEBIAN_VERSION = "1:1.2.13.dfsg-1"
 ZLIB_SUITE = "bookworm"
 ZLIB_TARBALL = "zlib_1.2.13.dfsg.orig.tar.bz2"
 ZLIB_SHA256 = "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1"
-ZLIB_SOURCES = ["adler32.c", "crc32.c", "deflate.c", "trees.c", "zutil.c"]
-GLUE_SOURCES = ["engine.c", "thread_start.s"]
+ZLIB_SOURCES = ["adler32.c", "crc32.c", "deflate.c", "trees.c", "zutil.c",
+                "inflate.c", "inffast.c", "inftrees.c"]
+GLUE_SOURCES = ["engine.c", "inflater.c", "thread_start.s"]
 
 # 65535 pages: the largest maximum wasm-ld accepts for a 32-bit memory. The host may
 # create the shared memory with a smaller maximum.
@@ -116,7 +117,7 @@ def fetch_zlib_tarball() -> Path:
         (root / "empty.list").write_text("")
         for sub in ("lists/partial", "cache/archives/partial", "download"):
             (root / sub).mkdir(parents=True)
-        apt = ["apt-get", "-q",
+        apt = ["apt-get", "-q", "-o", "APT::Sandbox::User=root",
                "-o", f"Dir::Etc::SourceList={root / 'empty.list'}",
                "-o", f"Dir::Etc::SourceParts={root / 'parts'}",
                "-o", f"Dir::State::Lists={root / 'lists'}",

@@ -22,9 +22,10 @@ import sys
 import traceback
 from typing import BinaryIO
 
-from . import __version__, framing, progress
+from . import __version__, framing, listing, progress
+from .decompress import CorruptInput, Unrecognized, decompress
 from .files import (STDOUT_LABEL, AtomicOutput, Input, Interrupted, Output, OutputError, Reporter,
-                    install_signal_handlers, may_overwrite, select_inputs)
+                    decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
 from .pipeline import compress_body
 from .wasm_host import EngineError, Runtime
@@ -142,9 +143,123 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
             reporter.error(f"{item.path}: {error.strerror}")
 
 
+def _restored_path(item: Input, stored: bytes | None, default: str) -> str:
+    """-N: the stored name's last component, in the input's directory (the default when the
+    stored name is missing or unusable)."""
+    base = os.fsdecode(stored).rsplit("/", 1)[-1] if stored else ""
+    if base in ("", ".", ".."):
+        return default
+    return os.path.join(os.path.dirname(item.path or ""), base)
+
+
+def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input) -> None:
+    """Decompress (or with -t, test) one input to stdout or to its own file. Corrupt input is
+    reported and its partial output removed; the input is kept."""
+    testing = settings.mode == "test"
+    to_stdout = not testing and (item.path is None or settings.stdout)
+    restore_name, restore_time = settings.head & HEAD_NAME, settings.head & HEAD_TIME
+    final = None
+    if not testing and not to_stdout:
+        final = decompressed_name(item.path, settings.suffix)
+        if not restore_name and not may_overwrite(final, force=settings.force, reporter=reporter):
+            return
+    try:
+        source = sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
+    except OSError as error:
+        reporter.error(f"{item.label}: {error.strerror}")
+        return
+    output = None
+    try:
+        if testing:
+            sink = _discard
+        elif to_stdout:
+            sink = Output(sys.stdout.buffer, STDOUT_LABEL).write
+        else:
+            output = AtomicOutput(final, synchronous=settings.synchronous)
+            sink = Output(output.file, final).write
+        decoded = decompress(source, sink, runtime,
+                             passthrough=to_stdout and settings.force and settings.mode == "decompress")
+        for warning in decoded.warnings:
+            reporter.warning(f"{item.label}: {warning}")
+        if output is not None:
+            if restore_name:
+                final = _restored_path(item, decoded.name, final)
+                output.final = final
+                if not may_overwrite(final, force=settings.force, reporter=reporter):
+                    return
+            try:
+                output.commit(os.fstat(source.fileno()), mtime=decoded.mtime if restore_time else None)
+            except OSError as error:
+                raise OutputError(final, error) from error
+    except Unrecognized as problem:
+        reporter.error(f"skipping: {item.label} {problem}")
+        return
+    except CorruptInput as problem:
+        reporter.error(f"skipping: {item.label}: {problem}")
+        return
+    except (OSError, EngineError) as error:
+        if isinstance(error, BrokenPipeError):
+            raise
+        reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
+        return
+    finally:
+        if output is not None:
+            output.discard()
+        if item.path is not None:
+            source.close()
+    if reporter.verbosity >= 2 and not testing:
+        sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
+    if final is not None and not settings.keep and not decoded.later_entries:
+        try:
+            os.unlink(item.path)
+        except OSError as error:
+            reporter.error(f"{item.path}: {error.strerror}")
+
+
+def _discard(data: memoryview) -> None:
+    pass
+
+
+def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
+             lister: listing.Lister) -> None:
+    """One input's rows of -l (or, with -lt, after decoding it)."""
+    try:
+        source = sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
+    except OSError as error:
+        reporter.error(f"{item.label}: {error.strerror}")
+        return
+    try:
+        if settings.test_too:
+            decoded = decompress(source, _discard, runtime)
+            rows = listing.tested_rows(decoded, item.path)
+        else:
+            rows = listing.quick_rows(source, item.path)
+        lister.show(rows)
+    except Unrecognized as problem:
+        reporter.error(f"skipping: {item.label} {problem}")
+    except CorruptInput as problem:
+        reporter.error(f"skipping: {item.label}: {problem}")
+    except (OSError, EngineError) as error:
+        reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
+    finally:
+        if item.path is not None:
+            source.close()
+
+
 def run(settings: Settings, reporter: Reporter) -> int:
     inputs = select_inputs(settings.files, suffix=settings.output_suffix, force=settings.force,
-                           to_stdout=settings.stdout, recursive=settings.recursive, reporter=reporter)
+                           to_stdout=settings.stdout or settings.mode in ("test", "list"),
+                           recursive=settings.recursive, reporter=reporter, mode=settings.mode,
+                           decompress_suffix=settings.suffix)
+    if settings.mode != "compress":
+        runtime = Runtime()
+        lister = listing.Lister(settings.verbosity)
+        for item in inputs:
+            if settings.mode == "list":
+                list_one(settings, runtime, reporter, item, lister)
+            else:
+                decompress_one(settings, runtime, reporter, item)
+        return reporter.status
     uses_stdout = any(item.path is None or settings.stdout for item in inputs)
     if uses_stdout and sys.stdout.isatty() and not settings.force:
         reporter.error("trying to write compressed data to a terminal (use -f to force)")

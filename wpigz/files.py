@@ -27,6 +27,20 @@ from typing import BinaryIO, Iterator
 STDIN_LABEL = "<stdin>"
 STDOUT_LABEL = "<stdout>"
 
+# compressed suffixes, as pigz knows them (plus zstd's), longest first within each length
+COMPRESSED_SUFFIXES = (".zip", ".ZIP", ".tgz", ".zst", ".gz", "-gz", ".zz", "-zz", ".z", "-z", "_z", ".Z")
+# names tried, in pigz's order, for a missing input when decompressing, testing or listing
+TRIED_SUFFIXES = (".z", "-z", "_z", ".Z", ".gz", "-gz", ".zz", "-zz", ".zip", ".ZIP", ".tgz", ".zst")
+
+
+def decompressed_name(path: str, suffix: str | None) -> str | None:
+    """path without its compressed suffix (-S's first), .tgz becoming .tar; None if it has none
+    (or nothing would be left of the file name)."""
+    for candidate in ((suffix,) if suffix else ()) + COMPRESSED_SUFFIXES:
+        if path.endswith(candidate) and len(os.path.basename(path)) > len(candidate):
+            return path[:-len(candidate)] + (".tar" if candidate == ".tgz" else "")
+    return None
+
 
 class Reporter:
     """Messages on stderr as ``wpigz: ...`` (none with -q), and the exit status they imply:
@@ -113,21 +127,26 @@ class Input:
 
 
 def select_inputs(names: list[str], *, suffix: str, force: bool, to_stdout: bool, recursive: bool,
-                  reporter: Reporter) -> list[Input]:
+                  reporter: Reporter, mode: str = "compress", decompress_suffix: str | None = None) -> list[Input]:
     """The inputs named on the command line, after pigz's skip rules; directories expanded
-    with -r. Reports every skip."""
+    with -r. Reports every skip. When decompressing to files, an input needs a compressed
+    suffix; when decompressing, testing or listing, a missing name is tried with the usual
+    suffixes appended."""
     chosen: list[Input] = []
+    rules = dict(suffix=suffix, force=force, to_stdout=to_stdout, recursive=recursive, reporter=reporter,
+                 mode=mode, decompress_suffix=decompress_suffix)
     for name in names or ["-"]:
         if name == "-":
             chosen.append(Input(None))
-        else:
-            chosen.extend(_visit(name, suffix=suffix, force=force, to_stdout=to_stdout,
-                                 recursive=recursive, reporter=reporter))
+            continue
+        if mode != "compress" and not os.path.lexists(name):
+            name = next((name + s for s in TRIED_SUFFIXES if os.path.lexists(name + s)), name)
+        chosen.extend(_visit(name, top=True, **rules))
     return chosen
 
 
-def _visit(path: str, *, suffix: str, force: bool, to_stdout: bool, recursive: bool,
-           reporter: Reporter) -> Iterator[Input]:
+def _visit(path: str, *, top: bool, suffix: str, force: bool, to_stdout: bool, recursive: bool,
+           reporter: Reporter, mode: str, decompress_suffix: str | None) -> Iterator[Input]:
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -158,15 +177,20 @@ def _visit(path: str, *, suffix: str, force: bool, to_stdout: bool, recursive: b
             reporter.error(f"{path}: {error.strerror}")
             return
         for entry in entries:
-            yield from _visit(os.path.join(path, entry), suffix=suffix, force=force, to_stdout=to_stdout,
-                              recursive=recursive, reporter=reporter)
+            yield from _visit(os.path.join(path, entry), top=False, suffix=suffix, force=force,
+                              to_stdout=to_stdout, recursive=recursive, reporter=reporter, mode=mode,
+                              decompress_suffix=decompress_suffix)
         return
     if not stat.S_ISREG(info.st_mode) and not force:
         reporter.warning(f"skipping: {path} is a special file or device")
         return
-    if path.endswith(suffix) and not force:
+    if mode == "compress" and path.endswith(suffix) and not force:
         # gzip reports this and carries on with exit status 0
         reporter.say(f"skipping: {path} ends with {suffix}")
+        return
+    if mode == "decompress" and not to_stdout and decompressed_name(path, decompress_suffix) is None:
+        if top:                 # inside -r such files are passed over silently, as gzip does
+            reporter.warning(f"skipping: {path} does not have compressed suffix")
         return
     yield Input(path)
 
@@ -200,13 +224,19 @@ class AtomicOutput:
                                               suffix=".wpigz-tmp")
         self.file = os.fdopen(fd, "wb")
 
-    def commit(self, source_info: os.stat_result) -> None:
-        """Finish the file, give it the input's metadata and move it into place."""
+    def commit(self, source_info: os.stat_result, *, mtime: int | None = None) -> None:
+        """Finish the file, give it the input's metadata (and the stored time mtime, when
+        restoring one) and move it into place."""
         self.file.flush()
         if self.synchronous:
             os.fsync(self.file.fileno())
         self.file.close()
         copy_metadata(source_info, self.temporary)
+        if mtime:
+            try:
+                os.utime(self.temporary, (mtime, mtime))
+            except OSError:
+                pass
         os.replace(self.temporary, self.final)
         self.temporary = None
         if self.synchronous:

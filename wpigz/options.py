@@ -48,6 +48,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("b", ("blocksize",), "KiB", f"Compress in blocks of this many KiB, 32..524288 "
                                        f"(default {DEFAULTS.blocksize // 1024})"),
     Option("c", ("stdout", "to-stdout"), None, "Write to standard output, keep the input files"),
+    Option("d", ("decompress", "uncompress"), None, "Decompress (gzip, zlib, zip, .Z and zstd)"),
     Option("C", ("comment",), "TEXT", "Store TEXT as the gzip comment (zip: the entry's comment)"),
     Option("f", ("force",), None, "Overwrite outputs, compress links, special files, any suffix, "
                                   "and to a terminal"),
@@ -56,17 +57,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("i", ("independent",), None, "Compress blocks independently (no shared dictionary)"),
     Option("k", ("keep",), None, "Keep the input files"),
     Option("K", ("zip",), None, "Write a single-entry zip file (.zip), as pigz does"),
+    Option("l", ("list",), None, "List the contents of compressed files (-lv: more columns, "
+                                "-lt: decode and list every gzip member)"),
     Option("L", ("license",), None, "Show the version and license and exit"),
-    Option("m", ("no-time",), None, "Do not store the modification time in the header"),
-    Option("M", ("time",), None, "Store the modification time in the header (default)"),
-    Option("n", ("no-name",), None, "Store neither name nor time in the header", harmless=True),
-    Option("N", ("name",), None, "Store name and time in the header (default)", harmless=True),
+    Option("m", ("no-time",), None, "Do not store (with -d: restore) the modification time"),
+    Option("M", ("time",), None, "Store (with -d: restore) the modification time (default when compressing)"),
+    Option("n", ("no-name",), None, "Store (with -d: restore) neither name nor time", harmless=True),
+    Option("N", ("name",), None, "Store (with -d: restore) name and time (default when compressing)",
+           harmless=True),
     Option("p", ("processes",), "N", "Use N compression threads (default: the number of CPUs)"),
     Option("q", ("quiet", "silent"), None, "Print no messages, not even errors", harmless=True),
     Option("r", ("recursive",), None, "Compress the files in directories, recursively"),
     Option("R", ("rsyncable",), None, "Make rsync-friendly output (pigz's rolling-hash block cuts)",
            harmless=True),
     Option("S", ("suffix",), "SUF", "Use suffix SUF instead of .gz (.zz with -z, .zip with -K)"),
+    Option("t", ("test",), None, "Test the integrity of compressed files"),
     Option("T", (), None, "Same as -m"),
     Option("U", ("rle",), None, "Run-length encoding only (zlib's Z_RLE)"),
     Option("v", ("verbose",), None, "Name each file as it is compressed (-vv: tracebacks on errors)",
@@ -77,9 +82,6 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
     Option(None, ("no-progress",), None, "Never show a progress bar"),
     # refused with a clear message: decompression is a later release, zopfli and LZW are not offered
-    Option("d", ("decompress", "uncompress"), None, "", shown=False),
-    Option("t", ("test",), None, "", shown=False),
-    Option("l", ("list",), None, "", shown=False),
     Option("F", ("first",), None, "", shown=False),
     Option("I", ("iterations",), "N", "", shown=False),
     Option("J", ("maxsplits",), "N", "", shown=False),
@@ -117,6 +119,8 @@ class Settings:
     synchronous: bool = False
     verbosity: int = 1                      # 0 with -q, +1 for each -v
     progress: bool | None = None            # None: only when stderr is a terminal
+    mode: str = "compress"                  # "compress", "decompress", "test" or "list"
+    test_too: bool = False                  # -lt: list after really decoding
     help: bool = False
     version: bool = False
     license: bool = False
@@ -171,9 +175,22 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         settings.progress = key == "progress"
     elif key in SIMPLE:
         SIMPLE[key](settings)
-    elif key in ("d", "t", "l"):
-        raise UsageError(f"decompression, testing and listing (-{key}) are not supported yet "
-                         f"by this version of wpigz")
+    elif key == "d":
+        if settings.mode == "compress":
+            settings.head >>= 2             # pigz: the name/time bits now mean "restore"
+            settings.mode = "decompress"
+    elif key == "t":
+        if settings.mode == "list":
+            settings.test_too = True
+        else:
+            if settings.mode == "compress":
+                settings.head >>= 2
+            settings.mode = "test"
+    elif key == "l":
+        if settings.mode == "compress":
+            settings.head >>= 2
+        settings.test_too = settings.test_too or settings.mode == "test"
+        settings.mode = "list"
     elif key in ("F", "I", "J", "O"):
         raise UsageError(f"-{key} is a zopfli (-11) option; zopfli is not supported by wpigz")
     elif key == "Z":
@@ -309,8 +326,8 @@ def help_text(program: str) -> str:
     rows = help_rows()
     width = max(len(spelled) for spelled, _ in rows)
     lines = [f"Usage: {program} [options] [files ...]",
-             "  Compress each file into file.gz in parallel, pigz-compatible; with no file (or -),",
-             "  compress standard input to standard output.",
+             "  Compress each file into file.gz in parallel, pigz-compatible (or decompress with -d);",
+             "  with no file (or -), standard input to standard output.",
              "",
              "Options:"]
     lines += [f"  {spelled.ljust(width)}  {text}" for spelled, text in rows]

@@ -237,3 +237,66 @@ class DeflatePool:
         self._inputs = self._outputs = []
         self.runtime.call("wpigz_free", self._ctl)
         self._ctl = 0
+
+
+# decoder step results and check kinds, as in wasm/inflater.c
+STEP_MORE = 0
+STEP_END = 1
+STEP_ERROR = -1
+CHECK_NONE = 2
+
+
+class Decoder:
+    """The sandboxed decompressor (wasm/inflater.c): raw inflate or Unix-compress LZW, fed and
+    drained through two fixed buffers in wasm memory. Main thread only; ``close`` is
+    idempotent and also happens on leaving a ``with`` block."""
+
+    def __init__(self, runtime: Runtime, *, in_size: int = 128 * 1024, out_size: int = 256 * 1024) -> None:
+        self.runtime = runtime
+        self._f = runtime.call("wpigz_inflater_new", in_size, out_size)
+        if self._f == 0:
+            raise EngineError("not enough wasm memory for a decompressor")
+        self.input = runtime.view(runtime.call("wpigz_inflater_in", self._f), in_size)
+        self._output = runtime.view(runtime.call("wpigz_inflater_out", self._f), out_size)
+
+    def __enter__(self) -> Decoder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._f:
+            self.runtime.call("wpigz_inflater_free", self._f)
+            self._f = 0
+
+    def start_inflate(self, check_kind: int) -> None:
+        if self.runtime.call("wpigz_inflate_reset", self._f, check_kind) < 0:
+            raise EngineError("cannot reset the inflater")
+
+    def start_lzw(self, flags_byte: int) -> str | None:
+        """Start LZW decoding; returns an error message for a bad flags byte."""
+        if self.runtime.call("wpigz_lzw_reset", self._f, flags_byte) < 0:
+            return self.message()
+        return None
+
+    def feed(self, length: int) -> None:
+        """The first length bytes of ``input`` are new data (all earlier input was used)."""
+        self.runtime.call("wpigz_inflater_feed", self._f, length)
+
+    def step(self, at_eof: bool = False) -> tuple[int, memoryview]:
+        """Decode as far as the input and the output buffer allow: (STEP_*, new output)."""
+        state = self.runtime.call("wpigz_inflater_step", self._f, int(at_eof))
+        produced = self.runtime.call("wpigz_inflater_out_len", self._f)
+        return state, self._output[:produced]
+
+    def unused(self) -> int:
+        """Bytes of the last feed not consumed (after STEP_END: what follows the data)."""
+        return self.runtime.call("wpigz_inflater_avail_in", self._f)
+
+    def check(self) -> int:
+        return self.runtime.call("wpigz_inflater_check", self._f) & 0xFFFFFFFF
+
+    def message(self) -> str:
+        address = self.runtime.call("wpigz_inflater_msg", self._f)
+        return bytes(self.runtime.view(address, 128)).split(b"\0", 1)[0].decode("ascii", "replace")

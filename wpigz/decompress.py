@@ -1,0 +1,396 @@
+"""Decompression: recognise the format, parse its small headers here, decode its body in wasm.
+
+Untrusted bytes meet a parser here, so the division of labour is strict: this module (plain,
+memory-safe Python) reads only the container structure -- gzip headers and trailers, the zlib
+header, a zip local header and data descriptor, the compress (.Z) header -- and every byte of
+compressed data is decoded by ``wasm_host.Decoder`` inside the WebAssembly sandbox, which also
+computes the check value of the output. Data streams through fixed buffers, so memory is flat
+whatever the output size. zstd (``.zst``) is the exception: it is decoded natively by the
+``zstandard`` package, outside the sandbox (the README says so).
+
+Formats (first bytes): gzip ``1f 8b`` (every member of a multi-member file), zlib (a 2-byte
+header divisible by 31), zip ``PK 03 04`` (the first entry), compress ``1f 9d``, zstd
+``28 b5 2f fd``. After a gzip member, what follows is handled as GNU gzip does: nothing or only
+zero bytes, silently; something that starts like a gzip member is decoded as one (so a
+truncated or corrupt further member is an error); anything else is "trailing garbage",
+ignored with a warning. Problems raise ``CorruptInput`` with pigz's wording.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib as _zlib_for_header_crc          # only for the 16-bit FHCRC of a gzip header
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable
+
+from .wasm_host import CHECK_ADLER32, CHECK_CRC32, STEP_END, STEP_ERROR, Decoder, Runtime
+
+GZIP_MAGIC = b"\x1f\x8b"
+LZW_MAGIC = b"\x1f\x9d"
+ZIP_MAGIC = b"PK\x03\x04"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class CorruptInput(Exception):
+    """The input is damaged or not what it claims; str() is pigz's reason text."""
+
+
+class Unrecognized(Exception):
+    """The input is not in any format wpigz reads (or is empty)."""
+
+
+@dataclass
+class Member:
+    """One decoded unit, for -l and -lt: a gzip member, a zlib stream, a zip entry, an LZW file."""
+
+    method: str                 # "gzip", "zlib", "zip", "lzw", "zstd"
+    compressed: int             # bytes of compressed data (body only)
+    original: int               # bytes decoded
+    check: int | None           # CRC-32 or Adler-32 of the output, None when the format has none
+    level_hint: int = 8         # the method number pigz shows with -lv
+
+
+@dataclass
+class Decoded:
+    """What a whole input held."""
+
+    form: str
+    name: bytes | None = None           # stored name (first member / entry)
+    mtime: int = 0                      # stored time (first member / entry), 0 if none
+    comment: bytes | None = None
+    members: list[Member] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    later_entries: bool = False         # zip: entries after the first were ignored
+
+    @property
+    def original(self) -> int:
+        return sum(m.original for m in self.members)
+
+
+class Source:
+    """A binary input with a pushback buffer: headers are read from it in Python, bodies go
+    straight into the decoder's wasm input buffer."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.pending = bytearray()
+        self.consumed = 0               # bytes handed out so far
+
+    def _fill(self, n: int) -> None:
+        while len(self.pending) < n:
+            chunk = self.raw.read(max(n - len(self.pending), 65536))
+            if not chunk:
+                return
+            self.pending += chunk
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        return bytes(self.pending[:n])
+
+    def read(self, n: int) -> bytes:
+        self._fill(n)
+        data = bytes(self.pending[:n])
+        del self.pending[:n]
+        self.consumed += len(data)
+        return data
+
+    def read_until_nul(self, what: str) -> bytes:
+        data = bytearray()
+        while True:
+            byte = self.read(1)
+            if not byte:
+                raise CorruptInput(f"corrupted -- unexpected end of file in the {what}")
+            if byte == b"\0":
+                return bytes(data)
+            data += byte
+
+    def unread(self, data: bytes) -> None:
+        self.pending[:0] = data
+        self.consumed -= len(data)
+
+    def readinto(self, view: memoryview) -> int:
+        if self.pending:
+            n = min(len(view), len(self.pending))
+            view[:n] = self.pending[:n]
+            del self.pending[:n]
+        else:
+            n = self.raw.readinto(view) if hasattr(self.raw, "readinto") else _read_into(self.raw, view)
+        self.consumed += n or 0
+        return n or 0
+
+
+def _read_into(raw: BinaryIO, view: memoryview) -> int:
+    data = raw.read(len(view))
+    view[:len(data)] = data
+    return len(data)
+
+
+Sink = Callable[[memoryview], None]
+
+
+def _inflate(source: Source, decoder: Decoder, sink: Sink, check_kind: int) -> tuple[int, int, int]:
+    """Decode one raw deflate stream: (check of the output, output bytes, compressed bytes).
+    The bytes after the stream are given back to source."""
+    decoder.start_inflate(check_kind)
+    start = source.consumed
+    fed = 0
+    produced = 0
+    while True:
+        state, out = decoder.step()
+        if out:
+            produced += len(out)
+            sink(out)
+        if state == STEP_END:
+            left = decoder.unused()
+            if left:
+                source.unread(bytes(decoder.input[fed - left:fed]))
+            return decoder.check(), produced, source.consumed - start
+        if state == STEP_ERROR:
+            raise CorruptInput(f"corrupted -- invalid deflate data ({decoder.message()})")
+        if not out and decoder.unused() == 0:
+            fed = source.readinto(decoder.input)
+            if fed == 0:
+                raise CorruptInput("corrupted -- incomplete deflate data")
+            decoder.feed(fed)
+
+
+def _gzip_header(source: Source) -> tuple[bytes | None, int, bytes | None]:
+    """Parse one gzip header (the magic already checked): (name, mtime, comment)."""
+    fixed = source.read(10)
+    if len(fixed) < 10:
+        raise CorruptInput("corrupted -- unexpected end of file in the gzip header")
+    method, flags, mtime = fixed[2], fixed[3], struct.unpack("<I", fixed[4:8])[0]
+    if method != 8:
+        raise CorruptInput(f"unknown compression method {method}")
+    if flags & 0xE0:
+        raise CorruptInput("corrupted -- reserved gzip header flags set")
+    header = bytearray(fixed)
+    if flags & 0x04:                                    # FEXTRA
+        size = source.read(2)
+        if len(size) < 2:
+            raise CorruptInput("corrupted -- unexpected end of file in the gzip header")
+        extra = source.read(struct.unpack("<H", size)[0])
+        if len(extra) < struct.unpack("<H", size)[0]:
+            raise CorruptInput("corrupted -- unexpected end of file in the gzip header")
+        header += size + extra
+    name = comment = None
+    if flags & 0x08:                                    # FNAME
+        name = source.read_until_nul("gzip header")
+        header += name + b"\0"
+    if flags & 0x10:                                    # FCOMMENT
+        comment = source.read_until_nul("gzip header")
+        header += comment + b"\0"
+    if flags & 0x02:                                    # FHCRC
+        stored = source.read(2)
+        if len(stored) < 2:
+            raise CorruptInput("corrupted -- unexpected end of file in the gzip header")
+        if struct.unpack("<H", stored)[0] != _zlib_for_header_crc.crc32(header) & 0xFFFF:
+            raise CorruptInput("corrupt: header crc error")
+    return name, mtime, comment
+
+
+def _trailing(source: Source, decoded: Decoded) -> bool:
+    """After a gzip member: True if another member follows; otherwise consume the rest, warning
+    about anything but zero bytes (GNU gzip's rules)."""
+    head = source.peek(2)
+    if not head:
+        return False
+    if head[0] == 0x1F and (len(head) == 1 or head[1] == 0x8B):
+        return True
+    while True:
+        chunk = source.read(65536)
+        if not chunk:
+            return False
+        if chunk.count(0) != len(chunk):
+            decoded.warnings.append("decompression OK, trailing garbage ignored")
+            return False
+
+
+def _gzip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+    first = True
+    while True:
+        if source.peek(2) != GZIP_MAGIC:               # a further member cut short
+            raise CorruptInput("corrupted -- unexpected end of file")
+        name, mtime, comment = _gzip_header(source)
+        if first:
+            decoded.name, decoded.mtime, decoded.comment = name, mtime, comment
+            first = False
+        check, produced, compressed = _inflate(source, decoder, sink, CHECK_CRC32)
+        trailer = source.read(8)
+        if len(trailer) < 8:
+            raise CorruptInput("corrupted -- missing trailer")
+        crc, size = struct.unpack("<II", trailer)
+        if crc != check:
+            raise CorruptInput("corrupted -- crc32 mismatch")
+        if size != produced & 0xFFFFFFFF:
+            raise CorruptInput("corrupted -- length mismatch")
+        decoded.members.append(Member("gzip", compressed, produced, check))
+        if not _trailing(source, decoded):
+            return
+
+
+def _zlib(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+    header = source.read(2)
+    check, produced, compressed = _inflate(source, decoder, sink, CHECK_ADLER32)
+    trailer = source.read(4)
+    if len(trailer) < 4:
+        raise CorruptInput("corrupted -- missing trailer")
+    if struct.unpack(">I", trailer)[0] != check:
+        raise CorruptInput("corrupted -- adler32 mismatch")
+    decoded.members.append(Member("zlib", compressed, produced, check, level_hint=header[1] >> 6))
+    while True:                                         # a zlib stream is alone in its file
+        chunk = source.read(65536)
+        if not chunk:
+            return
+        if chunk.count(0) != len(chunk):
+            decoded.warnings.append("decompression OK, trailing garbage ignored")
+            return
+
+
+def _dos_to_unix(time_: int, date: int) -> int:
+    import time as _time
+    if date == 0:
+        return 0
+    fields = ((date >> 9) + 1980, (date >> 5) & 15, date & 31, time_ >> 11, (time_ >> 5) & 63,
+              (time_ & 31) * 2, 0, 0, -1)
+    try:
+        return int(_time.mktime(fields))
+    except (OverflowError, ValueError):
+        return 0
+
+
+def _zip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+    fixed = source.read(30)
+    if len(fixed) < 30:
+        raise Unrecognized("unrecognized format")
+    (_, _, flags, method, time_, date, crc, csize, usize, name_len, extra_len) = \
+        struct.unpack("<IHHHHHIIIHH", fixed)
+    if flags & 0xF7F0:
+        raise Unrecognized("unrecognized format")
+    name = source.read(name_len)
+    extra = source.read(extra_len)
+    if len(name) < name_len or len(extra) < extra_len:
+        raise CorruptInput("corrupted entry -- unexpected end of file in the zip header")
+    if flags & 1 or method != 8:
+        raise CorruptInput(f"unknown compression method {method}")
+    mtime = _dos_to_unix(time_, date)
+    i = 0
+    while i + 4 <= len(extra):                          # prefer the Unix time of 0x5455
+        tag, size = struct.unpack("<HH", extra[i:i + 4])
+        if tag == 0x5455 and size >= 5 and extra[i + 4] & 1:
+            mtime = struct.unpack("<I", extra[i + 5:i + 9])[0]
+        i += 4 + size
+    decoded.name, decoded.mtime = name, mtime
+    check, produced, compressed = _inflate(source, decoder, sink, CHECK_CRC32)
+    if flags & 8:                                       # data descriptor, signature optional
+        head = source.read(4)
+        if head == b"PK\x07\x08":
+            head = source.read(4)
+        if len(head) < 4:
+            raise CorruptInput("corrupted entry -- missing trailer")
+        crc = struct.unpack("<I", head)[0]
+        sizes = source.peek(16)
+        if len(sizes) >= 8 and struct.unpack("<II", sizes[:8]) == (compressed & 0xFFFFFFFF, produced & 0xFFFFFFFF):
+            source.read(8)
+            csize, usize = compressed, produced
+        elif len(sizes) == 16:
+            source.read(16)
+            csize, usize = struct.unpack("<QQ", sizes)
+        else:
+            raise CorruptInput("corrupted entry -- missing trailer")
+    if crc != check:
+        raise CorruptInput("corrupted entry -- crc32 mismatch")
+    if usize & 0xFFFFFFFF != produced & 0xFFFFFFFF or (flags & 8 and csize & 0xFFFFFFFF != compressed & 0xFFFFFFFF):
+        raise CorruptInput("corrupted entry -- length mismatch")
+    decoded.members.append(Member("zip", compressed, produced, check))
+    if source.peek(4) == ZIP_MAGIC:
+        decoded.later_entries = True
+        decoded.warnings.append("entries after the first were ignored")
+
+
+def _lzw(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+    header = source.read(3)
+    if len(header) < 3:
+        raise CorruptInput("lzw premature end")
+    problem = decoder.start_lzw(header[2])
+    if problem:
+        raise CorruptInput(problem)
+    start = source.consumed
+    produced = 0
+    at_eof = False
+    while True:
+        state, out = decoder.step(at_eof)
+        if out:
+            produced += len(out)
+            sink(out)
+        if state == STEP_ERROR:
+            raise CorruptInput(decoder.message())
+        if state == STEP_END:
+            break
+        if not out and decoder.unused() == 0:
+            if at_eof:
+                break
+            fed = source.readinto(decoder.input)
+            at_eof = fed == 0
+            decoder.feed(fed)
+    decoded.members.append(Member("lzw", source.consumed - start, produced, None))
+
+
+def _zstd(source: Source, sink: Sink, decoded: Decoded) -> None:
+    import zstandard
+    decompressor = zstandard.ZstdDecompressor()
+    start = source.consumed
+    produced = 0
+    try:
+        with decompressor.stream_reader(source, read_across_frames=True, closefd=False) as reader:
+            while True:
+                chunk = reader.read(256 * 1024)
+                if not chunk:
+                    break
+                produced += len(chunk)
+                sink(memoryview(chunk))
+    except zstandard.ZstdError as error:
+        raise CorruptInput(f"corrupted -- {error}") from error
+    decoded.members.append(Member("zstd", source.consumed - start, produced, None))
+
+
+def detect(head: bytes) -> str | None:
+    """The format of an input from its first (up to 4) bytes, or None."""
+    if head[:2] == GZIP_MAGIC:
+        return "gzip"
+    if head[:2] == LZW_MAGIC:
+        return "lzw"
+    if head[:4] == ZIP_MAGIC:
+        return "zip"
+    if head[:4] == ZSTD_MAGIC:
+        return "zstd"
+    if len(head) >= 2:
+        value = struct.unpack(">H", head[:2])[0]
+        if value % 31 == 0 and value & 0x8F20 == 0x0800:
+            return "zlib"
+    return None
+
+
+def decompress(raw: BinaryIO, sink: Sink, runtime: Runtime, *, passthrough: bool = False) -> Decoded:
+    """Decode all of raw (any supported format) into sink, in pieces. Raises Unrecognized
+    (nothing was written) or CorruptInput (some output may have been written). With
+    passthrough (-cdf), input in no known format (or empty) is copied to sink unchanged."""
+    source = Source(raw)
+    head = source.peek(4)
+    form = detect(head) if head else None
+    if form is None and passthrough:
+        buffer = memoryview(bytearray(256 * 1024))
+        while n := source.readinto(buffer):
+            sink(buffer[:n])
+        return Decoded("copy")
+    if not head:
+        raise Unrecognized("empty")
+    if form is None:
+        raise Unrecognized("unrecognized format")
+    decoded = Decoded(form)
+    if form == "zstd":
+        _zstd(source, sink, decoded)
+        return decoded
+    with Decoder(runtime) as decoder:
+        {"gzip": _gzip, "zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, sink, decoded)
+    return decoded

@@ -1,0 +1,183 @@
+"""Listing (-l): pigz 2.6's table of compressed and original sizes, without decoding.
+
+Plain ``-l`` reads only what the container says: a gzip file's header, and its CRC and ISIZE
+from the last 8 bytes (so a multi-member file shows its last member's figures); a zlib stream's
+size and trailing Adler-32 (original unknown); a zip's local header; a .Z file's size. ``-lt``
+decodes the input (in the sandbox, through decompress.py) and shows one row per gzip member
+with the real figures. ``-v`` adds the method, check and time columns and the comment. The
+header line is printed once per run, before the first row; ``-q`` prints nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from . import decompress as dz
+
+HEADER_SHORT = "compressed   original reduced  name"
+HEADER_LONG = "method    check    timestamp    compressed   original reduced  name"
+
+
+@dataclass
+class Row:
+    method: str                 # "gzip", "zlib", "zip", "lzw", "zstd"
+    check: int | None           # None shows dashes
+    mtime: int
+    compressed: int
+    original: int
+    name: str
+    unreliable: bool = False
+    comment: bytes | None = None
+
+
+def _stamp(mtime: int) -> str:
+    """12 characters, like pigz: 'Mmm dd hh:mm' this year, 'Mmm dd  yyyy' otherwise."""
+    if not mtime:
+        return "------ -----"
+    text = time.ctime(mtime)                    # 'Www Mmm dd hh:mm:ss yyyy'
+    if text[-4:] == time.ctime()[-4:]:
+        return text[4:16]
+    return text[4:11] + " " + text[-4:]
+
+
+def format_row(row: Row, verbosity: int) -> str:
+    limit = 16 if verbosity > 1 else 48
+    name = row.name if len(row.name) <= limit else row.name[:limit - 3] + "..."
+    prefix = ""
+    if verbosity > 1:
+        check = "--------" if row.check is None else f"{row.check:08x}"
+        if row.method == "gzip":
+            prefix = f"gzip 8  {check}  {_stamp(row.mtime)}  "
+        elif row.method == "zlib":
+            prefix = f"zlib 8  {check}  {_stamp(row.mtime)}  "
+        elif row.method == "zip":
+            prefix = f"zip  8  {check}  {_stamp(row.mtime)}  "
+        elif row.method == "zstd":
+            prefix = f"zstd    --------  {_stamp(row.mtime)}  "
+        else:
+            prefix = f"lzw     --------  {_stamp(row.mtime)}  "
+    if row.unreliable:
+        line = f"{prefix}{row.compressed:10d} {row.original:10d}?  unk    {name}"
+    else:
+        reduced = 100 * (row.original - row.compressed) / row.original if row.original else float("-inf")
+        line = f"{prefix}{row.compressed:10d} {row.original:10d} {reduced:6.1f}%  {name}"
+    if verbosity > 1 and row.comment:
+        line += "\n" + row.comment.decode(errors="replace")
+    return line
+
+
+def _unreliable(method: str, compressed: int, original: int) -> bool:
+    if method == "lzw":
+        return compressed > 1.5 * original + 3
+    return compressed > original + original // 1024 + 12
+
+
+def display_name(path: str | None, stored: bytes | None) -> str:
+    if stored:
+        return stored.decode(errors="replace")
+    if path is None:
+        return "<stdin>"
+    from .files import decompressed_name
+    return decompressed_name(path, None) or path
+
+
+def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
+    """Plain -l: the figures the container states, without decoding. Raises
+    decompress.Unrecognized or CorruptInput."""
+    source = dz.Source(raw)
+    head = source.peek(4)
+    if not head:
+        raise dz.Unrecognized("empty")
+    form = dz.detect(head)
+    if form is None:
+        raise dz.Unrecognized("unrecognized format")
+    if form == "gzip":
+        name, mtime, comment = dz._gzip_header(source)
+        header_length = source.consumed
+        size, tail = _size_and_tail(source, 8)
+        if size < header_length + 8:
+            raise dz.CorruptInput("not a valid gzip file")
+        crc, original = struct.unpack("<II", tail)
+        compressed = size - header_length - 8
+        return [Row("gzip", crc, mtime, compressed, original, display_name(path, name),
+                    _unreliable("gzip", compressed, original), comment)]
+    if form == "zlib":
+        size, tail = _size_and_tail(source, 4)
+        check = struct.unpack(">I", tail)[0] if len(tail) == 4 else 0
+        return [Row("zlib", check, 0, max(size - 6, 0), 0, display_name(path, None))]
+    if form == "zip":
+        fixed = source.read(30)
+        if len(fixed) < 30:
+            raise dz.Unrecognized("unrecognized format")
+        (_, _, flags, _, time_, date, crc, csize, usize, name_len, extra_len) = \
+            struct.unpack("<IHHHHHIIIHH", fixed)
+        name = source.read(name_len)
+        extra = source.read(extra_len)
+        mtime = dz._dos_to_unix(time_, date)
+        i = 0
+        while i + 4 <= len(extra):
+            tag, length = struct.unpack("<HH", extra[i:i + 4])
+            if tag == 0x0001 and length >= 16 and (usize == 0xFFFFFFFF or csize == 0xFFFFFFFF):
+                usize, csize = struct.unpack("<QQ", extra[i + 4:i + 20])
+            i += 4 + length
+        descriptor = bool(flags & 8)
+        return [Row("zip", None if descriptor else crc, mtime, csize, usize, display_name(path, name),
+                    descriptor or _unreliable("zip", csize, usize))]
+    if form == "lzw":
+        size, _ = _size_and_tail(source, 0)
+        return [Row("lzw", None, 0, max(size - 3, 0), 0, display_name(path, None), True)]
+    size, _ = _size_and_tail(source, 0)
+    return [Row("zstd", None, 0, size, 0, display_name(path, None), True)]
+
+
+def _size_and_tail(source: dz.Source, n: int) -> tuple[int, bytes]:
+    """The input's total size and its last n bytes (seeking when possible, else reading on)."""
+    raw = source.raw
+    try:
+        size = os.fstat(raw.fileno()).st_size
+        if raw.seekable() and size:
+            raw.seek(max(size - n, 0))
+            return size, raw.read(n)
+    except (AttributeError, OSError, ValueError):
+        pass
+    total = source.consumed + len(source.pending)
+    tail = bytes(source.pending[-n:]) if n else b""
+    while True:
+        chunk = raw.read(1 << 16)
+        if not chunk:
+            return total, tail
+        total += len(chunk)
+        tail = (tail + chunk)[-n:] if n else b""
+
+
+def tested_rows(decoded: dz.Decoded, path: str | None) -> list[Row]:
+    """-lt: one row per member, with the real figures; members after the first are '<...>'."""
+    rows = []
+    for i, member in enumerate(decoded.members):
+        name = display_name(path, decoded.name) if i == 0 else "<...>"
+        rows.append(Row(member.method, member.check, decoded.mtime, member.compressed, member.original, name,
+                        member.check is None and _unreliable(member.method, member.compressed, member.original),
+                        decoded.comment if i == 0 else None))
+    return rows
+
+
+class Lister:
+    """Prints the header line once, before the first row."""
+
+    def __init__(self, verbosity: int) -> None:
+        self.verbosity = verbosity
+        self.started = False
+
+    def show(self, rows: list[Row]) -> None:
+        if self.verbosity == 0:
+            return
+        if not self.started:
+            sys.stdout.write((HEADER_LONG if self.verbosity > 1 else HEADER_SHORT) + "\n")
+            self.started = True
+        for row in rows:
+            sys.stdout.write(format_row(row, self.verbosity) + "\n")
