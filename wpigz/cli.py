@@ -58,8 +58,11 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
                     path: str | None, *, reporter: Reporter | None = None,
                     meter: progress.FileProgress | None = None) -> None:
     """Write one complete gzip, zlib or zip stream of source to sink."""
-    options = settings.deflate_options()
     on_block = meter.update if meter is not None else None
+    if settings.form == "zstd":
+        _zstd_stream(settings, source, sink, on_block)
+        return
+    options = settings.deflate_options()
     if settings.form == "zlib":
         if settings.comment is not None and reporter is not None:
             reporter.warning("can't store comment in zlib format -- ignoring")
@@ -80,6 +83,42 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
     sink.write(framing.gzip_header(level=settings.level, mtime=mtime, name=name, comment=settings.comment))
     body = compress_body(source, sink, options, runtime=runtime, on_block=on_block)
     sink.write(framing.gzip_trailer(body.check, body.length))
+
+
+# wpigz level (0-9) -> zstd level: the default 6 gives zstd's default 3, 9 its strongest common level
+ZSTD_LEVELS = (1, 1, 1, 2, 2, 3, 3, 6, 12, 19)
+
+
+def _zstd_stream(settings: Settings, source: BinaryIO, sink: BinaryIO, on_block) -> None:
+    """--zstd: one zstd frame (with a checksum) from zstandard's multithreaded compressor."""
+    import zstandard
+    try:
+        info = os.fstat(source.fileno())
+        size = info.st_size if stat.S_ISREG(info.st_mode) else -1
+    except (AttributeError, OSError, ValueError):
+        size = -1
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVELS[settings.level], write_checksum=True,
+                                          threads=settings.threads if settings.threads > 1 else 0)
+    counted = _Counting(sink)
+    with compressor.stream_writer(counted, size=size, closefd=False) as writer:
+        while chunk := source.read(1 << 20):
+            before = counted.written
+            writer.write(chunk)
+            if on_block is not None:
+                on_block(len(chunk), counted.written - before)
+
+
+class _Counting:
+    """A sink that counts what passes through it (for the progress ratio)."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.written = 0
+
+    def write(self, data) -> int:
+        self.sink.write(data)
+        self.written += len(data)
+        return len(data)
 
 
 def _meter(settings: Settings, item: Input, index: int, count: int,

@@ -109,7 +109,9 @@ def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
     if form == "zlib":
         size, tail = _size_and_tail(source, 4)
         check = struct.unpack(">I", tail)[0] if len(tail) == 4 else 0
-        return [Row("zlib", check, 0, max(size - 6, 0), 0, display_name(path, None))]
+        compressed = max(size - 6, 0)
+        return [Row("zlib", check, 0, compressed, 0, display_name(path, None),
+                    _unreliable("zlib", compressed, 0))]
     if form == "zip":
         fixed = source.read(30)
         if len(fixed) < 30:
@@ -131,8 +133,15 @@ def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
     if form == "lzw":
         size, _ = _size_and_tail(source, 0)
         return [Row("lzw", None, 0, max(size - 3, 0), 0, display_name(path, None), True)]
+    import zstandard
+    try:
+        original = zstandard.get_frame_parameters(source.peek(18)).content_size
+    except zstandard.ZstdError as error:
+        raise dz.CorruptInput(f"corrupted -- {error}") from error
     size, _ = _size_and_tail(source, 0)
-    return [Row("zstd", None, 0, size, 0, display_name(path, None), True)]
+    if original == zstandard.CONTENTSIZE_UNKNOWN:
+        return [Row("zstd", None, 0, size, 0, display_name(path, None), True)]
+    return [Row("zstd", None, 0, size, original, display_name(path, None))]
 
 
 def _size_and_tail(source: dz.Source, n: int) -> tuple[int, bytes]:

@@ -79,6 +79,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("V", ("version",), None, "Show the version of wpigz and of its zlib engine and exit"),
     Option("Y", ("synchronous",), None, "Sync each output file to disk before removing its input"),
     Option("z", ("zlib",), None, "Write zlib format (.zz) instead of gzip"),
+    Option(None, ("zstd",), None, "Write zstd (.zst) with the zstandard package's own multithreaded "
+                                  "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19"),
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
     Option(None, ("no-progress",), None, "Never show a progress bar"),
     # refused with a clear message: decompression is a later release, zopfli and LZW are not offered
@@ -108,7 +110,7 @@ class Settings:
     independent: bool = False
     rsyncable: bool = False
     head: int = HEAD_NAME | HEAD_TIME
-    form: str = "gzip"                      # "gzip", "zlib" or "zip"
+    form: str = "gzip"                      # "gzip", "zlib", "zip" or "zstd"
     suffix: str | None = None               # None: the format's own (.gz, .zz, .zip)
     comment: bytes | None = None
     alias: str = "-"
@@ -130,7 +132,7 @@ class Settings:
     def output_suffix(self) -> str:
         if self.suffix is not None:
             return self.suffix
-        return {"gzip": ".gz", "zlib": ".zz", "zip": ".zip"}[self.form]
+        return {"gzip": ".gz", "zlib": ".zz", "zip": ".zip", "zstd": ".zst"}[self.form]
 
     def deflate_options(self) -> DeflateOptions:
         return DeflateOptions(level=self.level, blocksize=self.blocksize, threads=self.threads,
@@ -171,6 +173,8 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         settings.alias = value or "-"
     elif key in ("fast", "best"):
         settings.level = 1 if key == "fast" else 9
+    elif key == "zstd":
+        settings.form = "zstd"
     elif key in ("progress", "no-progress"):
         settings.progress = key == "progress"
     elif key in SIMPLE:
