@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""First benchmark of the engine: wpigz against GNU gzip and pigz, compressing real text.
+"""First benchmark of the engine: wpigz against GNU gzip and pigz, compressing and
+decompressing real text.
 
     python bench/compress.py [--runs 5] [--size-mib 30] [--levels 1 6] [--threads 1 2]
 
@@ -76,6 +77,16 @@ def in_process_seconds(data: bytes, level: int, threads: int, *, meter: bool = F
     return seconds
 
 
+def in_process_decode_seconds(packed: Path) -> float:
+    from wpigz.decompress import decompress
+    from wpigz.pipeline import thread_runtime
+    runtime = thread_runtime()
+    with open(packed, "rb", buffering=0) as source:
+        start = time.perf_counter()
+        decompress(source, lambda view: None, runtime)
+        return time.perf_counter() - start
+
+
 def fmt_range(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
@@ -140,6 +151,24 @@ def main() -> None:
         meter_off.append(in_process_seconds(data, 1, max(args.threads)))
     update_cost = statistics.median(b / n for b, n in zip(meter_on, meter_off))
 
+    # decompression of the same text, compressed by pigz -6: wpigz -d against gzip -d and pigz -d
+    packed = OUT / "stdlib-text.bin.gz"
+    with open(packed, "wb") as sink:
+        subprocess.run([pigz, "-6", "-c", str(corpus)], stdout=sink, check=True)
+    decode = {"wpigz -d": [], "gzip -d": [], "pigz -d": []}
+    engine_decode = []
+    for _ in range(args.runs):
+        decode["wpigz -d"].append(timed(wpigz + ["-dc", str(packed)])[0])
+        decode["gzip -d"].append(timed([gzip, "-dc", str(packed)])[0])
+        decode["pigz -d"].append(timed([pigz, "-dc", str(packed)])[0])
+        engine_decode.append(in_process_decode_seconds(packed))
+    gzip_median = statistics.median(decode["gzip -d"])
+    decode_rows = [f"| {name} | {fmt_range(values)} | {mb / statistics.median(values):.1f} | "
+                   f"{gzip_median / statistics.median(values):.2f}x |" for name, values in decode.items()]
+    decode_rows.append(f"| wpigz engine only | {fmt_range(engine_decode)} | "
+                       f"{mb / statistics.median(engine_decode):.1f} | "
+                       f"{gzip_median / statistics.median(engine_decode):.2f}x |")
+
     empty = OUT / "empty"
     empty.write_bytes(b"")
     startup = {name: statistics.median(timed(cmd + ["-c", str(empty)])[0] for _ in range(args.runs))
@@ -164,6 +193,9 @@ def main() -> None:
         "", f"Progress bar (--progress vs --no-progress, level 1, {args.runs} paired runs): "
         f"{fmt_range(bar)} s vs {fmt_range(no_bar)} s, time ratio {progress_cost:.3f} (whole command, "
         f"so tqdm's one-time import is included); the updates alone, in-process: time ratio {update_cost:.3f}",
+        "", "Decompression of the same text (compressed by pigz -6), MB/s of output:", "",
+        "| tool | seconds, median (min-max) | MB/s | throughput vs gzip -d |", "|---|---|---|---|",
+        *decode_rows,
         "", "Start-up (compressing empty input, median seconds): " +
         ", ".join(f"{k} {v:.3f}" for k, v in startup.items()),
         "", "'wpigz' rows time the whole command; 'engine only' rows time compress_body in one "

@@ -53,7 +53,8 @@ def decoded(runtime, blob: bytes) -> bytes:
 
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("maker", [["gzip", "-c"], ["gzip", "-9", "-c"], ["pigz", "-c"], ["pigz", "-z", "-c"],
-                                   ["pigz", "-K", "-c"], ["pigz", "-R", "-1", "-c"], ["zstd", "-c", "-q"],
+                                   ["pigz", "-K", "-c"], ["pigz", "-R", "-1", "-c"], ["pigz", "-i", "-c"],
+                                   ["zstd", "-c", "-q"],
                                    ["compress", "-c"], ["compress", "-b", "10", "-c"], ["compress", "-b", "12", "-c"]])
 def test_decompresses_what_the_tools_make(name, maker):
     data = DATASETS[name]
@@ -62,6 +63,41 @@ def test_decompresses_what_the_tools_make(name, maker):
     assert (proc.returncode, proc.stderr) == (0, b""), proc.stderr
     assert proc.stdout == data
     assert run("-t", data=blob).returncode == 0
+
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("module", ["gzip", "zlib"])
+def test_decompresses_what_python_makes(runtime, name, module):
+    import gzip
+    data = DATASETS[name]
+    blob = gzip.compress(data, mtime=0) if module == "gzip" else zlib.compress(data, 9)
+    assert decoded(runtime, blob) == data
+    proc = run("-dc", data=blob)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, data, b"")
+
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("form", ["gzip", "zlib", "zip", "zstd"])
+def test_tools_decompress_what_wpigz_makes(tmp_path, name, form):
+    import gzip
+    import zipfile
+    data = DATASETS[name]
+    option = {"gzip": [], "zlib": ["-z"], "zip": ["-K"], "zstd": ["--zstd"]}[form]
+    blob = run("-c", *option, data=data).stdout
+    if form == "gzip":
+        assert gzip.decompress(blob) == data
+        assert made_by([tool("gzip"), "-dc"], blob) == data
+        assert made_by([tool("pigz"), "-dc"], blob) == data
+    elif form == "zlib":
+        assert zlib.decompress(blob) == data
+        assert made_by([tool("pigz"), "-dcz"], blob) == data
+    elif form == "zip":
+        (tmp_path / "w.zip").write_bytes(blob)
+        with zipfile.ZipFile(tmp_path / "w.zip") as archive:
+            assert archive.read("-") == data
+        assert made_by([tool("pigz"), "-dc"], blob) == data
+    else:
+        assert made_by([tool("zstd"), "-dc"], blob) == data
 
 
 @pytest.mark.parametrize("size", [100 * K, 3 * 1024 * K])

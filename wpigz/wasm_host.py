@@ -251,7 +251,7 @@ class Decoder:
     drained through two fixed buffers in wasm memory. Main thread only; ``close`` is
     idempotent and also happens on leaving a ``with`` block."""
 
-    def __init__(self, runtime: Runtime, *, in_size: int = 128 * 1024, out_size: int = 256 * 1024) -> None:
+    def __init__(self, runtime: Runtime, *, in_size: int = 256 * 1024, out_size: int = 1024 * 1024) -> None:
         self.runtime = runtime
         self._f = runtime.call("wpigz_inflater_new", in_size, out_size)
         if self._f == 0:
