@@ -259,6 +259,17 @@ def _dos_to_unix(time_: int, date: int) -> int:
         return 0
 
 
+def extra_fields(extra: bytes):
+    """(tag, body) for each whole field of a zip extra block; a cut-off field ends it."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack("<HH", extra[i:i + 4])
+        if i + 4 + size > len(extra):
+            return
+        yield tag, extra[i + 4:i + 4 + size]
+        i += 4 + size
+
+
 def _zip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
     fixed = source.read(30)
     if len(fixed) < 30:
@@ -274,12 +285,9 @@ def _zip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None
     if flags & 1 or method != 8:
         raise CorruptInput(f"unknown compression method {method}")
     mtime = _dos_to_unix(time_, date)
-    i = 0
-    while i + 4 <= len(extra):                          # prefer the Unix time of 0x5455
-        tag, size = struct.unpack("<HH", extra[i:i + 4])
-        if tag == 0x5455 and size >= 5 and extra[i + 4] & 1:
-            mtime = struct.unpack("<I", extra[i + 5:i + 9])[0]
-        i += 4 + size
+    for tag, body in extra_fields(extra):              # prefer the Unix time of 0x5455
+        if tag == 0x5455 and len(body) >= 5 and body[0] & 1:
+            mtime = struct.unpack("<I", body[1:5])[0]
     decoded.name, decoded.mtime = name, mtime
     check, produced, compressed = _inflate(source, decoder, sink, CHECK_CRC32)
     if flags & 8:                                       # data descriptor, signature optional

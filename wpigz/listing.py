@@ -121,12 +121,9 @@ def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
         name = source.read(name_len)
         extra = source.read(extra_len)
         mtime = dz._dos_to_unix(time_, date)
-        i = 0
-        while i + 4 <= len(extra):
-            tag, length = struct.unpack("<HH", extra[i:i + 4])
-            if tag == 0x0001 and length >= 16 and (usize == 0xFFFFFFFF or csize == 0xFFFFFFFF):
-                usize, csize = struct.unpack("<QQ", extra[i + 4:i + 20])
-            i += 4 + length
+        for tag, body in dz.extra_fields(extra):
+            if tag == 0x0001 and len(body) >= 16 and (usize == 0xFFFFFFFF or csize == 0xFFFFFFFF):
+                usize, csize = struct.unpack("<QQ", body[:16])
         descriptor = bool(flags & 8)
         return [Row("zip", None if descriptor else crc, mtime, csize, usize, display_name(path, name),
                     descriptor or _unreliable("zip", csize, usize))]
