@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 import zlib as _zlib_for_header_crc          # only for the 16-bit FHCRC of a gzip header
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Generator, Iterator
 
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, STEP_END, STEP_ERROR, Decoder, Runtime
 
@@ -126,11 +126,12 @@ def _read_into(raw: BinaryIO, view: memoryview) -> int:
 
 
 Sink = Callable[[memoryview], None]
+Output = Iterator[memoryview]        # decoded pieces; each is valid only until the next one
 
 
-def _inflate(source: Source, decoder: Decoder, sink: Sink, check_kind: int) -> tuple[int, int, int]:
-    """Decode one raw deflate stream: (check of the output, output bytes, compressed bytes).
-    The bytes after the stream are given back to source."""
+def _inflate(source: Source, decoder: Decoder, check_kind: int) -> Generator[memoryview, None, tuple[int, int, int]]:
+    """Decode one raw deflate stream, yielding its output; returns (check of the output, output
+    bytes, compressed bytes). The bytes after the stream are given back to source."""
     decoder.start_inflate(check_kind)
     start = source.consumed
     fed = 0
@@ -139,7 +140,7 @@ def _inflate(source: Source, decoder: Decoder, sink: Sink, check_kind: int) -> t
         state, out = decoder.step()
         if out:
             produced += len(out)
-            sink(out)
+            yield out
         if state == STEP_END:
             left = decoder.unused()
             if left:
@@ -206,7 +207,7 @@ def _trailing(source: Source, decoded: Decoded) -> bool:
             return False
 
 
-def _gzip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+def _gzip(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
     first = True
     while True:
         if source.peek(2) != GZIP_MAGIC:               # a further member cut short
@@ -215,7 +216,7 @@ def _gzip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> Non
         if first:
             decoded.name, decoded.mtime, decoded.comment = name, mtime, comment
             first = False
-        check, produced, compressed = _inflate(source, decoder, sink, CHECK_CRC32)
+        check, produced, compressed = yield from _inflate(source, decoder, CHECK_CRC32)
         trailer = source.read(8)
         if len(trailer) < 8:
             raise CorruptInput("corrupted -- missing trailer")
@@ -229,9 +230,9 @@ def _gzip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> Non
             return
 
 
-def _zlib(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+def _zlib(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
     header = source.read(2)
-    check, produced, compressed = _inflate(source, decoder, sink, CHECK_ADLER32)
+    check, produced, compressed = yield from _inflate(source, decoder, CHECK_ADLER32)
     trailer = source.read(4)
     if len(trailer) < 4:
         raise CorruptInput("corrupted -- missing trailer")
@@ -270,7 +271,7 @@ def extra_fields(extra: bytes):
         i += 4 + size
 
 
-def _zip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+def _zip(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
     fixed = source.read(30)
     if len(fixed) < 30:
         raise Unrecognized("unrecognized format")
@@ -289,7 +290,7 @@ def _zip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None
         if tag == 0x5455 and len(body) >= 5 and body[0] & 1:
             mtime = struct.unpack("<I", body[1:5])[0]
     decoded.name, decoded.mtime = name, mtime
-    check, produced, compressed = _inflate(source, decoder, sink, CHECK_CRC32)
+    check, produced, compressed = yield from _inflate(source, decoder, CHECK_CRC32)
     if flags & 8:                                       # data descriptor, signature optional
         head = source.read(4)
         if head == b"PK\x07\x08":
@@ -316,7 +317,7 @@ def _zip(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None
         decoded.warnings.append("entries after the first were ignored")
 
 
-def _lzw(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None:
+def _lzw(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
     header = source.read(3)
     if len(header) < 3:
         raise CorruptInput("lzw premature end")
@@ -330,7 +331,7 @@ def _lzw(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None
         state, out = decoder.step(at_eof)
         if out:
             produced += len(out)
-            sink(out)
+            yield out
         if state == STEP_ERROR:
             raise CorruptInput(decoder.message())
         if state == STEP_END:
@@ -344,7 +345,7 @@ def _lzw(source: Source, decoder: Decoder, sink: Sink, decoded: Decoded) -> None
     decoded.members.append(Member("lzw", source.consumed - start, produced, None))
 
 
-def _zstd(source: Source, sink: Sink, decoded: Decoded) -> None:
+def _zstd(source: Source, decoded: Decoded) -> Output:
     import zstandard
     decompressor = zstandard.ZstdDecompressor()
     start = source.consumed
@@ -356,7 +357,7 @@ def _zstd(source: Source, sink: Sink, decoded: Decoded) -> None:
                 if not chunk:
                     break
                 produced += len(chunk)
-                sink(memoryview(chunk))
+                yield memoryview(chunk)
     except zstandard.ZstdError as error:
         raise CorruptInput(f"corrupted -- {error}") from error
     decoded.members.append(Member("zstd", source.consumed - start, produced, None))
@@ -379,26 +380,39 @@ def detect(head: bytes) -> str | None:
     return None
 
 
-def decompress(raw: BinaryIO, sink: Sink, runtime: Runtime, *, passthrough: bool = False) -> Decoded:
-    """Decode all of raw (any supported format) into sink, in pieces. Raises Unrecognized
-    (nothing was written) or CorruptInput (some output may have been written). With
-    passthrough (-cdf), input in no known format (or empty) is copied to sink unchanged."""
+def decode(raw: BinaryIO, runtime: Runtime, decoded: Decoded | None = None, *,
+           passthrough: bool = False, formats: tuple[str, ...] | None = None) -> Output:
+    """Decode all of raw (any supported format, or only those in formats), yielding the output
+    in pieces; what was found is recorded in decoded. Raises Unrecognized (before yielding
+    anything) or CorruptInput. With passthrough (-cdf), input in no known format (or empty)
+    is yielded unchanged. Closing the generator early frees the decoder."""
+    decoded = decoded if decoded is not None else Decoded("unknown")
     source = Source(raw)
     head = source.peek(4)
     form = detect(head) if head else None
+    if form is not None and formats is not None and form not in formats:
+        form = None
     if form is None and passthrough:
+        decoded.form = "copy"
         buffer = memoryview(bytearray(256 * 1024))
         while n := source.readinto(buffer):
-            sink(buffer[:n])
-        return Decoded("copy")
+            yield buffer[:n]
+        return
     if not head:
         raise Unrecognized("empty")
     if form is None:
         raise Unrecognized("unrecognized format")
-    decoded = Decoded(form)
+    decoded.form = form
     if form == "zstd":
-        _zstd(source, sink, decoded)
-        return decoded
+        yield from _zstd(source, decoded)
+        return
     with Decoder(runtime) as decoder:
-        {"gzip": _gzip, "zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, sink, decoded)
+        yield from {"gzip": _gzip, "zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, decoded)
+
+
+def decompress(raw: BinaryIO, sink: Sink, runtime: Runtime, *, passthrough: bool = False) -> Decoded:
+    """Decode all of raw into sink, in pieces (see decode); returns what was found."""
+    decoded = Decoded("unknown")
+    for piece in decode(raw, runtime, decoded, passthrough=passthrough):
+        sink(piece)
     return decoded

@@ -8,6 +8,8 @@ straight from that memory in sequence order, while the per-block check values ar
 order. The engine primes every block but the first with the 32 KiB of input before it (not
 with ``independent``), so the bytes are exactly pigz's, whatever the number of threads.
 
+``DeflateStream`` is the push side (bytes handed to ``write``, as the library's file objects
+do); ``compress_body`` drives it from a readable source, reading straight into its buffers.
 One Python thread drives all of it. It keeps reading and publishing while the ring has free
 slots; when the ring is full it waits (inside wasm, in bounded slices) for the oldest block and
 writes it, which frees a slot. Reading and writing therefore overlap the workers' compression,
@@ -91,23 +93,6 @@ def thread_runtime() -> Runtime:
     return runtime
 
 
-def read_full(source: BinaryIO, view: memoryview) -> int:
-    """Fill view from source; fewer bytes only at end of input."""
-    total = 0
-    readinto = getattr(source, "readinto", None)
-    while total < len(view):
-        if readinto is not None:
-            n = readinto(view[total:])
-        else:
-            data = source.read(len(view) - total)
-            n = len(data)
-            view[total:total + n] = data
-        if not n:
-            break
-        total += n
-    return total
-
-
 def write_all(sink: BinaryIO, data: memoryview) -> None:
     while data:
         n = sink.write(data)
@@ -116,61 +101,135 @@ def write_all(sink: BinaryIO, data: memoryview) -> None:
         data = data[n:]
 
 
+class DeflateStream:
+    """The push side of the pipeline: bytes go in (``buffer``/``commit``, or ``write``), one
+    raw deflate body comes out to ``sink``, block by block, in order; ``finish`` ends it.
+
+    Each slot is filled to one byte more than a block before its job is cut: the extra bytes
+    show that the input goes on, and they start the next slot. When the ring is full, the
+    oldest job is waited for and written, on the caller's thread. Closing (also on leaving a
+    ``with`` block) stops the engine's workers whether or not the body was finished.
+    """
+
+    def __init__(self, sink: BinaryIO, options: DeflateOptions, *, runtime: Runtime | None = None,
+                 on_block: Callable[[int, int], None] | None = None) -> None:
+        self.runtime = runtime or thread_runtime()
+        self.sink = sink
+        self.options = options
+        self.on_block = on_block
+        self._combine = self.runtime.adler32_combine if options.check == "adler32" else self.runtime.crc32_combine
+        self.check = 1 if options.check == "adler32" else 0
+        self.length = 0             # input bytes written out so far
+        self.compressed = 0         # body bytes written out so far
+        self._trap_job = int(os.environ.get(TRAP_ENV, "-1"))
+        self.pool = DeflatePool(self.runtime, threads=options.threads, blocksize=options.blocksize,
+                                level=options.level, strategy=options.strategy,
+                                independent=options.independent,
+                                check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32)
+        self._lengths = [0] * self.pool.nslots     # input bytes of the job in each slot
+        self._next_read = 0         # seq of the job being filled
+        self._next_write = 0        # seq of the next job to write out
+        self._fill = 0              # bytes in the slot being filled
+        self._pos = 0               # input offset where the job being filled starts
+        self._rsync_h = RSYNC_START
+        self._finished = False
+
+    def __enter__(self) -> DeflateStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def buffer(self) -> memoryview:
+        """Where the next input bytes go (straight into wasm memory); report them with commit."""
+        self._free_slot()
+        return self.pool.input_view(self._next_read)[self._fill:self.options.blocksize + 1]
+
+    def commit(self, n: int) -> None:
+        self._fill += n
+        if self._fill > self.options.blocksize:
+            self._cut(at_end=False)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        data = memoryview(data).cast("B")
+        while data:
+            room = self.buffer()
+            n = min(len(room), len(data))
+            room[:n] = data[:n]
+            data = data[n:]
+            self.commit(n)
+
+    def finish(self) -> BodySummary:
+        """Cut the last job(s), write everything out, and return the body's summary."""
+        if not self._finished:
+            while not self._finished:
+                self._cut(at_end=True)
+            while self._next_write < self._next_read:
+                self._write_oldest()
+        return BodySummary(check=self.check, length=self.length, compressed=self.compressed)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _free_slot(self) -> None:
+        while self._next_read - self._next_write >= self.pool.nslots:
+            self._write_oldest()
+
+    def _cut(self, at_end: bool) -> None:
+        """Publish the job in the slot being filled (fill bytes, more than a block unless at
+        the end) and move the bytes past it to the next slot."""
+        seq, n, size = self._next_read, self._fill, self.options.blocksize
+        start_h = self._rsync_h
+        if self.options.rsyncable:
+            length, last, self._rsync_h = _rsync_job(self.pool, seq, self._pos, n, size, self._rsync_h)
+        else:
+            length, last = min(n, size), n <= size
+        self.pool.submit(seq, length, last=last, rsync_h=start_h if self.options.rsyncable else None,
+                         trap=seq == self._trap_job)
+        self._lengths[seq % self.pool.nslots] = length
+        self._pos += length
+        self._next_read += 1
+        self._finished = last
+        self._fill = 0
+        carry = n - length
+        if carry:
+            self._free_slot()
+            self.pool.input_view(self._next_read)[:carry] = self.pool.input_view(seq)[length:n]
+            self._fill = carry
+
+    def _write_oldest(self) -> None:
+        seq = self._next_write
+        out, job_check = self.pool.wait(seq)
+        write_all(self.sink, out)
+        job_len = self._lengths[seq % self.pool.nslots]
+        self.check = self._combine(self.check, job_check, job_len)
+        self.length += job_len
+        self.compressed += len(out)
+        self._next_write += 1
+        if self.on_block is not None:
+            self.on_block(job_len, len(out))
+
+
 def compress_body(source: BinaryIO, sink: BinaryIO, options: DeflateOptions, *,
                   runtime: Runtime | None = None,
                   on_block: Callable[[int, int], None] | None = None) -> BodySummary:
-    """Compress all of source into sink as one raw deflate body, pigz's way.
-
-    ``on_block(input_bytes, output_bytes)`` is called after each job is written (for
-    progress). Errors from the engine are raised as ``EngineError``; I/O errors as OSError.
-    """
-    runtime = runtime or thread_runtime()
-    combine = runtime.adler32_combine if options.check == "adler32" else runtime.crc32_combine
-    check = 1 if options.check == "adler32" else 0
-    trap_job = int(os.environ.get(TRAP_ENV, "-1"))
-    size = options.blocksize
-    total_in = total_out = 0
-    with DeflatePool(runtime, threads=options.threads, blocksize=size, level=options.level,
-                     strategy=options.strategy, independent=options.independent,
-                     check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32) as pool:
-        lengths = [0] * pool.nslots     # input bytes of the job in each slot
-        next_read = next_write = 0      # seq of the next job to read, and to write
-        pos = 0                         # input offset where job next_read starts
-        carry = 0                       # bytes read past the previous job, which start this one
-        rsync_h = RSYNC_START
-        eof = False
-        while not (eof and next_write == next_read):
-            while not eof and next_read - next_write < pool.nslots:
-                seq = next_read
-                view = pool.input_view(seq)
-                if carry:
-                    previous_end = lengths[(seq - 1) % pool.nslots]
-                    view[:carry] = pool.input_view(seq - 1)[previous_end:previous_end + carry]
-                # one byte more than a block: reading it tells whether the input goes on
-                n = carry + read_full(source, view[carry:size + 1])
-                start_h = rsync_h
-                if options.rsyncable:
-                    length, last, rsync_h = _rsync_job(pool, seq, pos, n, size, rsync_h)
-                else:
-                    length, last = min(n, size), n <= size
-                pool.submit(seq, length, last=last, rsync_h=start_h if options.rsyncable else None,
-                            trap=seq == trap_job)
-                lengths[seq % pool.nslots] = length
-                carry = n - length
-                pos += length
-                next_read += 1
-                eof = last
-            if next_write < next_read:
-                out, job_check = pool.wait(next_write)
-                write_all(sink, out)
-                job_len = lengths[next_write % pool.nslots]
-                check = combine(check, job_check, job_len)
-                total_in += job_len
-                total_out += len(out)
-                next_write += 1
-                if on_block is not None:
-                    on_block(job_len, len(out))
-    return BodySummary(check=check, length=total_in, compressed=total_out)
+    """Compress all of source into sink as one raw deflate body, pigz's way: reads go
+    straight into the engine's memory. ``on_block(input_bytes, output_bytes)`` is called after
+    each job is written (for progress). Engine errors raise EngineError; I/O errors OSError."""
+    readinto = getattr(source, "readinto", None)
+    with DeflateStream(sink, options, runtime=runtime, on_block=on_block) as stream:
+        while True:
+            room = stream.buffer()
+            if readinto is not None:
+                n = readinto(room) or 0
+            else:
+                data = source.read(len(room))
+                n = len(data)
+                room[:n] = data
+            if not n:
+                break
+            stream.commit(n)
+        return stream.finish()
 
 
 def _rsync_job(pool: DeflatePool, seq: int, pos: int, n: int, size: int, h: int) -> tuple[int, bool, int]:
