@@ -78,7 +78,7 @@ def in_process_seconds(data: bytes, level: int, threads: int, *, meter: bool = F
 
 
 def in_process_decode_seconds(packed: Path) -> float:
-    from wpigz.decompress import decompress
+    from wpigz.decoding import decompress
     from wpigz.pipeline import thread_runtime
     runtime = thread_runtime()
     with open(packed, "rb", buffering=0) as source:

@@ -19,7 +19,7 @@ import zlib
 import pytest
 
 from conftest import random_bytes, text_bytes, tool
-from wpigz.decompress import CorruptInput, Unrecognized, decompress
+from wpigz.decoding import CorruptInput, Unrecognized, decompress
 from wpigz.wasm_host import Runtime
 
 WPIGZ = [sys.executable, "-m", "wpigz"]

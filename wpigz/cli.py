@@ -23,7 +23,7 @@ import traceback
 from typing import BinaryIO
 
 from . import __version__, framing, listing, progress
-from .decompress import CorruptInput, Unrecognized, decompress
+from .decoding import CorruptInput, Unrecognized, decompress
 from .files import (STDOUT_LABEL, AtomicOutput, Input, Interrupted, Output, OutputError, Reporter,
                     decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse

@@ -3,7 +3,7 @@
 Plain ``-l`` reads only what the container says: a gzip file's header, and its CRC and ISIZE
 from the last 8 bytes (so a multi-member file shows its last member's figures); a zlib stream's
 size and trailing Adler-32 (original unknown); a zip's local header; a .Z file's size. ``-lt``
-decodes the input (in the sandbox, through decompress.py) and shows one row per gzip member
+decodes the input (in the sandbox, through decoding.py) and shows one row per gzip member
 with the real figures. ``-v`` adds the method, check and time columns and the comment. The
 header line is printed once per run, before the first row; ``-q`` prints nothing.
 """
@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from . import decompress as dz
+from . import decoding as dz
 
 HEADER_SHORT = "compressed   original reduced  name"
 HEADER_LONG = "method    check    timestamp    compressed   original reduced  name"

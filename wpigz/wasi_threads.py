@@ -8,9 +8,9 @@ OS thread; it returns the new thread's id, unique and positive, or a negative va
 cannot. The instance is created before returning, on the calling thread, so a failure to
 instantiate is reported to the module at once rather than lost on the new thread.
 
-Threads made here are ordinary (non-daemon) Python threads. Their owner -- the
-``DeflatePool`` that spawned them -- collects them with ``take_started`` and joins every one
-when it stops. A trap on a worker thread is recorded (``first_error``) and handed to the
+Their owner -- the ``DeflatePool`` that spawned them -- collects the threads made here with
+``take_started`` and joins every one when it stops (they are daemon threads only for the
+interpreter-exit case explained in ``_thread_spawn``). A trap on a worker thread is recorded (``first_error``) and handed to the
 ``on_trap`` callback, so the main thread learns of it promptly instead of waiting forever.
 """
 
@@ -78,8 +78,11 @@ class ThreadSpawner:
                 self.last_refusal = f"cannot instantiate a worker: {error}"
                 return SPAWN_FAILED
             tid = next(self._tids)
+            # Always joined by the pool that spawned it. Daemon only so that a library writer
+            # the program forgot to close cannot block interpreter exit before the atexit hook
+            # in api.py finishes it (Python joins non-daemon threads before running atexit).
             thread = threading.Thread(target=self._run, args=(store, instance, tid, start_arg),
-                                      name=f"wpigz-wasm-{tid}")
+                                      name=f"wpigz-wasm-{tid}", daemon=True)
             thread.start()
             with self._lock:
                 self._started.append(thread)

@@ -61,6 +61,7 @@ class Decoded:
     members: list[Member] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     later_entries: bool = False         # zip: entries after the first were ignored
+    member_mtime: int | None = None     # stored time of the last gzip member read
 
     @property
     def original(self) -> int:
@@ -190,9 +191,21 @@ def _gzip_header(source: Source) -> tuple[bytes | None, int, bytes | None]:
     return name, mtime, comment
 
 
-def _trailing(source: Source, decoded: Decoded) -> bool:
+def _trailing(source: Source, decoded: Decoded, strict: bool) -> bool:
     """After a gzip member: True if another member follows; otherwise consume the rest, warning
-    about anything but zero bytes (GNU gzip's rules)."""
+    about anything but zero bytes (GNU gzip's rules). strict follows Python's gzip module
+    instead: zero padding is skipped, then anything but a member is an error."""
+    if strict:
+        while True:
+            chunk = source.peek(65536)
+            zeros = len(chunk) - len(chunk.lstrip(b"\0"))
+            source.read(zeros)
+            if zeros < len(chunk) or not chunk:
+                break
+        head = source.peek(2)
+        if head and head != GZIP_MAGIC:
+            raise CorruptInput(f"Not a gzipped file ({head!r})")
+        return bool(head)
     head = source.peek(2)
     if not head:
         return False
@@ -207,12 +220,13 @@ def _trailing(source: Source, decoded: Decoded) -> bool:
             return False
 
 
-def _gzip(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
+def _gzip(source: Source, decoder: Decoder, decoded: Decoded, strict: bool = False) -> Output:
     first = True
     while True:
         if source.peek(2) != GZIP_MAGIC:               # a further member cut short
             raise CorruptInput("corrupted -- unexpected end of file")
         name, mtime, comment = _gzip_header(source)
+        decoded.member_mtime = mtime
         if first:
             decoded.name, decoded.mtime, decoded.comment = name, mtime, comment
             first = False
@@ -226,7 +240,7 @@ def _gzip(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
         if size != produced & 0xFFFFFFFF:
             raise CorruptInput("corrupted -- length mismatch")
         decoded.members.append(Member("gzip", compressed, produced, check))
-        if not _trailing(source, decoded):
+        if not _trailing(source, decoded, strict):
             return
 
 
@@ -381,11 +395,12 @@ def detect(head: bytes) -> str | None:
 
 
 def decode(raw: BinaryIO, runtime: Runtime, decoded: Decoded | None = None, *,
-           passthrough: bool = False, formats: tuple[str, ...] | None = None) -> Output:
+           passthrough: bool = False, formats: tuple[str, ...] | None = None, strict: bool = False) -> Output:
     """Decode all of raw (any supported format, or only those in formats), yielding the output
     in pieces; what was found is recorded in decoded. Raises Unrecognized (before yielding
     anything) or CorruptInput. With passthrough (-cdf), input in no known format (or empty)
-    is yielded unchanged. Closing the generator early frees the decoder."""
+    is yielded unchanged. strict treats what follows a gzip member as Python's gzip module
+    does. Closing the generator early frees the decoder."""
     decoded = decoded if decoded is not None else Decoded("unknown")
     source = Source(raw)
     head = source.peek(4)
@@ -407,7 +422,10 @@ def decode(raw: BinaryIO, runtime: Runtime, decoded: Decoded | None = None, *,
         yield from _zstd(source, decoded)
         return
     with Decoder(runtime) as decoder:
-        yield from {"gzip": _gzip, "zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, decoded)
+        if form == "gzip":
+            yield from _gzip(source, decoder, decoded, strict)
+        else:
+            yield from {"zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, decoded)
 
 
 def decompress(raw: BinaryIO, sink: Sink, runtime: Runtime, *, passthrough: bool = False) -> Decoded:

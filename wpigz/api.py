@@ -1,0 +1,445 @@
+"""The library: ``wpigz.open``, ``GzipFile``, ``compress`` and ``decompress``, shaped like gzip.
+
+This stage gives Python programs the same surface as the standard library's ``gzip`` module --
+same signatures, modes, attributes, exception types -- plus ``threads`` and ``blocksize``.
+Writing goes through the parallel engine (``pipeline.DeflateStream``): the bytes are pigz's for
+the same level, block size and header fields. Reading goes through the sandboxed decoder
+(``decoding.decode``), pulled piece by piece, wrapped in ``io.BufferedReader`` for
+``peek``/``readline``/``read1``, exactly as gzip wraps its own reader.
+
+Each file object has its own engine ``Runtime``, so file objects may be used from different
+threads at once (one thread per object, as with gzip). A writer's errors -- a worker trap, a
+full disk -- are raised from the ``write``/``flush``/``close`` call that meets them, and again
+from any later call. A writer that the program never closes is finished at interpreter exit
+(``atexit``), so its data is complete and its worker threads are joined; those threads are
+daemon threads only so that such a forgotten writer cannot block exit before that happens.
+
+Differences from ``gzip`` are listed in the README: the header's OS byte is 3 (Unix, as
+pigz), and ``flush`` writes out every finished block but keeps an unfinished one buffered,
+since cutting a block early would change the bytes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import errno
+import gzip as _gzip
+import io
+import os
+import time
+import weakref
+from typing import IO, Any
+
+from . import framing
+from .decoding import CorruptInput, Decoded, Unrecognized, decode
+from .pipeline import DeflateOptions, DeflateStream, default_threads
+from .wasm_host import Runtime
+
+READ = _gzip.READ
+WRITE = _gzip.WRITE
+
+# truncation, in pigz's words; the gzip module raises EOFError for these
+_TRUNCATED = ("incomplete deflate data", "unexpected end of file", "missing trailer")
+
+
+class BadGzipFile(OSError):
+    """Raised for an invalid gzip file, like ``gzip.BadGzipFile``."""
+
+
+def _reader_error(problem: Exception) -> Exception:
+    text = str(problem)
+    if any(word in text for word in _TRUNCATED):
+        return EOFError("Compressed file ended before the end-of-stream marker was reached")
+    if isinstance(problem, Unrecognized):
+        return BadGzipFile(f"Not a gzipped file ({text})")
+    return BadGzipFile(text)
+
+
+def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
+         blocksize: int = 128 * 1024, encoding: str | None = None, errors: str | None = None,
+         newline: str | None = None) -> GzipFile | io.TextIOWrapper:
+    """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
+
+    filename is a path (str, bytes or PathLike) or a file object to read from or write to.
+    mode is one of "r", "rb", "a", "ab", "w", "wb", "x", "xb" (binary) or "rt", "at", "wt",
+    "xt" (text). threads is the number of compression threads (None: the CPU count) and
+    blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB). In text mode the binary
+    file is wrapped in an io.TextIOWrapper with the given encoding, errors and newline.
+    """
+    if "t" in mode:
+        if "b" in mode:
+            raise ValueError(f"Invalid mode: {mode!r}")
+    else:
+        if encoding is not None:
+            raise ValueError("Argument 'encoding' not supported in binary mode")
+        if errors is not None:
+            raise ValueError("Argument 'errors' not supported in binary mode")
+        if newline is not None:
+            raise ValueError("Argument 'newline' not supported in binary mode")
+    gz_mode = mode.replace("t", "")
+    if isinstance(filename, (str, bytes, os.PathLike)):
+        binary_file = GzipFile(filename, gz_mode, compresslevel, threads=threads, blocksize=blocksize)
+    elif hasattr(filename, "read") or hasattr(filename, "write"):
+        binary_file = GzipFile(None, gz_mode, compresslevel, filename, threads=threads, blocksize=blocksize)
+    else:
+        raise TypeError("filename must be a str or bytes object, or a file")
+    if "t" in mode:
+        return io.TextIOWrapper(binary_file, io.text_encoding(encoding), errors, newline)
+    return binary_file
+
+
+class _GzipReader(io.RawIOBase):
+    """Raw reader: pulls decoded pieces from the sandboxed decoder; seeks like gzip's."""
+
+    def __init__(self, fp: IO[bytes], runtime: Runtime) -> None:
+        self._fp = fp
+        self._runtime = runtime
+        self._pieces = None
+        self._pending = memoryview(b"")
+        self._pos = 0
+        self._size = -1
+        self._decoded = Decoded("gzip")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._fp.seekable()
+
+    @property
+    def mtime(self) -> int | None:
+        return self._decoded.member_mtime
+
+    def readinto(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        if not view:
+            return 0
+        while not self._pending:
+            if self._pieces is None:
+                self._pieces = decode(self._fp, self._runtime, self._decoded, formats=("gzip",), strict=True)
+            try:
+                self._pending = next(self._pieces)
+            except StopIteration:
+                self._size = self._pos
+                return 0
+            except (CorruptInput, Unrecognized) as problem:
+                if isinstance(problem, Unrecognized) and str(problem) == "empty":
+                    self._size = self._pos
+                    return 0            # gzip reads an empty file as empty
+                raise _reader_error(problem) from None
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        self._pos += n
+        return n
+
+    def _rewind(self) -> None:
+        if self._pieces is not None:
+            self._pieces.close()
+        self._fp.seek(0)
+        self._pieces = None
+        self._pending = memoryview(b"")
+        self._pos = 0
+        self._decoded = Decoded("gzip")
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pass
+        elif whence == io.SEEK_CUR:
+            offset = self._pos + offset
+        elif whence == io.SEEK_END:
+            if self._size < 0:
+                while self.read(io.DEFAULT_BUFFER_SIZE):
+                    pass
+            offset = self._size + offset
+        else:
+            raise ValueError(f"Invalid value for whence: {whence}")
+        if offset < self._pos:
+            self._rewind()
+        else:
+            offset -= self._pos
+        while offset > 0:
+            data = self.read(min(io.DEFAULT_BUFFER_SIZE, offset))
+            if not data:
+                break
+            offset -= len(data)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        if self._pieces is not None:
+            self._pieces.close()
+            self._pieces = None
+        super().close()
+
+
+_open_writers: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_forgotten_writers() -> None:
+    for writer in list(_open_writers):
+        try:
+            writer.close()
+        except Exception:
+            pass            # at exit there is no caller left to tell
+
+
+class GzipFile(io.BufferedIOBase):
+    """A gzip file object, like ``gzip.GzipFile``: written by the parallel engine (pigz's
+    bytes), read by the sandboxed decoder (every member of a multi-member file).
+
+    At most one of filename and fileobj is needed; fileobj, when given, is not closed by
+    close(). mode defaults to fileobj's mode, else "rb". compresslevel is 0-9 (-1 means 6).
+    mtime is stored in the header when writing (None: now); when reading, the attribute holds
+    the last member's stored time. threads and blocksize set the engine (see ``wpigz.open``).
+    """
+
+    myfileobj = None
+
+    def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
+                 fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
+                 threads: int | None = None, blocksize: int = 128 * 1024) -> None:
+        if mode and ("t" in mode or "U" in mode):
+            raise ValueError(f"Invalid mode: {mode!r}")
+        if mode and "b" not in mode:
+            mode += "b"
+        level = 6 if compresslevel == -1 else compresslevel
+        if mode and mode.startswith(("w", "a", "x")):
+            # check everything before a file is created or a thread started
+            self._options = DeflateOptions(level=level, blocksize=blocksize,
+                                           threads=default_threads() if threads is None else threads)
+        if fileobj is None:
+            fileobj = self.myfileobj = builtins.open(filename, mode or "rb")
+        if filename is None:
+            filename = getattr(fileobj, "name", "")
+            if not isinstance(filename, (str, bytes)):
+                filename = ""
+        else:
+            filename = os.fspath(filename)
+        origmode = mode
+        if mode is None:
+            mode = getattr(fileobj, "mode", "rb")
+        self._runtime = Runtime()
+        self._error: BaseException | None = None
+        if mode.startswith("r"):
+            self.mode = READ
+            self._buffer = io.BufferedReader(_GzipReader(fileobj, self._runtime))
+            self.name = filename
+        elif mode.startswith(("w", "a", "x")):
+            if origmode is None:
+                import warnings
+                warnings.warn("GzipFile was opened for writing, but this will change in future Python "
+                              "releases.  Specify the mode argument for opening it for writing.",
+                              FutureWarning, 2)
+                self._options = DeflateOptions(level=level, blocksize=blocksize,
+                                               threads=default_threads() if threads is None else threads)
+            self.mode = WRITE
+            self.name = filename
+            self._level = level
+            self._write_mtime = mtime
+            self.offset = 0
+        else:
+            if self.myfileobj is not None:
+                self.myfileobj.close()
+                self.myfileobj = None
+            raise ValueError(f"Invalid mode: {mode!r}")
+        self.fileobj = fileobj
+        if self.mode == WRITE:
+            self._write_header()
+            self._stream = DeflateStream(fileobj, self._options, runtime=self._runtime)
+            _open_writers.add(self)
+
+    def _check_not_closed(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    # -- attributes
+
+    @property
+    def mtime(self) -> int | None:
+        if self.mode == READ:
+            return self._buffer.raw.mtime
+        return self._write_mtime
+
+    @property
+    def filename(self) -> str | bytes:
+        import warnings
+        warnings.warn("use the name attribute", DeprecationWarning, 2)
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<wpigz {self.fileobj!r} {id(self):#x}>"
+
+    # -- writing
+
+    def _write_header(self) -> None:
+        base = os.path.basename(self.name)
+        if isinstance(base, bytes):
+            base = base.decode("latin-1", "replace")
+        if base.endswith(".gz"):
+            base = base[:-3]
+        try:
+            stored = base.encode("latin-1") or None
+        except UnicodeEncodeError:
+            stored = None
+        mtime = self._write_mtime
+        if mtime is None:
+            mtime = time.time()
+        self.fileobj.write(framing.gzip_header(level=self._level, mtime=int(mtime), name=stored))
+
+    def _check_writer(self, what: str) -> None:
+        self._check_not_closed()
+        if self.mode != WRITE:
+            raise OSError(errno.EBADF, f"{what}() on read-only GzipFile object")
+        if self._error is not None:
+            raise self._error
+
+    def write(self, data: Any) -> int:
+        """Compress the bytes-like data; returns its length in bytes."""
+        self._check_writer("write")
+        if isinstance(data, (bytes, bytearray)):
+            length = len(data)
+        else:
+            data = memoryview(data)
+            length = data.nbytes
+        if length:
+            try:
+                self._stream.write(data)
+            except BaseException as error:
+                self._error = error
+                raise
+            self.offset += length
+        return length
+
+    def flush(self, zlib_mode: int = 2) -> None:
+        """Write out what the engine has finished and flush the underlying file. An
+        unfinished block stays buffered (cutting it early would change pigz's bytes)."""
+        self._check_not_closed()
+        if self.mode == WRITE:
+            if self._error is not None:
+                raise self._error
+            self.fileobj.flush()
+
+    # -- reading
+
+    def _check_reader(self, what: str) -> None:
+        self._check_not_closed()
+        if self.mode != READ:
+            raise OSError(errno.EBADF, f"{what}() on write-only GzipFile object")
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check_reader("read")
+        return self._buffer.read(size)
+
+    def read1(self, size: int = -1) -> bytes:
+        self._check_reader("read1")
+        if size < 0:
+            size = io.DEFAULT_BUFFER_SIZE
+        return self._buffer.read1(size)
+
+    def readinto(self, b: Any) -> int:
+        self._check_reader("readinto")
+        return self._buffer.readinto(b)
+
+    def readinto1(self, b: Any) -> int:
+        self._check_reader("readinto1")
+        return self._buffer.readinto1(b)
+
+    def peek(self, n: int) -> bytes:
+        self._check_reader("peek")
+        return self._buffer.peek(n)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._check_not_closed()
+        return self._buffer.readline(size)
+
+    # -- both
+
+    @property
+    def closed(self) -> bool:
+        return self.fileobj is None
+
+    def close(self) -> None:
+        """Finish the stream (when writing) and close; closing again does nothing. A file
+        object passed in as fileobj is left open."""
+        fileobj = self.fileobj
+        if fileobj is None:
+            return
+        try:
+            if self.mode == WRITE:
+                _open_writers.discard(self)
+                if self._error is None:
+                    body = self._stream.finish()
+                    fileobj.write(framing.gzip_trailer(body.check, body.length))
+            elif self.mode == READ:
+                self._buffer.close()
+        finally:
+            self.fileobj = None
+            if self.mode == WRITE:
+                self._stream.close()
+            myfileobj = self.myfileobj
+            if myfileobj is not None:
+                self.myfileobj = None
+                myfileobj.close()
+
+    def fileno(self) -> int:
+        return self.fileobj.fileno()
+
+    def rewind(self) -> None:
+        """Return to the start of the file (reading only)."""
+        if self.mode != READ:
+            raise OSError("Can't rewind in write mode")
+        self._buffer.seek(0)
+
+    def readable(self) -> bool:
+        return self.mode == READ
+
+    def writable(self) -> bool:
+        return self.mode == WRITE
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Reading: any position (backwards re-reads from the start). Writing: forward only,
+        filling with zeros."""
+        if self.mode == WRITE:
+            self._check_writer("seek")
+            if whence != io.SEEK_SET:
+                if whence == io.SEEK_CUR:
+                    offset = self.offset + offset
+                else:
+                    raise ValueError("Seek from end not supported")
+            if offset < self.offset:
+                raise OSError("Negative seek in write mode")
+            count = offset - self.offset
+            chunk = b"\0" * 1024
+            for _ in range(count // 1024):
+                self.write(chunk)
+            self.write(b"\0" * (count % 1024))
+            return self.offset
+        self._check_not_closed()
+        return self._buffer.seek(offset, whence)
+
+    def tell(self) -> int:
+        self._check_not_closed()
+        return self.offset if self.mode == WRITE else self._buffer.tell()
+
+
+def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
+             threads: int | None = None) -> bytes:
+    """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now)."""
+    buffer = io.BytesIO()
+    with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads) as f:
+        f.write(data)
+    return buffer.getvalue()
+
+
+def decompress(data: Any) -> bytes:
+    """Decompress gzip data, every member of it, like ``gzip.decompress``."""
+    with GzipFile(fileobj=io.BytesIO(data)) as f:
+        return f.read()
