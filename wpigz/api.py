@@ -29,7 +29,7 @@ import io
 import os
 import time
 import weakref
-from typing import IO, Any
+from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
@@ -95,7 +95,7 @@ class _GzipReader(io.RawIOBase):
     def __init__(self, fp: IO[bytes], runtime: Runtime) -> None:
         self._fp = fp
         self._runtime = runtime
-        self._pieces = None
+        self._pieces: Generator[memoryview, None, None] | None = None
         self._pending = memoryview(b"")
         self._pos = 0
         self._size = -1
@@ -198,7 +198,8 @@ class GzipFile(io.BufferedIOBase):
     the last member's stored time. threads and blocksize set the engine (see ``wpigz.open``).
     """
 
-    myfileobj = None
+    myfileobj: IO[bytes] | None = None
+    fileobj: IO[bytes] | None
 
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
@@ -253,6 +254,11 @@ class GzipFile(io.BufferedIOBase):
             self._stream = DeflateStream(fileobj, self._options, runtime=self._runtime)
             _open_writers.add(self)
 
+    def _file(self) -> IO[bytes]:
+        if self.fileobj is None:
+            raise ValueError("I/O operation on closed file")
+        return self.fileobj
+
     def _check_not_closed(self) -> None:
         if self.closed:
             raise ValueError("I/O operation on closed file")
@@ -260,7 +266,7 @@ class GzipFile(io.BufferedIOBase):
     # -- attributes
 
     @property
-    def mtime(self) -> int | None:
+    def mtime(self) -> float | None:
         if self.mode == READ:
             return self._buffer.raw.mtime
         return self._write_mtime
@@ -289,7 +295,7 @@ class GzipFile(io.BufferedIOBase):
         mtime = self._write_mtime
         if mtime is None:
             mtime = time.time()
-        self.fileobj.write(framing.gzip_header(level=self._level, mtime=int(mtime), name=stored))
+        self._file().write(framing.gzip_header(level=self._level, mtime=int(mtime), name=stored))
 
     def _check_writer(self, what: str) -> None:
         self._check_not_closed()
@@ -322,7 +328,7 @@ class GzipFile(io.BufferedIOBase):
         if self.mode == WRITE:
             if self._error is not None:
                 raise self._error
-            self.fileobj.flush()
+            self._file().flush()
 
     # -- reading
 
@@ -387,7 +393,7 @@ class GzipFile(io.BufferedIOBase):
                 myfileobj.close()
 
     def fileno(self) -> int:
-        return self.fileobj.fileno()
+        return self._file().fileno()
 
     def rewind(self) -> None:
         """Return to the start of the file (reading only)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 import zlib as _zlib_for_header_crc          # only for the 16-bit FHCRC of a gzip header
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Generator, Iterator
+from typing import IO, BinaryIO, Callable, Generator
 
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, STEP_END, STEP_ERROR, Decoder, Runtime
 
@@ -127,7 +127,7 @@ def _read_into(raw: BinaryIO, view: memoryview) -> int:
 
 
 Sink = Callable[[memoryview], None]
-Output = Iterator[memoryview]        # decoded pieces; each is valid only until the next one
+Output = Generator[memoryview, None, None]     # decoded pieces, each valid until the next
 
 
 def _inflate(source: Source, decoder: Decoder, check_kind: int) -> Generator[memoryview, None, tuple[int, int, int]]:
@@ -394,7 +394,7 @@ def detect(head: bytes) -> str | None:
     return None
 
 
-def decode(raw: BinaryIO, runtime: Runtime, decoded: Decoded | None = None, *,
+def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
            passthrough: bool = False, formats: tuple[str, ...] | None = None, strict: bool = False) -> Output:
     """Decode all of raw (any supported format, or only those in formats), yielding the output
     in pieces; what was found is recorded in decoded. Raises Unrecognized (before yielding
@@ -428,7 +428,7 @@ def decode(raw: BinaryIO, runtime: Runtime, decoded: Decoded | None = None, *,
             yield from {"zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, decoded)
 
 
-def decompress(raw: BinaryIO, sink: Sink, runtime: Runtime, *, passthrough: bool = False) -> Decoded:
+def decompress(raw: IO[bytes], sink: Sink, runtime: Runtime, *, passthrough: bool = False) -> Decoded:
     """Decode all of raw into sink, in pieces (see decode); returns what was found."""
     decoded = Decoded("unknown")
     for piece in decode(raw, runtime, decoded, passthrough=passthrough):

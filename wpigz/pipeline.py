@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
+from typing import IO, BinaryIO, Callable
 
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, Runtime
 
@@ -93,7 +93,7 @@ def thread_runtime() -> Runtime:
     return runtime
 
 
-def write_all(sink: BinaryIO, data: memoryview) -> None:
+def write_all(sink: IO[bytes], data: memoryview) -> None:
     while data:
         n = sink.write(data)
         if n is None:
@@ -111,7 +111,7 @@ class DeflateStream:
     ``with`` block) stops the engine's workers whether or not the body was finished.
     """
 
-    def __init__(self, sink: BinaryIO, options: DeflateOptions, *, runtime: Runtime | None = None,
+    def __init__(self, sink: IO[bytes], options: DeflateOptions, *, runtime: Runtime | None = None,
                  on_block: Callable[[int, int], None] | None = None) -> None:
         self.runtime = runtime or thread_runtime()
         self.sink = sink
