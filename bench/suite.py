@@ -1,0 +1,286 @@
+"""Run the benchmark and write bench/RESULTS.md and bench/plots/*.png.
+
+    python -m bench            # the full run (tens of minutes on 2 cores)
+    python -m bench --quick    # 4 MiB slices and small size steps: a few minutes
+
+Method. Every measurement is one process, timed from start to exit; os.wait4 gives its CPU time
+and peak RSS. Compression runs in rounds: in each round every tool runs once at the given level
+and thread count, in an order rotated from round to round, and pigz with the same level and
+threads (one thread for single-threaded tools) runs in the same round, so each tool's ratio to
+pigz is taken within a round and machine drift cancels. Tables give medians over the rounds,
+with min-max. Decompression is measured the same way against gzip -d and pigz -d.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import corpus
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "out"
+PLOTS = HERE / "plots"
+PY = sys.executable
+DRIVERS = str(HERE / "drivers.py")
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss_kib: int
+    out_size: int
+
+
+@dataclass
+class Series:
+    """Repeated runs of one configuration, and its per-round ratios to the reference."""
+
+    tool: str
+    level: int | None
+    threads: int
+    samples: list[Sample] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)       # throughput / reference's, per round
+
+    def median(self, attribute: str) -> float:
+        return statistics.median(getattr(s, attribute) for s in self.samples)
+
+    def span(self, attribute: str) -> tuple[float, float]:
+        values = [getattr(s, attribute) for s in self.samples]
+        return min(values), max(values)
+
+
+def run(cmd: list[str], *, stdin: Path | None = None, out: Path | None = None) -> Sample:
+    """Run cmd to completion; stdout goes to out (or to a scratch file) to count its size."""
+    target = out or WORK / "scratch.out"
+    with open(target, "wb") as sink, tempfile.TemporaryFile() as errors, \
+            open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
+        start = time.perf_counter()
+        process = subprocess.Popen(cmd, stdin=source, stdout=sink, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed ({process.returncode}): {errors.read().decode()[-500:]}")
+    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, target.stat().st_size)
+
+
+def wpigz_cmd() -> list[str]:
+    return [PY, "-m", "wpigz"]
+
+
+def compress_cmd(tool: str, level: int, threads: int, path: Path) -> list[str] | None:
+    """The command compressing path to stdout, or None when the tool has no such setting."""
+    if tool == "wpigz":
+        return wpigz_cmd() + [f"-{level}", "-p", str(threads), "-c", str(path)]
+    if tool == "pigz":
+        return ["pigz", f"-{level}", "-p", str(threads), "-c", str(path)]
+    if tool == "gzip":
+        return ["gzip", f"-{level}", "-c", str(path)] if threads == 1 else None
+    if tool == "python gzip":
+        return [PY, DRIVERS, "compress", "gzip", str(level), "1", str(path), "/dev/stdout"] if threads == 1 else None
+    if tool in ("isal", "zlib-ng"):
+        return [PY, DRIVERS, "compress", tool, str(level), str(threads), str(path), "/dev/stdout"]
+    if tool == "zstd (other format)":
+        return ["zstd", f"-{level}", f"-T{threads}", "-q", "-c", str(path)]
+    raise ValueError(tool)
+
+
+def decompress_cmd(tool: str, path: Path) -> list[str]:
+    return {
+        "wpigz": wpigz_cmd() + ["-dc", str(path)],
+        "pigz": ["pigz", "-dc", str(path)],
+        "gzip": ["gzip", "-dc", str(path)],
+        "python gzip": [PY, DRIVERS, "decompress", "gzip", "1", str(path), "/dev/stdout"],
+        "isal": [PY, DRIVERS, "decompress", "isal", str(os.cpu_count()), str(path), "/dev/stdout"],
+        "zlib-ng": [PY, DRIVERS, "decompress", "zlib-ng", str(os.cpu_count()), str(path), "/dev/stdout"],
+        "zstd (other format)": ["zstd", "-dc", "-q", str(path)],
+    }[tool]
+
+
+COMPRESSORS = ["wpigz", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
+
+
+def measure_compression(files, levels, thread_counts, runs, log) -> dict:
+    results: dict = {}
+    for item in files:
+        for level in levels:
+            for threads in thread_counts:
+                configs = [(tool, compress_cmd(tool, level, threads, item.path)) for tool in COMPRESSORS]
+                configs = [(tool, cmd) for tool, cmd in configs if cmd is not None]
+                series = {tool: Series(tool, level, threads) for tool, _ in configs}
+                for round_ in range(runs):
+                    order = configs[round_ % len(configs):] + configs[:round_ % len(configs)]
+                    samples = {tool: run(cmd) for tool, cmd in order}
+                    reference = samples["pigz"].wall
+                    for tool, sample in samples.items():
+                        series[tool].samples.append(sample)
+                        series[tool].ratios.append(reference / sample.wall)
+                    log(f"  compress {item.name} -{level} -p {threads} round {round_ + 1}/{runs}: " +
+                        ", ".join(f"{tool} {s.wall:.2f}s" for tool, s in samples.items()))
+                # single-threaded tools also belong to the thread-count-1 comparison only
+                for tool, s in series.items():
+                    results[(item.name, tool, level, threads)] = s
+    return results
+
+
+def measure_decompression(files, runs, log) -> dict:
+    results: dict = {}
+    for item in files:
+        packed = WORK / f"{item.path.name}.gz"
+        run(["pigz", "-6", "-c", str(item.path)], out=packed)
+        packed_zst = WORK / f"{item.path.name}.zst"
+        run(["zstd", "-6", "-q", "-c", str(item.path)], out=packed_zst)
+        tools = ["wpigz", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
+        series = {tool: Series(tool, None, 1) for tool in tools}
+        for round_ in range(runs):
+            order = tools[round_ % len(tools):] + tools[:round_ % len(tools)]
+            samples = {tool: run(decompress_cmd(tool, packed_zst if tool.startswith("zstd") else packed))
+                       for tool in order}
+            for tool, sample in samples.items():
+                series[tool].samples.append(sample)
+                series[tool].ratios.append(samples["gzip"].wall / sample.wall)
+            log(f"  decompress {item.name} round {round_ + 1}/{runs}: " +
+                ", ".join(f"{tool} {s.wall:.2f}s" for tool, s in samples.items()))
+        for tool, s in series.items():
+            results[(item.name, tool)] = s
+    return results
+
+
+def measure_startup(runs: int) -> dict:
+    tiny = WORK / "tiny-1KiB"
+    tiny.write_bytes(corpus.RECIPES["text"][1](1024))
+    commands = {tool: compress_cmd(tool, 6, 1, tiny) for tool in COMPRESSORS}
+    return {tool: statistics.median(run(cmd).wall for _ in range(runs)) for tool, cmd in commands.items()}
+
+
+def measure_scaling(text: Path, sizes: list[int], threads: int, log) -> list[tuple[int, float, int]]:
+    """wpigz -1 on a generated stream of each size (never stored): (size, seconds, peak KiB)."""
+    points = []
+    for size in sizes:
+        generator = subprocess.Popen([PY, DRIVERS, "generate", str(size), str(text)], stdout=subprocess.PIPE)
+        with open(os.devnull, "wb") as sink:
+            start = time.perf_counter()
+            process = subprocess.Popen(wpigz_cmd() + ["-1", "-p", str(threads)], stdin=generator.stdout,
+                                       stdout=sink)
+            generator.stdout.close()
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - start
+            process.returncode = os.waitstatus_to_exitcode(status)
+        generator.wait()
+        if process.returncode != 0 or generator.returncode != 0:
+            raise SystemExit(f"scaling run of {size} bytes failed")
+        points.append((size, wall, usage.ru_maxrss))
+        log(f"  scaling {size >> 20} MiB: {wall:.2f}s, peak {usage.ru_maxrss / 1024:.0f} MiB")
+    return points
+
+
+def measure_engine(text: Path, levels, thread_counts, runs: int) -> dict:
+    """wpigz's engine in this process (no interpreter start-up, no module compile): the
+    compression body and the sandboxed decoder, as seconds per configuration."""
+    import io
+    from wpigz.decoding import decompress
+    from wpigz.pipeline import DeflateOptions, compress_body, thread_runtime
+    runtime = thread_runtime()
+    data = text.read_bytes()
+    results = {}
+    for level in levels:
+        for threads in thread_counts:
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                compress_body(io.BytesIO(data), io.BytesIO(), DeflateOptions(level=level, threads=threads),
+                              runtime=runtime)
+                times.append(time.perf_counter() - start)
+            results[("compress", level, threads)] = times
+    packed = WORK / f"{text.name}.gz"
+    times = []
+    for _ in range(runs):
+        with open(packed, "rb", buffering=0) as source:
+            start = time.perf_counter()
+            decompress(source, lambda view: None, runtime)
+            times.append(time.perf_counter() - start)
+    results[("decompress", 6, 1)] = times
+    return results
+
+
+def measure_progress_cost(text: Path, runs: int) -> tuple[list[float], list[float]]:
+    """wpigz -1 with --progress and with --no-progress, paired: the progress bar's cost."""
+    with_bar, without = [], []
+    for _ in range(runs):
+        with_bar.append(run(wpigz_cmd() + ["-1", "--progress", "-c", str(text)]).wall)
+        without.append(run(wpigz_cmd() + ["-1", "--no-progress", "-c", str(text)]).wall)
+    return with_bar, without
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for cmd in (["pigz", "--version"], ["gzip", "--version"], ["zstd", "--version"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        versions.append((proc.stdout or proc.stderr).splitlines()[0].strip())
+    import isal
+    import zlib_ng
+    import wpigz
+    return (f"{cpu}, {os.cpu_count()} CPUs; Linux {platform.release()}; Python {platform.python_version()}; "
+            f"wpigz {wpigz.__version__}; {'; '.join(versions)}; python-isal {isal.__version__}; "
+            f"python-zlib-ng {zlib_ng.__version__}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small slices: a few minutes on 2 cores")
+    parser.add_argument("--runs", type=int, default=5, help="rounds per configuration (default 5)")
+    args = parser.parse_args()
+    for tool in ("pigz", "gzip", "zstd"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed: apt-get install pigz gzip zstd dict-gcide")
+    WORK.mkdir(exist_ok=True)
+    size = (4 if args.quick else 24) << 20
+    levels = [1, 6, 9]
+    thread_counts = sorted({1, *range(2, (os.cpu_count() or 1) + 1)})
+    scaling_sizes = ([1, 16, 64] if args.quick else [1, 16, 256, 1024, 2048])
+    started = time.time()
+
+    def log(text: str) -> None:
+        print(f"[{time.time() - started:6.0f}s] {text}", flush=True)
+
+    log(f"building the corpus ({size >> 20} MiB per file)")
+    files = corpus.build(WORK / "corpus", size)
+    log("compression")
+    compression = measure_compression(files, levels, thread_counts, args.runs, log)
+    log("decompression")
+    decompression = measure_decompression(files, args.runs, log)
+    log("start-up")
+    startup = measure_startup(args.runs)
+    log("engine in-process, and the progress bar's cost")
+    engine = measure_engine(files[0].path, levels, thread_counts, args.runs)
+    progress_cost = measure_progress_cost(files[0].path, args.runs)
+    log("scaling with input size")
+    scaling = measure_scaling(files[0].path, [s << 20 for s in scaling_sizes], max(thread_counts), log)
+    from . import report
+    command = "python -m bench" + (" --quick" if args.quick else "") + \
+              (f" --runs {args.runs}" if args.runs != 5 else "")
+    report.write(HERE / "RESULTS.md", PLOTS, command=command, machine=machine(), files=files,
+                 levels=levels, thread_counts=thread_counts, compression=compression,
+                 decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
+                 engine=engine, progress_cost=progress_cost)
+    log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")
