@@ -37,9 +37,9 @@ def write(path: Path, plots: Path, *, command, machine, files, levels, thread_co
     text = files[0]
     out = ["# wpigz benchmark results", "",
            f"Command: `{command}` (dependencies: `pip install '.[bench]'` and "
-           "`apt-get install pigz gzip zstd dict-gcide`).", "",
+           "`apt-get install pigz gzip zstd time dict-gcide`).", "",
            f"Machine: {machine}.", "",
-           f"Medians of {runs} rounds with min-max. In each round every tool runs once, in rotated order, "
+           f"Peak RSS is measured by GNU time. Medians of {runs} rounds with min-max. In each round every tool runs once, in rotated order, "
            "next to pigz at the same level and threads (1 thread for single-threaded tools); the ratio "
            "column is the median of the per-round throughput ratios. zstd writes a different format and is "
            "shown for reference. isal has levels 0-3: the table's levels 1/6/9 run isal 1/2/3.", "",

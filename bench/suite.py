@@ -3,8 +3,10 @@
     python -m bench            # the full run (tens of minutes on 2 cores)
     python -m bench --quick    # 4 MiB slices and small size steps: a few minutes
 
-Method. Every measurement is one process, timed from start to exit; os.wait4 gives its CPU time
-and peak RSS. Compression runs in rounds: in each round every tool runs once at the given level
+Method. Every measurement is one process, timed from start to exit; os.wait4 gives its CPU time.
+Its peak RSS comes from GNU time (/usr/bin/time -f %M), which forks the tool from its own small
+process: a child forked straight from this (large) process would report this process's size
+as its peak. Compression runs in rounds: in each round every tool runs once at the given level
 and thread count, in an order rotated from round to round, and pigz with the same level and
 threads (one thread for single-threaded tools) runs in the same round, so each tool's ratio to
 pigz is taken within a round and machine drift cancels. Tables give medians over the rounds,
@@ -60,20 +62,30 @@ class Series:
         return min(values), max(values)
 
 
+GNU_TIME = "/usr/bin/time"
+PEAK = WORK / "peak-rss"
+
+
+def peak_rss_kib() -> int:
+    """What GNU time wrote for the last command: its peak RSS in KiB."""
+    return int(PEAK.read_text().split()[-1])
+
+
 def run(cmd: list[str], *, stdin: Path | None = None, out: Path | None = None) -> Sample:
     """Run cmd to completion; stdout goes to out (or to a scratch file) to count its size."""
     target = out or WORK / "scratch.out"
     with open(target, "wb") as sink, tempfile.TemporaryFile() as errors, \
             open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
         start = time.perf_counter()
-        process = subprocess.Popen(cmd, stdin=source, stdout=sink, stderr=errors)
+        process = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", str(PEAK), *cmd], stdin=source, stdout=sink,
+                                   stderr=errors)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{' '.join(cmd)} failed ({process.returncode}): {errors.read().decode()[-500:]}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, target.stat().st_size)
+    return Sample(wall, usage.ru_utime + usage.ru_stime, peak_rss_kib(), target.stat().st_size)
 
 
 def wpigz_cmd() -> list[str]:
@@ -172,8 +184,8 @@ def measure_scaling(text: Path, sizes: list[int], threads: int, log) -> list[tup
         generator = subprocess.Popen([PY, DRIVERS, "generate", str(size), str(text)], stdout=subprocess.PIPE)
         with open(os.devnull, "wb") as sink:
             start = time.perf_counter()
-            process = subprocess.Popen(wpigz_cmd() + ["-1", "-p", str(threads)], stdin=generator.stdout,
-                                       stdout=sink)
+            process = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", str(PEAK), *wpigz_cmd(), "-1", "-p",
+                                        str(threads)], stdin=generator.stdout, stdout=sink)
             generator.stdout.close()
             _, status, usage = os.wait4(process.pid, 0)
             wall = time.perf_counter() - start
@@ -181,8 +193,8 @@ def measure_scaling(text: Path, sizes: list[int], threads: int, log) -> list[tup
         generator.wait()
         if process.returncode != 0 or generator.returncode != 0:
             raise SystemExit(f"scaling run of {size} bytes failed")
-        points.append((size, wall, usage.ru_maxrss))
-        log(f"  scaling {size >> 20} MiB: {wall:.2f}s, peak {usage.ru_maxrss / 1024:.0f} MiB")
+        points.append((size, wall, peak_rss_kib()))
+        log(f"  scaling {size >> 20} MiB: {wall:.2f}s, peak {points[-1][2] / 1024:.0f} MiB")
     return points
 
 
@@ -250,9 +262,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small slices: a few minutes on 2 cores")
     parser.add_argument("--runs", type=int, default=5, help="rounds per configuration (default 5)")
     args = parser.parse_args()
-    for tool in ("pigz", "gzip", "zstd"):
+    for tool in ("pigz", "gzip", "zstd", GNU_TIME):
         if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} is needed: apt-get install pigz gzip zstd dict-gcide")
+            raise SystemExit(f"{tool} is needed: apt-get install pigz gzip zstd time dict-gcide")
     WORK.mkdir(exist_ok=True)
     size = (4 if args.quick else 24) << 20
     levels = [1, 6, 9]

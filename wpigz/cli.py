@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from . import __version__, framing, listing, progress
 from .decoding import CorruptInput, Unrecognized, decompress
-from .files import (STDOUT_LABEL, AtomicOutput, Input, Interrupted, Output, OutputError, Reporter,
+from .files import (STDOUT_LABEL, Abort, AtomicOutput, Input, Interrupted, Output, OutputError, Reporter,
                     decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
 from .pipeline import compress_body
@@ -162,9 +162,14 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
     except (OSError, EngineError) as error:
         if isinstance(error, BrokenPipeError):
             raise
-        reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
+        message = f"{item.label}: {getattr(error, 'strerror', None) or error}"
         if reporter.verbosity >= 3:
             traceback.print_exc()
+        if to_stdout:
+            # part of this stream may be out already: carrying on would hide a cut-short member
+            # in the middle of the output, so stop, as gzip and pigz do
+            raise Abort(message) from error
+        reporter.error(message)
         return
     finally:
         if meter is not None:
@@ -357,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         end_quietly_on_broken_pipe()
         return 1
-    except OutputError as error:
+    except (OutputError, Abort) as error:
         reporter.error(str(error))
         if settings.verbosity >= 3:
             traceback.print_exc()

@@ -83,6 +83,11 @@ def install_signal_handlers() -> None:
         signal.signal(signum, _raise_interrupted)
 
 
+class Abort(Exception):
+    """The run cannot go on (e.g. an input failed midway through a stream on stdout, which is
+    now cut short); str() is the message."""
+
+
 class OutputError(Exception):
     """Writing the output failed (disk full, I/O error): the run stops after cleaning up."""
 
