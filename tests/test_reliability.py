@@ -28,6 +28,8 @@ from wpigz.pipeline import TRAP_ENV
 
 WPIGZ = [sys.executable, "-m", "wpigz"]
 K = 1024
+# a longer soak on demand: WPIGZ_SOAK=20 runs twenty times the examples CI runs
+SOAK = int(os.environ.get("WPIGZ_SOAK", "1"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -105,8 +107,8 @@ def _payload() -> st.SearchStrategy[bytes]:
     return st.lists(pieces, max_size=4).map(b"".join)
 
 
-@pytest.mark.timeout(900)
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.timeout(900 * SOAK)
+@settings(max_examples=120 * SOAK, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=_payload(), level=st.integers(0, 9), blocksize=st.sampled_from(["32", "33", "64", "100", "128"]),
        independent=st.booleans(), rsyncable=st.booleans(), threads=st.integers(1, 4))
 def test_round_trip_and_pigz_identity(data, level, blocksize, independent, rsyncable, threads):
@@ -129,8 +131,8 @@ def _valid(kind: str) -> bytes:
     return _VALID[kind]
 
 
-@pytest.mark.timeout(900)
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.timeout(900 * SOAK)
+@settings(max_examples=1500 * SOAK, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(["gzip", "zlib", "zip", "lzw"]),
        edits=st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert", "overwrite"]),
                                 st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6))
