@@ -96,6 +96,8 @@ def compress_cmd(tool: str, level: int, threads: int, path: Path) -> list[str] |
     """The command compressing path to stdout, or None when the tool has no such setting."""
     if tool == "wpigz":
         return wpigz_cmd() + [f"-{level}", "-p", str(threads), "-c", str(path)]
+    if tool == "wpigz zlib-ng":
+        return wpigz_cmd() + ["--engine", "zlib-ng", f"-{level}", "-p", str(threads), "-c", str(path)]
     if tool == "pigz":
         return ["pigz", f"-{level}", "-p", str(threads), "-c", str(path)]
     if tool == "gzip":
@@ -121,7 +123,7 @@ def decompress_cmd(tool: str, path: Path) -> list[str]:
     }[tool]
 
 
-COMPRESSORS = ["wpigz", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
+COMPRESSORS = ["wpigz", "wpigz zlib-ng", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
 
 
 def measure_compression(files, levels, thread_counts, runs, log) -> dict:
@@ -198,13 +200,14 @@ def measure_scaling(text: Path, sizes: list[int], threads: int, log) -> list[tup
     return points
 
 
-def measure_engine(text: Path, levels, thread_counts, runs: int) -> dict:
+def measure_engine(text: Path, levels, thread_counts, runs: int, engine: str = "zlib") -> dict:
     """wpigz's engine in this process (no interpreter start-up, no module compile): the
     compression body and the sandboxed decoder, as seconds per configuration."""
     import io
     from wpigz.decoding import decompress
-    from wpigz.pipeline import DeflateOptions, compress_body, thread_runtime
-    runtime = thread_runtime()
+    from wpigz.pipeline import DeflateOptions, compress_body
+    from wpigz.wasm_host import Runtime
+    runtime = Runtime(engine=engine)
     data = text.read_bytes()
     results = {}
     for level in levels:
@@ -284,7 +287,8 @@ def main() -> None:
     log("start-up")
     startup = measure_startup(args.runs)
     log("engine in-process, and the progress bar's cost")
-    engine = measure_engine(files[0].path, levels, thread_counts, args.runs)
+    engine = {name: measure_engine(files[0].path, levels, thread_counts, args.runs, name)
+              for name in ("zlib", "zlib-ng")}
     progress_cost = measure_progress_cost(files[0].path, args.runs)
     log("scaling with input size")
     scaling = measure_scaling(files[0].path, [s << 20 for s in scaling_sizes], max(thread_counts), log)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reproducible build of wpigz's WebAssembly engine (wpigz/zlib.wasm).
+"""Reproducible build of wpigz's WebAssembly engines (wpigz/zlib.wasm and wpigz/zlib-ng.wasm).
 
 The module is zlib 1.2.13 -- the version Debian's pigz 2.6 is linked with, so the deflate
 bytes match -- plus the glue in this folder (engine.c, inflater.c, thread_start.s), compiled by the
@@ -7,9 +7,14 @@ pinned `ziglang` package from PyPI for wasm32-wasi with atomics and a shared, im
 memory. zig's output is deterministic, so the same inputs give the same bytes on any
 machine; the module is committed, and `pip install` needs no compiler.
 
-    python wasm/build.py                 # fetch zlib, build, write wpigz/zlib.wasm
-    python wasm/build.py --check         # rebuild from scratch, fail if the committed one differs
+    python wasm/build.py                 # fetch the sources, build, write both modules
+    python wasm/build.py --check         # rebuild from scratch, fail if a committed one differs
     python wasm/build.py --zlib-tarball zlib_1.2.13.dfsg.orig.tar.bz2
+
+The second module, zlib-ng.wasm, is the same glue over zlib-ng in zlib-compatible mode, with
+its generic C code (no CPU-specific paths): faster, with slightly different bytes. Its source
+is the PyPI sdist of python-zlib-ng (which carries the zlib-ng C sources), pinned by version and
+sha256 and fetched with `pip download --no-binary :all:`.
 
 zlib's source is never committed. It is Debian's orig tarball of the source package
 `zlib 1:1.2.13.dfsg-1`, checked against the sha256 below. Without --zlib-tarball it is
@@ -34,6 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUTPUT = REPO / "wpigz" / "zlib.wasm"
+OUTPUT_NG = REPO / "wpigz" / "zlib-ng.wasm"
 CACHE = HERE / ".cache"
 
 ZIG_VERSION = "0.17.1"                   # pip install ziglang==0.17.1
@@ -45,6 +51,18 @@ ZLIB_SHA256 = "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1"
 ZLIB_SOURCES = ["adler32.c", "crc32.c", "deflate.c", "trees.c", "zutil.c",
                 "inflate.c", "inffast.c", "inftrees.c"]
 GLUE_SOURCES = ["engine.c", "inflater.c", "thread_start.s"]
+
+ZLIB_NG_SDIST = "zlib_ng-1.1.0.tar.gz"          # python-zlib-ng 1.1.0, carrying zlib-ng 2.2.x
+ZLIB_NG_PIP = "zlib-ng==1.1.0"
+ZLIB_NG_SHA256 = "08a3a8468d4f130e3dc80d28ec42fcc7a878a57dfed616233e791066327d78a3"
+ZLIB_NG_DIR = "src/zlib_ng/zlib-ng"
+ZLIB_NG_SOURCES = ["adler32.c", "compress.c", "crc32.c", "crc32_braid_comb.c", "deflate.c", "deflate_fast.c",
+                   "deflate_huff.c", "deflate_medium.c", "deflate_quick.c", "deflate_rle.c", "deflate_slow.c",
+                   "deflate_stored.c", "inflate.c", "inftrees.c", "insert_string.c", "insert_string_roll.c",
+                   "trees.c", "zutil.c"]
+ZLIB_NG_DEFINES = ["-DZLIB_COMPAT", "-DDISABLE_RUNTIME_CPU_DETECTION",
+                   "-DWORKER_ARENA=(1024*1024)",       # zlib-ng's deflate state is larger than zlib's
+                   "-DWPIGZ_FRESH_STREAM_PER_JOB"]     # output independent of the thread count
 
 # 65535 pages: the largest maximum wasm-ld accepts for a 32-bit memory. The host may
 # create the shared memory with a smaller maximum.
@@ -129,6 +147,42 @@ def fetch_zlib_tarball() -> Path:
     return cached
 
 
+def fetch_zlib_ng_sdist() -> Path:
+    """python-zlib-ng's sdist from PyPI (cached), checked against the pinned sha256."""
+    cached = CACHE / ZLIB_NG_SDIST
+    if not (cached.exists() and sha256(cached) == ZLIB_NG_SHA256):
+        CACHE.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="wpigz-pip-") as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                            ZLIB_NG_PIP, "-d", tmp], check=True)
+            shutil.copyfile(Path(tmp) / ZLIB_NG_SDIST, cached)
+    if sha256(cached) != ZLIB_NG_SHA256:
+        sys.exit(f"build.py: {cached}: sha256 is not the pinned {ZLIB_NG_SHA256}")
+    return cached
+
+
+def build_zlib_ng(sdist: Path, output: Path) -> None:
+    zig = check_zig()
+    with tempfile.TemporaryDirectory(prefix="wpigz-build-ng-") as tmp:
+        work = Path(tmp)
+        with tarfile.open(sdist) as tar:
+            tar.extractall(work, filter="data")
+        (top,) = [p for p in work.iterdir() if p.is_dir()]
+        src = top / ZLIB_NG_DIR
+        # what zlib-ng's CMake would generate for a zlib-compatible build without a symbol prefix
+        (src / "zlib.h").write_text((src / "zlib.h.in").read_text().replace("@ZLIB_SYMBOL_PREFIX@", ""))
+        shutil.copyfile(src / "zconf.h.in", src / "zconf.h")
+        shutil.copyfile(src / "zlib_name_mangling.h.empty", src / "zlib_name_mangling.h")
+        for name in GLUE_SOURCES:
+            shutil.copy(HERE / name, src / name)
+        generic = sorted(str(p.relative_to(src)) for p in (src / "arch" / "generic").glob("*.c"))
+        cmd = zig + ["cc", *CFLAGS, *ZLIB_NG_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, *ZLIB_NG_SOURCES,
+                     *generic, "-o", "out.wasm"]
+        subprocess.run(cmd, check=True, cwd=src)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / "out.wasm", output)
+
+
 def check_zig() -> list[str]:
     zig = [sys.executable, "-m", "ziglang"]
     try:
@@ -165,17 +219,21 @@ def main() -> None:
                         help="rebuild in a temporary place and fail if it differs from the committed module")
     args = parser.parse_args()
     tarball = args.zlib_tarball or fetch_zlib_tarball()
-    if args.check:
-        with tempfile.TemporaryDirectory(prefix="wpigz-check-") as tmp:
-            fresh = Path(tmp) / "zlib.wasm"
-            build(tarball, fresh)
-            if not OUTPUT.exists() or fresh.read_bytes() != OUTPUT.read_bytes():
-                sys.exit(f"build.py --check: a fresh build ({sha256(fresh)}) differs from "
-                         f"{OUTPUT.relative_to(REPO)} ({sha256(OUTPUT) if OUTPUT.exists() else 'missing'})")
-            print(f"build.py --check: {OUTPUT.relative_to(REPO)} matches a fresh build ({sha256(fresh)})")
-    else:
-        build(tarball, OUTPUT)
-        print(f"build.py: wrote {OUTPUT.relative_to(REPO)} ({OUTPUT.stat().st_size} bytes, sha256 {sha256(OUTPUT)})")
+    sdist = fetch_zlib_ng_sdist()
+    builds = [(OUTPUT, lambda target: build(tarball, target)), (OUTPUT_NG, lambda target: build_zlib_ng(sdist, target))]
+    for output, make in builds:
+        if args.check:
+            with tempfile.TemporaryDirectory(prefix="wpigz-check-") as tmp:
+                fresh = Path(tmp) / output.name
+                make(fresh)
+                if not output.exists() or fresh.read_bytes() != output.read_bytes():
+                    sys.exit(f"build.py --check: a fresh build ({sha256(fresh)}) differs from "
+                             f"{output.relative_to(REPO)} ({sha256(output) if output.exists() else 'missing'})")
+                print(f"build.py --check: {output.relative_to(REPO)} matches a fresh build ({sha256(fresh)})")
+        else:
+            make(output)
+            print(f"build.py: wrote {output.relative_to(REPO)} ({output.stat().st_size} bytes, "
+                  f"sha256 {sha256(output)})")
 
 
 if __name__ == "__main__":

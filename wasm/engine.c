@@ -41,7 +41,9 @@
 
 #define DICT 32768                      /* deflate's window: the history a block is primed with */
 #define WORKER_STACK (256 * 1024)       /* per-worker C stack; zlib needs a few KiB */
-#define WORKER_ARENA (320 * 1024)       /* per-worker heap for one raw deflate stream (~262 KiB) */
+#ifndef WORKER_ARENA                    /* per-worker heap for one raw deflate stream: zlib needs */
+#define WORKER_ARENA (320 * 1024)       /* about 262 KiB; zlib-ng's build sets more (build.py) */
+#endif
 
 /* job flags, set by the host at submission */
 #define JOB_LAST 1                      /* final block of the stream: finish with Z_FINISH */
@@ -190,14 +192,30 @@ static int deflate_rsync_job(struct ctl *c, z_stream *strm, struct slot *s, unsi
     return ret;
 }
 
+/* zlib-ng may read window memory past the valid data, so a reused stream carries traces of
+   earlier jobs and the output would depend on which worker got which block. Its build starts
+   every job from a fresh stream in a zeroed arena instead (a memset of the used part per job). */
+static int fresh_stream(struct ctl *c, struct worker *w, z_stream *strm) {
+#ifdef WPIGZ_FRESH_STREAM_PER_JOB
+    deflateEnd(strm);
+    memset(w->arena, 0, w->arena_used);     /* all the stream ever touched */
+    w->arena_used = 0;
+    return deflateInit2(strm, 6, Z_DEFLATED, -15, 8, c->strategy);
+#else
+    (void)c;
+    (void)w;
+    return deflateReset(strm);
+#endif
+}
+
 /* Compress the job in slot s with strm. Runs on a worker thread, which owns s meanwhile. */
-static void compress_job(struct ctl *c, z_stream *strm, struct slot *s) {
+static void compress_job(struct ctl *c, struct worker *w, z_stream *strm, struct slot *s) {
     unsigned char *data = s->in + DICT;
     int ret;
 
     if (s->flags & JOB_TRAP)
         __builtin_trap();
-    ret = deflateReset(strm);
+    ret = fresh_stream(c, w, strm);
     if (ret == Z_OK)
         ret = deflateParams(strm, c->level, c->strategy);
     if (ret == Z_OK && s->hist > 0 && !c->independent)
@@ -254,7 +272,7 @@ void worker_main(int32_t tid, struct worker *w) {
                 goto done;
             __builtin_wasm_memory_atomic_wait32(&c->submitted, gen, -1);
         }
-        compress_job(c, &strm, s);
+        compress_job(c, w, &strm, s);
         __atomic_store_n(&s->done, (int32_t)(seq + 1), __ATOMIC_SEQ_CST);
         __atomic_fetch_add(&c->completed, 1, __ATOMIC_SEQ_CST);
         wake_all(&c->completed);

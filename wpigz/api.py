@@ -57,14 +57,15 @@ def _reader_error(problem: Exception) -> Exception:
 
 
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
-         blocksize: int = 128 * 1024, encoding: str | None = None, errors: str | None = None,
-         newline: str | None = None) -> GzipFile | io.TextIOWrapper:
+         blocksize: int = 128 * 1024, engine: str = "zlib", encoding: str | None = None,
+         errors: str | None = None, newline: str | None = None) -> GzipFile | io.TextIOWrapper:
     """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
 
     filename is a path (str, bytes or PathLike) or a file object to read from or write to.
     mode is one of "r", "rb", "a", "ab", "w", "wb", "x", "xb" (binary) or "rt", "at", "wt",
     "xt" (text). threads is the number of compression threads (None: the CPU count) and
-    blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB). In text mode the binary
+    blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB); engine is "zlib" (pigz's
+    exact bytes) or "zlib-ng" (faster, slightly different bytes). In text mode the binary
     file is wrapped in an io.TextIOWrapper with the given encoding, errors and newline.
     """
     if "t" in mode:
@@ -79,9 +80,11 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
             raise ValueError("Argument 'newline' not supported in binary mode")
     gz_mode = mode.replace("t", "")
     if isinstance(filename, (str, bytes, os.PathLike)):
-        binary_file = GzipFile(filename, gz_mode, compresslevel, threads=threads, blocksize=blocksize)
+        binary_file = GzipFile(filename, gz_mode, compresslevel, threads=threads, blocksize=blocksize,
+                               engine=engine)
     elif hasattr(filename, "read") or hasattr(filename, "write"):
-        binary_file = GzipFile(None, gz_mode, compresslevel, filename, threads=threads, blocksize=blocksize)
+        binary_file = GzipFile(None, gz_mode, compresslevel, filename, threads=threads, blocksize=blocksize,
+                               engine=engine)
     else:
         raise TypeError("filename must be a str or bytes object, or a file")
     if "t" in mode:
@@ -203,7 +206,7 @@ class GzipFile(io.BufferedIOBase):
 
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
-                 threads: int | None = None, blocksize: int = 128 * 1024) -> None:
+                 threads: int | None = None, blocksize: int = 128 * 1024, engine: str = "zlib") -> None:
         if mode and ("t" in mode or "U" in mode):
             raise ValueError(f"Invalid mode: {mode!r}")
         if mode and "b" not in mode:
@@ -224,7 +227,7 @@ class GzipFile(io.BufferedIOBase):
         origmode = mode
         if mode is None:
             mode = getattr(fileobj, "mode", "rb")
-        self._runtime = Runtime()
+        self._runtime = Runtime(engine=engine)
         self._error: BaseException | None = None
         if mode.startswith("r"):
             self.mode = READ
@@ -437,10 +440,11 @@ class GzipFile(io.BufferedIOBase):
 
 
 def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
-             threads: int | None = None) -> bytes:
+             threads: int | None = None, engine: str = "zlib") -> bytes:
     """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now)."""
     buffer = io.BytesIO()
-    with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads) as f:
+    with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,
+                  engine=engine) as f:
         f.write(data)
     return buffer.getvalue()
 

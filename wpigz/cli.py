@@ -296,7 +296,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
                            recursive=settings.recursive, reporter=reporter, mode=settings.mode,
                            decompress_suffix=settings.suffix)
     if settings.mode != "compress":
-        runtime = Runtime()
+        runtime = Runtime(engine=settings.engine)
         lister = listing.Lister(settings.verbosity)
         for item in inputs:
             if settings.mode == "list":
@@ -312,7 +312,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
         reporter.warning("warning: output will be concatenated zip files")
     if not inputs:
         return reporter.status
-    runtime = Runtime()
+    runtime = Runtime(engine=settings.engine)
     for index, item in enumerate(inputs, 1):
         compress_one(settings, runtime, reporter, item, index, len(inputs))
     return reporter.status
@@ -347,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.help:
             sys.stdout.write(help_text(PROG))
         elif settings.version:
-            sys.stdout.write(f"{PROG} {__version__}\nzlib {Runtime().zlib_version()} (WebAssembly engine)\n")
+            sys.stdout.write(f"{PROG} {__version__}\nzlib {Runtime(engine=settings.engine).zlib_version()} "
+                             "(WebAssembly engine)\n")
         elif settings.license:
             sys.stdout.write(f"{PROG} {__version__}\n"
                              "Copyright (C) 2026 the wpigz developers\n"

@@ -79,6 +79,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("V", ("version",), None, "Show the version of wpigz and of its zlib engine and exit"),
     Option("Y", ("synchronous",), None, "Sync each output file to disk before removing its input"),
     Option("z", ("zlib",), None, "Write zlib format (.zz) instead of gzip"),
+    Option(None, ("engine",), "NAME", "Deflate engine in wasm: zlib (default: pigz's exact bytes) or "
+                                      "zlib-ng (faster, slightly different bytes)"),
     Option(None, ("zstd",), None, "Write zstd (.zst) with the zstandard package's own multithreaded "
                                   "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19"),
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
@@ -111,6 +113,7 @@ class Settings:
     rsyncable: bool = False
     head: int = HEAD_NAME | HEAD_TIME
     form: str = "gzip"                      # "gzip", "zlib", "zip" or "zstd"
+    engine: str = "zlib"                    # "zlib" or "zlib-ng"
     suffix: str | None = None               # None: the format's own (.gz, .zz, .zip)
     comment: bytes | None = None
     alias: str = "-"
@@ -173,6 +176,10 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         settings.alias = value or "-"
     elif key in ("fast", "best"):
         settings.level = 1 if key == "fast" else 9
+    elif key == "engine":
+        if value not in ("zlib", "zlib-ng"):
+            raise UsageError(f"unknown engine: {value} (zlib or zlib-ng)")
+        settings.engine = value
     elif key == "zstd":
         settings.form = "zstd"
     elif key in ("progress", "no-progress"):

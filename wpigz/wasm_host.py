@@ -32,6 +32,8 @@ from wasmtime import _ffi as wasmtime_ffi
 from .wasi_threads import ThreadSpawner
 
 MODULE_FILE = "zlib.wasm"
+# the deflate engines: "zlib" gives pigz's exact bytes; "zlib-ng" is faster, with other bytes
+ENGINES = {"zlib": "zlib.wasm", "zlib-ng": "zlib-ng.wasm"}
 WASM_PAGE = 65536
 WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before Python runs again
 
@@ -95,13 +97,16 @@ class Runtime:
     """A shared memory, the main instance in it, and the thread spawner its workers come from.
 
     Owned by one Python thread (the one that made it): the main instance's Store is not
-    thread-safe. ``max_memory_pages`` caps the shared memory below the module's own maximum;
+    thread-safe. ``engine`` picks the module (see ENGINES). ``max_memory_pages`` caps the shared memory below the module's own maximum;
     ``max_threads`` caps how many worker threads thread-spawn grants at once (more are
     refused, as wasi-threads allows a host to do).
     """
 
-    def __init__(self, *, max_memory_pages: int | None = None, max_threads: int = 256) -> None:
-        self.engine, self.module = compiled_module()
+    def __init__(self, *, engine: str = "zlib", max_memory_pages: int | None = None,
+                 max_threads: int = 256) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self.engine, self.module = compiled_module(ENGINES[engine])
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = memory_import.type.limits
         maximum = limits.max if max_memory_pages is None else min(limits.max, max_memory_pages)
