@@ -130,6 +130,15 @@ def _meter(settings: Settings, item: Input, index: int, count: int,
     return progress.FileProgress(os.path.basename(item.label), index, count, total)
 
 
+def _open_input(item: Input, reporter: Reporter) -> BinaryIO | None:
+    """The input's stream (unbuffered for files), or None after reporting why it cannot be opened."""
+    try:
+        return sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
+    except OSError as error:
+        reporter.error(f"{item.label}: {error.strerror}")
+        return None
+
+
 def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
                  index: int, count: int) -> None:
     """Compress one input to stdout or to its own file. Input problems are reported here;
@@ -138,10 +147,8 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
     final = None if to_stdout else item.path + settings.output_suffix
     if final is not None and not may_overwrite(final, force=settings.force, reporter=reporter):
         return
-    try:
-        source = sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
-    except OSError as error:
-        reporter.error(f"{item.label}: {error.strerror}")
+    source = _open_input(item, reporter)
+    if source is None:
         return
     output = None
     meter = None
@@ -207,10 +214,8 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
         final = decompressed_name(item.path, settings.suffix)
         if not restore_name and not may_overwrite(final, force=settings.force, reporter=reporter):
             return
-    try:
-        source = sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
-    except OSError as error:
-        reporter.error(f"{item.label}: {error.strerror}")
+    source = _open_input(item, reporter)
+    if source is None:
         return
     output = None
     try:
@@ -267,10 +272,8 @@ def _discard(data: memoryview) -> None:
 def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
              lister: listing.Lister) -> None:
     """One input's rows of -l (or, with -lt, after decoding it)."""
-    try:
-        source = sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
-    except OSError as error:
-        reporter.error(f"{item.label}: {error.strerror}")
+    source = _open_input(item, reporter)
+    if source is None:
         return
     try:
         if settings.test_too:
