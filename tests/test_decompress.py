@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import random
-import resource
 import struct
 import subprocess
 import sys

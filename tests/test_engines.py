@@ -4,7 +4,6 @@ on the thread count, and the same command-line and library surface as the defaul
 from __future__ import annotations
 
 import gzip
-import io
 import subprocess
 import sys
 import zlib

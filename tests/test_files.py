@@ -314,7 +314,7 @@ def _limit_file_size() -> None:
 def test_file_size_limit_removes_partial_output_and_keeps_input(tmp_path, threads):
     # must report and end, not hang
     big = make(tmp_path / "big", random_bytes(1024 * K))
-    small = make(tmp_path / "small", b"fits\n")
+    make(tmp_path / "small", b"fits\n")
     before = big.read_bytes()
     proc = subprocess.run([*WPIGZ, "-p", threads, "small", "big"], cwd=tmp_path, capture_output=True,
                           timeout=50, preexec_fn=_limit_file_size)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import glob
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -105,7 +104,7 @@ def debian_source_entries() -> str:
                     key, value = line.split(":", 1)
                     fields[key.strip()] = value.strip()
             if ZLIB_SUITE in fields.get("Suites", "").split() and "main" in fields.get("Components", ""):
-                stanza = [f"Types: deb-src", f"URIs: {fields['URIs']}", f"Suites: {ZLIB_SUITE}",
+                stanza = ["Types: deb-src", f"URIs: {fields['URIs']}", f"Suites: {ZLIB_SUITE}",
                           "Components: main"]
                 if "Signed-By" in fields:
                     stanza.append(f"Signed-By: {fields['Signed-By']}")
