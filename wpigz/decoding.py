@@ -63,10 +63,6 @@ class Decoded:
     later_entries: bool = False         # zip: entries after the first were ignored
     member_mtime: int | None = None     # stored time of the last gzip member read
 
-    @property
-    def original(self) -> int:
-        return sum(m.original for m in self.members)
-
 
 class Source:
     """A binary input with a pushback buffer: headers are read from it in Python, bodies go

@@ -34,7 +34,6 @@ from .wasi_threads import ThreadSpawner
 MODULE_FILE = "zlib.wasm"
 # the deflate engines: "zlib" gives pigz's exact bytes; "zlib-ng" is faster, with other bytes
 ENGINES = {"zlib": "zlib.wasm", "zlib-ng": "zlib-ng.wasm"}
-WASM_PAGE = 65536
 WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before Python runs again
 
 # job flags and check kinds, as in wasm/engine.c

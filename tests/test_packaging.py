@@ -1,0 +1,22 @@
+"""The wheel that `pip install .` builds carries both engines and the typing marker (CI installs
+the package in editable mode, which would not notice a missing data file)."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(300)
+def test_wheel_contains_both_engines_and_py_typed(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("wpigz-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"wpigz/zlib.wasm", "wpigz/zlib-ng.wasm", "wpigz/py.typed"} <= names
+    for name in ("zlib.wasm", "zlib-ng.wasm"):
+        assert zipfile.ZipFile(wheel).read(f"wpigz/{name}") == (ROOT / "wpigz" / name).read_bytes()
