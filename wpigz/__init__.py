@@ -3,12 +3,39 @@
 The library mirrors Python's gzip module: ``wpigz.open``, ``wpigz.GzipFile``,
 ``wpigz.compress``, ``wpigz.decompress`` and ``wpigz.BadGzipFile``, plus ``threads`` and
 ``blocksize`` arguments. The command is ``wpigz`` (see ``wpigz -h``).
+
+The names are imported on first use (PEP 562), so that ``python -m wpigz`` -- which imports
+this package before the command -- does not pay for the library API it does not use.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .api import READ, WRITE, BadGzipFile, GzipFile, compress, decompress, open  # noqa: E402
-from .wasm_host import EngineError  # noqa: E402
-
 __all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "compress", "decompress", "open",
            "__version__"]
+
+_API = {"BadGzipFile", "GzipFile", "READ", "WRITE", "compress", "decompress", "open"}
+
+if TYPE_CHECKING:
+    from .api import READ, WRITE, BadGzipFile, GzipFile, compress, decompress, open  # noqa: F401
+    from .wasm_host import EngineError  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
+        value = getattr(api, name)
+    elif name == "EngineError":
+        from . import wasm_host
+        value = wasm_host.EngineError
+    else:
+        raise AttributeError(f"module 'wpigz' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

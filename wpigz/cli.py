@@ -20,15 +20,17 @@ import signal
 import stat
 import sys
 import traceback
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from . import __version__, framing, listing, progress
-from .decoding import CorruptInput, Unrecognized, decompress
+from . import __version__, framing, progress
 from .files import (STDOUT_LABEL, Abort, AtomicOutput, Input, Interrupted, Output, OutputError, Reporter,
                     decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
 from .pipeline import compress_body
 from .wasm_host import EngineError, Runtime
+
+if TYPE_CHECKING:       # decoding and listing are imported only by the modes that use them
+    from . import listing
 
 PROG = "wpigz"
 
@@ -206,6 +208,7 @@ def _restored_path(item: Input, stored: bytes | None, default: str) -> str:
 def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input) -> None:
     """Decompress (or with -t, test) one input to stdout or to its own file. Corrupt input is
     reported and its partial output removed; the input is kept."""
+    from .decoding import CorruptInput, Unrecognized, decompress
     testing = settings.mode == "test"
     to_stdout = not testing and (item.path is None or settings.stdout)
     restore_name, restore_time = settings.head & HEAD_NAME, settings.head & HEAD_TIME
@@ -272,6 +275,8 @@ def _discard(data: memoryview) -> None:
 def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
              lister: listing.Lister) -> None:
     """One input's rows of -l (or, with -lt, after decoding it)."""
+    from . import listing
+    from .decoding import CorruptInput, Unrecognized, decompress
     source = _open_input(item, reporter)
     if source is None:
         return
@@ -299,6 +304,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
                            recursive=settings.recursive, reporter=reporter, mode=settings.mode,
                            decompress_suffix=settings.suffix)
     if settings.mode != "compress":
+        from . import listing
         runtime = Runtime(engine=settings.engine)
         lister = listing.Lister(settings.verbosity)
         for item in inputs:

@@ -25,6 +25,7 @@ hit inside a job.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Callable
@@ -112,7 +113,7 @@ class DeflateStream:
     """
 
     def __init__(self, sink: IO[bytes], options: DeflateOptions, *, runtime: Runtime | None = None,
-                 on_block: Callable[[int, int], None] | None = None) -> None:
+                 on_block: Callable[[int, int], None] | None = None, size_hint: int | None = None) -> None:
         self.runtime = runtime or thread_runtime()
         self.sink = sink
         self.options = options
@@ -122,7 +123,10 @@ class DeflateStream:
         self.length = 0             # input bytes written out so far
         self.compressed = 0         # body bytes written out so far
         self._trap_job = int(os.environ.get(TRAP_ENV, "-1"))
-        self.pool = DeflatePool(self.runtime, threads=options.threads, blocksize=options.blocksize,
+        threads = options.threads
+        if size_hint is not None:       # no more workers than the input has blocks
+            threads = min(threads, max(1, -(-size_hint // options.blocksize)))
+        self.pool = DeflatePool(self.runtime, threads=threads, blocksize=options.blocksize,
                                 level=options.level, strategy=options.strategy,
                                 independent=options.independent,
                                 check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32)
@@ -217,7 +221,8 @@ def compress_body(source: BinaryIO, sink: BinaryIO, options: DeflateOptions, *,
     straight into the engine's memory. ``on_block(input_bytes, output_bytes)`` is called after
     each job is written (for progress). Engine errors raise EngineError; I/O errors OSError."""
     readinto = getattr(source, "readinto", None)
-    with DeflateStream(sink, options, runtime=runtime, on_block=on_block) as stream:
+    with DeflateStream(sink, options, runtime=runtime, on_block=on_block,
+                       size_hint=_remaining(source)) as stream:
         while True:
             room = stream.buffer()
             if readinto is not None:
@@ -230,6 +235,17 @@ def compress_body(source: BinaryIO, sink: BinaryIO, options: DeflateOptions, *,
                 break
             stream.commit(n)
         return stream.finish()
+
+
+def _remaining(source: BinaryIO) -> int | None:
+    """Bytes left in source when it is a regular file (a hint: the file may still grow), else None."""
+    try:
+        info = os.fstat(source.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        return max(0, info.st_size - source.tell())
+    except (AttributeError, OSError, ValueError):     # no fileno, unseekable, closed
+        return None
 
 
 def _rsync_job(pool: DeflatePool, seq: int, pos: int, n: int, size: int, h: int) -> tuple[int, bool, int]:

@@ -92,10 +92,11 @@ class ThreadSpawner:
             return SPAWN_FAILED
 
     def _run(self, store: wasmtime.Store, instance: wasmtime.Instance, tid: int, start_arg: int) -> None:
+        from .wasm_host import EngineError, _Call, _trap_message
         try:
-            instance.exports(store)["wasi_thread_start"](store, tid, start_arg)
+            # looked up by name: listing every export of a new instance costs milliseconds
+            _Call(store, instance, "wasi_thread_start")(tid, start_arg)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-            from .wasm_host import EngineError, _trap_message
             with self._lock:
                 self._errors.append(EngineError(f"worker thread {tid} trapped: {_trap_message(trap)}"))
             try:

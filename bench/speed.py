@@ -1,0 +1,177 @@
+"""The speed section: wpigz's own goals, each as a ratio to the native tool measured alongside.
+
+    python -m bench.speed [--size MIB] [--runs N] [--only startup,decompress,compress]
+
+* start-up: ``wpigz -c`` of a 1 KiB file against ``python -c pass`` and
+  ``python -c "import wasmtime"`` (the floor wpigz cannot go below) and gzip;
+* decompression: ``wpigz -dc`` against ``gzip -dc`` and ``pigz -dc`` on each corpus file
+  (packed by pigz -6), and on a mixed file (half text, half binaries);
+* compression: ``-p 2`` against ``-p 1`` at levels 1, 6 and 9, for wpigz and for pigz, and
+  wpigz -p 2 against pigz -p 2.
+
+Method: whole commands, output to /dev/null, timed from start to exit. The commands of one
+comparison run in alternating rounds (the order rotated each round), ratios are taken within
+a round, and the tables give the median ratio over the rounds with its min-max, so drift of a
+shared machine mostly cancels. Python's bytecode cache is enabled for these runs (as it is for
+an installed package) even when PYTHONDONTWRITEBYTECODE is set in the caller's environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import corpus
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "out"
+PY = sys.executable
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(cmd: list[str]) -> float:
+    """Wall seconds of cmd, its output thrown away (a failure stops the benchmark)."""
+    with open(os.devnull, "wb") as sink:
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, stdout=sink, stderr=subprocess.PIPE, env=ENV)
+        wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-300:]}")
+    return wall
+
+
+def rounds(commands: dict[str, list[str]], runs: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Each command once per round, order rotated per round: name -> wall seconds per round."""
+    names = list(commands)
+    for _ in range(warmup):
+        for name in names:
+            timed(commands[name])
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(runs):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            walls[name].append(timed(commands[name]))
+    return walls
+
+
+def ratio(walls: dict[str, list[float]], a: str, b: str) -> tuple[float, float, float]:
+    """Median, min, max over rounds of wall(b) / wall(a): how many times faster a is than b
+    (below 1: how much slower)."""
+    values = [tb / ta for ta, tb in zip(walls[a], walls[b])]
+    return statistics.median(values), min(values), max(values)
+
+
+def wpigz(*args: str) -> list[str]:
+    return [PY, "-m", "wpigz", *args]
+
+
+def measure_startup(runs: int) -> dict[str, list[float]]:
+    WORK.mkdir(exist_ok=True)
+    tiny = WORK / "tiny-1KiB"
+    tiny.write_bytes(corpus.RECIPES["text"][1](1024))
+    return rounds({"python -c pass": [PY, "-c", "pass"],
+                   "python -c 'import wasmtime'": [PY, "-c", "import wasmtime"],
+                   "wpigz -c": wpigz("-c", str(tiny)),
+                   "gzip -c": ["gzip", "-c", str(tiny)]}, runs, warmup=3)
+
+
+def mixed_file(files: list[corpus.CorpusFile], size: int) -> Path:
+    """Text then binaries (half each, up to 32 MiB of text): the 'real mixed data' of the decompression goal."""
+    path = WORK / "corpus" / f"mixed-{size >> 20}M"
+    if not path.exists() or path.stat().st_size != size:
+        text = corpus.RECIPES["text"][1](min(size // 2, 32 << 20))    # GCIDE holds about 38 MiB
+        path.write_bytes(text + corpus.RECIPES["binaries"][1](size - len(text)))
+    return path
+
+
+def measure_decompress(paths: list[Path], runs: int) -> dict[str, dict[str, list[float]]]:
+    results = {}
+    for path in paths:
+        packed = WORK / f"{path.name}.gz"
+        if not packed.exists() or packed.stat().st_mtime < path.stat().st_mtime:
+            with open(packed, "wb") as sink:
+                subprocess.run(["pigz", "-6", "-c", str(path)], stdout=sink, check=True)
+        results[path.name] = rounds({"wpigz -dc": wpigz("-dc", str(packed)),
+                                     "gzip -dc": ["gzip", "-dc", str(packed)],
+                                     "pigz -dc": ["pigz", "-dc", str(packed)]}, runs)
+    return results
+
+
+def measure_compress(path: Path, levels: list[int], runs: int) -> dict[int, dict[str, list[float]]]:
+    return {level: rounds({"wpigz -p 2": wpigz(f"-{level}", "-p", "2", "-c", str(path)),
+                           "wpigz -p 1": wpigz(f"-{level}", "-p", "1", "-c", str(path)),
+                           "pigz -p 2": ["pigz", f"-{level}", "-p", "2", "-c", str(path)],
+                           "pigz -p 1": ["pigz", f"-{level}", "-p", "1", "-c", str(path)]}, runs, warmup=0)
+            for level in levels}
+
+
+def _fmt(r: tuple[float, float, float]) -> str:
+    return f"{r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f})"
+
+
+def markdown(startup: dict | None, decompress: dict | None, compress: dict | None, *,
+             runs: int, compress_file: str = "") -> list[str]:
+    """The section's lines for RESULTS.md."""
+    lines = ["## Speed goals", "",
+             f"Whole commands, {runs} alternating rounds, median ratio within a round (min-max); "
+             "a ratio above 1 means the first tool is faster. Goals from issue 11 in brackets.", ""]
+    if startup:
+        median = {name: statistics.median(walls) * 1000 for name, walls in startup.items()}
+        lines += ["| start-up, 1 KiB | median ms |", "|---|---:|"]
+        lines += [f"| `{name}` | {ms:.1f} |" for name, ms in median.items()]
+        over = [b / a for a, b in zip(startup["python -c 'import wasmtime'"], startup["wpigz -c"])]
+        lines += ["", f"`wpigz -c` takes {statistics.median(over):.2f}x (min-max {min(over):.2f}-{max(over):.2f}) "
+                  "the time of `python -c 'import wasmtime'` [goal: at most 1.3x].", ""]
+    if decompress:
+        lines += ["| decompress (pigz -6 input) | wpigz -dc vs gzip -dc [>= 1.3x] | wpigz -dc vs pigz -dc [>= 0.8x] "
+                  "| wpigz -dc median s |", "|---|---:|---:|---:|"]
+        for name, walls in decompress.items():
+            lines.append(f"| {name} | {_fmt(ratio(walls, 'wpigz -dc', 'gzip -dc'))} | "
+                         f"{_fmt(ratio(walls, 'wpigz -dc', 'pigz -dc'))} | {statistics.median(walls['wpigz -dc']):.2f} |")
+        lines.append("")
+    if compress:
+        lines += [f"| compress {compress_file} | wpigz -p 2 vs pigz -p 2 [-6: >= 0.80x] | wpigz -p 2 vs -p 1 "
+                  "[-1: >= 1.7x] | pigz -p 2 vs -p 1 | wpigz -p 2 median s |", "|---|---:|---:|---:|---:|"]
+        for level, walls in compress.items():
+            lines.append(f"| -{level} | {_fmt(ratio(walls, 'wpigz -p 2', 'pigz -p 2'))} | "
+                         f"{_fmt(ratio(walls, 'wpigz -p 2', 'wpigz -p 1'))} | "
+                         f"{_fmt(ratio(walls, 'pigz -p 2', 'pigz -p 1'))} | {statistics.median(walls['wpigz -p 2']):.2f} |")
+        lines.append("")
+    return lines
+
+
+def run(size: int, runs: int, only: set[str], log=print) -> list[str]:
+    """Measure what only names (startup, decompress, compress) on size-byte corpus files."""
+    WORK.mkdir(exist_ok=True)
+    startup = decompress = compress = None
+    text = None
+    if only & {"decompress", "compress"}:
+        files = [f for f in corpus.build(WORK / "corpus", size) if f.name in ("text", "binaries")]
+        text = files[0].path
+    if "startup" in only:
+        log("speed: start-up")
+        startup = measure_startup(max(runs, 10) * 2)
+    if "decompress" in only:
+        log("speed: decompression")
+        decompress = measure_decompress([f.path for f in files] + [mixed_file(files, size)], runs)
+    if "compress" in only:
+        log("speed: compression")
+        compress = measure_compress(text, [1, 6, 9], runs)
+    return markdown(startup, decompress, compress, runs=runs, compress_file=text.name if text else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=40, help="MiB per corpus file (default 40)")
+    parser.add_argument("--runs", type=int, default=5, help="rounds per comparison (default 5)")
+    parser.add_argument("--only", default="startup,decompress,compress")
+    args = parser.parse_args()
+    print("\n".join(run(args.size << 20, args.runs, set(args.only.split(",")))))
+
+
+if __name__ == "__main__":
+    main()
