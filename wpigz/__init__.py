@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 __all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "compress", "decompress", "open",
            "__version__"]
 
+_SUBMODULES = {"api", "cli", "decoding", "files", "framing", "listing", "options", "pipeline", "progress",
+               "wasi_threads", "wasm_host"}
 _API = {"BadGzipFile", "GzipFile", "READ", "WRITE", "compress", "decompress", "open"}
 
 if TYPE_CHECKING:
@@ -31,6 +33,9 @@ def __getattr__(name: str) -> Any:
     elif name == "EngineError":
         from . import wasm_host
         value = wasm_host.EngineError
+    elif name in _SUBMODULES:          # wpigz.api etc. after a bare "import wpigz", as before
+        import importlib
+        value = importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module 'wpigz' has no attribute {name!r}")
     globals()[name] = value

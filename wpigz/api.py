@@ -34,7 +34,7 @@ from typing import IO, Any, Generator
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
 from .pipeline import DeflateOptions, DeflateStream, default_threads
-from .wasm_host import Runtime
+from .wasm_host import DECODER_ENGINE, ENGINES, Runtime
 
 READ = _gzip.READ
 WRITE = _gzip.WRITE
@@ -227,7 +227,7 @@ class GzipFile(io.BufferedIOBase):
         origmode = mode
         if mode is None:
             mode = getattr(fileobj, "mode", "rb")
-        self._runtime = Runtime(engine=engine)
+        self._runtime = Runtime(engine=DECODER_ENGINE if mode.startswith("r") and engine in ENGINES else engine)
         self._error: BaseException | None = None
         if mode.startswith("r"):
             self.mode = READ

@@ -305,7 +305,8 @@ def run(settings: Settings, reporter: Reporter) -> int:
                            decompress_suffix=settings.suffix)
     if settings.mode != "compress":
         from . import listing
-        runtime = Runtime(engine=settings.engine)
+        from .wasm_host import DECODER_ENGINE
+        runtime = Runtime(engine=DECODER_ENGINE)      # decoding always uses zlib-ng's inflate
         lister = listing.Lister(settings.verbosity)
         for item in inputs:
             if settings.mode == "list":

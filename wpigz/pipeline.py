@@ -129,7 +129,8 @@ class DeflateStream:
         self.pool = DeflatePool(self.runtime, threads=threads, blocksize=options.blocksize,
                                 level=options.level, strategy=options.strategy,
                                 independent=options.independent,
-                                check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32)
+                                check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32,
+                                asked_threads=options.threads)
         self._lengths = [0] * self.pool.nslots     # input bytes of the job in each slot
         self._next_read = 0         # seq of the job being filled
         self._next_write = 0        # seq of the next job to write out

@@ -39,6 +39,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))      # the .wasm files sit be
 MODULE_FILE = "zlib.wasm"
 # the deflate engines: "zlib" gives pigz's exact bytes; "zlib-ng" is faster, with other bytes
 ENGINES = {"zlib": "zlib.wasm", "zlib-ng": "zlib-ng.wasm"}
+# Decoding has no bytes to match, so it always uses the fastest inflater in the sandbox:
+# zlib-ng's (measured about 2x zlib 1.2.13's in wasm). Both modules carry wasm/inflater.c.
+DECODER_ENGINE = "zlib-ng"
 WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before Python runs again
 
 # job flags and check kinds, as in wasm/engine.c
@@ -256,7 +259,9 @@ class Runtime:
                  max_threads: int = 256) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self.engine_name = engine
         self.engine, self.module = compiled_module(ENGINES[engine])
+        self._decoder_runtime: Runtime | None = None
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = memory_import.type.limits
         maximum = limits.max if max_memory_pages is None else min(limits.max, max_memory_pages)
@@ -286,6 +291,15 @@ class Runtime:
         # The worker never reached its own exit bookkeeping: do it through its own instance,
         # which also wakes a main thread waiting in wpigz_wait.
         instance.exports(store)["wpigz_worker_trapped"](store, start_arg)
+
+    def decoder_runtime(self) -> Runtime:
+        """The Runtime decoders run in: this one if it holds DECODER_ENGINE, else one made
+        for it on first use and kept with this one (same owner thread)."""
+        if self.engine_name == DECODER_ENGINE:
+            return self
+        if self._decoder_runtime is None:
+            self._decoder_runtime = Runtime(engine=DECODER_ENGINE)
+        return self._decoder_runtime
 
     def view(self, address: int, length: int) -> memoryview:
         """A writable memoryview of [address, address + length) in the shared memory: no copy.
@@ -317,7 +331,7 @@ class DeflatePool:
     """
 
     def __init__(self, runtime: Runtime, *, threads: int, blocksize: int, level: int,
-                 strategy: int, independent: bool, check_kind: int) -> None:
+                 strategy: int, independent: bool, check_kind: int, asked_threads: int | None = None) -> None:
         self.runtime = runtime
         self.threads = threads
         self.blocksize = blocksize
@@ -327,7 +341,9 @@ class DeflatePool:
         self._ctl = runtime.call("wpigz_new", threads, self.nslots, blocksize, level, strategy,
                                  int(independent), check_kind)
         if self._ctl == 0:
-            raise EngineError(f"not enough wasm memory for {threads} threads with "
+            # the message names the thread count the user asked for, even when a small input
+            # made the pool start fewer workers
+            raise EngineError(f"not enough wasm memory for {asked_threads or threads} threads with "
                               f"{blocksize // 1024} KiB blocks")
         self._workers: list = []
         self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
@@ -406,10 +422,12 @@ CHECK_NONE = 2
 
 class Decoder:
     """The sandboxed decompressor (wasm/inflater.c): raw inflate or Unix-compress LZW, fed and
-    drained through two fixed buffers in wasm memory. Main thread only; ``close`` is
+    drained through two fixed buffers in wasm memory. It runs in ``runtime.decoder_runtime()``
+    (zlib-ng's inflate, whatever engine compresses). Main thread only; ``close`` is
     idempotent and also happens on leaving a ``with`` block."""
 
     def __init__(self, runtime: Runtime, *, in_size: int = 256 * 1024, out_size: int = 1024 * 1024) -> None:
+        runtime = runtime.decoder_runtime()
         self.runtime = runtime
         self._f = runtime.call("wpigz_inflater_new", in_size, out_size)
         if self._f == 0:
