@@ -32,7 +32,7 @@ def _compression_table(compression, item, level, thread_counts) -> list[str]:
 
 
 def write(path: Path, plots: Path, *, command, machine, files, levels, thread_counts, compression,
-          decompression, startup, scaling, runs, engine, progress_cost) -> None:
+          decompression, startup, scaling, runs, engine, progress_cost, speed=None) -> None:
     plots.mkdir(exist_ok=True)
     text = files[0]
     out = ["# wpigz benchmark results", "",
@@ -55,6 +55,7 @@ def write(path: Path, plots: Path, *, command, machine, files, levels, thread_co
                 speedups.append(f"- level {level}: wpigz -p {threads} is "
                                 f"{one.median('wall') / many.median('wall'):.2f}x its -p 1 throughput")
     out += ["Parallel speedup of wpigz (text):", ""] + speedups + [""]
+    out += speed or []          # bench/speed.py: the goals of issue 11, as ratios
     out += ["## Compression", ""]
     for item in files:
         for level in levels:

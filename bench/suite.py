@@ -286,6 +286,8 @@ def main() -> None:
     decompression = measure_decompression(files, args.runs, log)
     log("start-up")
     startup = measure_startup(args.runs)
+    from . import speed
+    speed_lines = speed.run(size, args.runs, {"startup", "decompress", "compress"}, log)
     log("engine in-process, and the progress bar's cost")
     engine = {name: measure_engine(files[0].path, levels, thread_counts, args.runs, name)
               for name in ("zlib", "zlib-ng")}
@@ -298,5 +300,5 @@ def main() -> None:
     report.write(HERE / "RESULTS.md", PLOTS, command=command, machine=machine(), files=files,
                  levels=levels, thread_counts=thread_counts, compression=compression,
                  decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
-                 engine=engine, progress_cost=progress_cost)
+                 engine=engine, progress_cost=progress_cost, speed=speed_lines)
     log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")

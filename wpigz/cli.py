@@ -19,7 +19,6 @@ import os
 import signal
 import stat
 import sys
-import traceback
 from typing import TYPE_CHECKING, BinaryIO
 
 from . import __version__, framing, progress
@@ -173,6 +172,7 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
             raise
         message = f"{item.label}: {getattr(error, 'strerror', None) or error}"
         if reporter.verbosity >= 3:
+            import traceback      # only with -vv: it costs start-up time
             traceback.print_exc()
         if to_stdout:
             # part of this stream may be out already: carrying on would hide a cut-short member
@@ -376,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OutputError, Abort) as error:
         reporter.error(str(error))
         if settings.verbosity >= 3:
+            import traceback      # only with -vv: it costs start-up time
             traceback.print_exc()
         _silence_stdout()
         return 1
@@ -390,5 +391,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:      # a bug: say so plainly, and show where only with -vv
         reporter.error(f"internal error: {type(error).__name__}: {error}")
         if settings.verbosity >= 3:
+            import traceback      # only with -vv: it costs start-up time
             traceback.print_exc()
         return 1

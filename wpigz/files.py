@@ -21,7 +21,7 @@ import signal
 import stat
 import sys
 import tempfile
-from dataclasses import dataclass
+from ._record import dataclass               # dataclasses itself costs start-up time
 from typing import BinaryIO, Iterator
 
 STDIN_LABEL = "<stdin>"

@@ -12,7 +12,7 @@ and then the ``PIGZ`` environment variable, which may hold only harmless options
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import Iterator
 
 from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, default_threads

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from dataclasses import dataclass, field
+from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import IO, BinaryIO, Callable
 
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, Runtime
