@@ -32,13 +32,16 @@ import wasmtime
 from wasmtime import _ffi as wasmtime_ffi
 from wasmtime._bindings import _wasmtime_func_call_unchecked as _func_call_unchecked
 
+from .engines import DEFAULT_ENGINE
+from .engines import ENGINES as ENGINE_TABLE
+from .engines import engine_info
 from .wasi_threads import ThreadSpawner
 
 _HERE = os.path.dirname(os.path.abspath(__file__))      # the .wasm files sit beside this one
 
-MODULE_FILE = "zlib.wasm"
-# the deflate engines: "zlib" gives pigz's exact bytes; "zlib-ng" is faster, with other bytes
-ENGINES = {"zlib": "zlib.wasm", "zlib-ng": "zlib-ng.wasm"}
+# engine name -> module file (the facts about each engine are in engines.py)
+ENGINES = {name: info.module for name, info in ENGINE_TABLE.items()}
+MODULE_FILE = ENGINES[DEFAULT_ENGINE]
 # Decoding has no bytes to match, so it always uses the fastest inflater in the sandbox:
 # zlib-ng's (measured about 2x zlib 1.2.13's in wasm). Both modules carry wasm/inflater.c.
 DECODER_ENGINE = "zlib-ng"
@@ -255,12 +258,11 @@ class Runtime:
     refused, as wasi-threads allows a host to do).
     """
 
-    def __init__(self, *, engine: str = "zlib", max_memory_pages: int | None = None,
+    def __init__(self, *, engine: str = DEFAULT_ENGINE, max_memory_pages: int | None = None,
                  max_threads: int = 256) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self.info = engine_info(engine)
         self.engine_name = engine
-        self.engine, self.module = compiled_module(ENGINES[engine])
+        self.engine, self.module = compiled_module(self.info.module)
         self._decoder_runtime: Runtime | None = None
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = memory_import.type.limits
