@@ -31,6 +31,7 @@ import zlib
 import wasmtime
 from wasmtime import _ffi as wasmtime_ffi
 from wasmtime._bindings import _wasmtime_func_call_unchecked as _func_call_unchecked
+from wasmtime._func import maybe_raise_last_exn as _raise_host_exception
 
 from .engines import DEFAULT_ENGINE
 from .engines import ENGINES as ENGINE_TABLE
@@ -236,11 +237,16 @@ class _Call:
             buffer[i].i32 = value
         # ctypes releases the GIL for the call: workers (and other Python threads) run meanwhile
         error = _func_call_unchecked(self._context, self._func, buffer, len(buffer), ctypes.byref(self._trap))
-        if error:
-            raise wasmtime.WasmtimeError._from_ptr(error)
-        if self._trap:
-            trap, self._trap = self._trap, ctypes.POINTER(wasmtime_ffi.wasm_trap_t)()
-            raise wasmtime.Trap._from_ptr(trap)
+        if error or self._trap:
+            # as wasmtime-py's own calls do: an exception a host function (thread-spawn) raised
+            # became this trap; raise that exception rather than the trap
+            if error:
+                failure: Exception = wasmtime.WasmtimeError._from_ptr(error)
+            else:
+                trap, self._trap = self._trap, ctypes.POINTER(wasmtime_ffi.wasm_trap_t)()
+                failure = wasmtime.Trap._from_ptr(trap)
+            _raise_host_exception()
+            raise failure
         return buffer[0].i32 if self._results else 0
 
 
