@@ -88,11 +88,14 @@ def _damage(entry: Path, how: str) -> None:
         data = bytearray(b"not a module" * 100)
     elif how == "empty":
         data = bytearray()
+    elif how == "writable by others":
+        os.chmod(entry, 0o666)
+        return
     entry.write_bytes(bytes(data))
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("how", ["flipped", "truncated", "garbage", "empty"])
+@pytest.mark.parametrize("how", ["flipped", "truncated", "garbage", "empty", "writable by others"])
 def test_corrupt_cache_is_rebuilt(tmp_path, small, how):
     cache = tmp_path / "cache"
     good = run("-c", small.name, cache=cache, cwd=tmp_path)
@@ -103,6 +106,7 @@ def test_corrupt_cache_is_rebuilt(tmp_path, small, how):
     assert again.returncode == 0 and again.stderr == b""
     assert again.stdout == good.stdout == pigz_bytes(small)
     assert cached(cache) == [entry] and entry.read_bytes() == original      # rewritten whole
+    assert entry.stat().st_mode & 0o077 == 0
 
 
 @pytest.mark.timeout(300)

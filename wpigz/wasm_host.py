@@ -128,9 +128,13 @@ def _load_cached(engine: wasmtime.Engine, path: str, key: str) -> wasmtime.Modul
     A cache file is wasmtime's serialized module followed by a trailer: CACHE_FORMAT, the key,
     the payload's length and its crc32. Deserializing trusts the machine code it is given, so
     the file is checked whole before wasmtime sees it: a torn or flipped file is recompiled,
-    never run."""
+    never run, and so is one that is not the user's own or that others may write to."""
     try:
         with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            # machine code is only taken from a file no one else could have written
+            if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                return None
             data = f.read()
     except OSError:
         return None
