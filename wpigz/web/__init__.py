@@ -23,6 +23,7 @@ import http.server
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -131,15 +132,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._fail(404, "not found")
         path = os.path.join(self.files_dir, name)
         try:
-            # O_NOFOLLOW: a symbolic link inside DIR could point anywhere
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # O_NOFOLLOW: a symbolic link inside DIR could point anywhere; O_NONBLOCK: opening
+            # a fifo must not hang (it is refused below; regular files ignore the flag)
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError:
             return self._fail(404, "not found")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):     # a directory, a device, a fifo: not served
+            os.close(fd)
+            return self._fail(404, "not found")
         with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            import stat
-            if not stat.S_ISREG(info.st_mode):
-                return self._fail(404, "not found")
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(info.st_size))
