@@ -155,6 +155,16 @@ class Runtime {
     return -1;
   }
 
+  // end the idle thread Workers of a runtime that is no longer used (between runs: none is busy)
+  retire() {
+    for (const entry of this.threads) {
+      Atomics.store(this.board, entry.base + STATE, QUIT);
+      Atomics.notify(this.board, entry.base + STATE);
+      entry.worker.terminate();
+    }
+    this.threads = [];
+  }
+
   takeStarted() {
     const started = this.started;
     this.started = [];
@@ -404,6 +414,7 @@ let runtimeEngine = null;
 
 async function theRuntime(engine, threads) {
   if (runtime === null || runtimeEngine !== engine) {
+    if (runtime !== null) runtime.retire();
     runtime = await Runtime.create(engine);
     runtimeEngine = engine;
   }
@@ -422,6 +433,7 @@ function progressReporter(total) {
 }
 
 async function compress(job) {
+  const setup = performance.now();
   const rt = await theRuntime(job.engine, job.threads);
   const input = await openInput(job);
   const started = performance.now();
@@ -454,10 +466,11 @@ async function compress(job) {
   sink.write(gzipTrailer(body.check, body.length));
   report(read, sink.bytes, true);
   return { blob: sink.blob("application/gzip"), read, written: sink.bytes, ms: performance.now() - started,
-           warnings: [] };
+           setupMs: started - setup, warnings: [] };
 }
 
 async function decompress(job) {
+  const setup = performance.now();
   const rt = await theRuntime(job.engine, 0);
   const input = await openInput(job);
   const started = performance.now();
@@ -471,7 +484,8 @@ async function decompress(job) {
   });
   report(source.consumed, sink.bytes, true);
   return { blob: sink.blob("application/octet-stream"), read: source.consumed, written: sink.bytes,
-           ms: performance.now() - started, warnings: decoded.warnings, form: decoded.form };
+           ms: performance.now() - started, setupMs: started - setup, warnings: decoded.warnings,
+           form: decoded.form };
 }
 
 // the page sends one job at a time

@@ -6,7 +6,8 @@
 //   ?src=/files/NAME&level=6&threads=2&blocksize=128&post=/results/OUT          (compress)
 //   ?src=/files/NAME.gz&op=decompress&post=/results/OUT                          (decompress)
 // On failure it posts the error text to OUT.error; after a success it also posts OUT.json
-// (bytes in and out, milliseconds inside the Worker). A URL input is compressed as
+// (bytes in and out; milliseconds inside the Worker, for the run and
+// for the set-up before it: module compile, memory, thread Workers). A URL input is compressed as
 // `wpigz -n -c` does (no name, time 0); a picked file gets its name and time, as `wpigz -c FILE`.
 "use strict";
 
@@ -166,7 +167,7 @@ async function automatic() {
   if (m.type === "error") await post(target + ".error", m.message);
   else {
     await post(target, m.blob);
-    await post(target + ".json", JSON.stringify({ read: m.read, written: m.written, ms: m.ms,
+    await post(target + ".json", JSON.stringify({ read: m.read, written: m.written, ms: m.ms, setupMs: m.setupMs,
                                                   threads: job.threads, level: job.level, op }));
   }
 }
