@@ -148,13 +148,119 @@ def markdown(table: dict, size_mib: int, level: int, runs: int) -> str:
     return "\n".join(lines)
 
 
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over --remote-debugging-pipe (JSON messages
+    ended by NUL on fds 3 and 4): enough to wait for the page and take its screenshot."""
+
+    def __init__(self, url: str, profile: Path, size: tuple[int, int]) -> None:
+        to_browser_r, self._write = os.pipe()
+        self._read, from_browser_w = os.pipe()
+        # the browser reads commands on fd 3 and writes answers on fd 4
+        self.browser = subprocess.Popen(
+            [shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+             "--no-first-run", "--hide-scrollbars", f"--window-size={size[0]},{size[1]}",
+             f"--user-data-dir={profile}", "--remote-debugging-pipe", url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            pass_fds=(3, 4), preexec_fn=lambda: (os.dup2(to_browser_r, 3), os.dup2(from_browser_w, 4)))
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._id = 0
+
+    def call(self, method: str, session: str | None = None, **params: object) -> dict:
+        import json
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._write, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._read, 1 << 20)
+                if not chunk:
+                    raise SystemExit("chromium closed its DevTools pipe")
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            answer = json.loads(raw)
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    raise SystemExit(f"DevTools {method}: {answer['error']}")
+                return answer["result"]
+
+    def page_session(self) -> str:
+        """Attach to the browser's one page; the session id for calls to it."""
+        (page,) = [t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page"]
+        return self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
+
+    def evaluate(self, session: str, expression: str) -> object:
+        """The value of a JavaScript expression in the page (promises awaited)."""
+        answer = self.call("Runtime.evaluate", session, expression=expression, awaitPromise=True)
+        if "exceptionDetails" in answer:
+            raise SystemExit(f"in the page: {answer['exceptionDetails']}")
+        return answer["result"].get("value")
+
+    def wait_for(self, session: str, expression: str, values: tuple, timeout: float) -> object:
+        """Poll expression until it gives one of values. Until the page has loaded there may
+        be no execution context yet (the target starts as about:blank): that is retried."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = self.evaluate(session, expression)
+                if value in values:
+                    return value
+            except SystemExit:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the page never gave {values} for {expression}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.browser.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.browser.wait()
+        os.close(self._read)
+        os.close(self._write)
+
+
+def screenshot(target: Path, size_mib: int = 8, timeout: float = 120) -> None:
+    """The page after compressing size_mib MiB of text at 2 threads, as a PNG at target."""
+    import base64
+    work = Path(tempfile.mkdtemp(prefix="wpigz-shot-"))
+    (work / "files").mkdir()
+    (work / "files" / "gcide.txt").write_bytes(corpus.RECIPES["text"][1](size_mib << 20))
+    server = subprocess.Popen([PY, "-m", "wpigz.web", "--port", "0", "--quiet", "--files", str(work / "files")],
+                              stdout=subprocess.PIPE, env=_env())
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline().decode().rsplit(":", 1)[1].strip().rstrip("/"))
+        tools = DevTools(f"http://127.0.0.1:{port}/?src=/files/gcide.txt&level=6&threads=2",
+                         work / "profile", (760, 700))
+        try:
+            session = tools.page_session()
+            tools.wait_for(session, "document.title", ("wpigz: done",), timeout)
+            png = tools.call("Page.captureScreenshot", session, format="png")["data"]
+            target.write_bytes(base64.b64decode(png))
+        finally:
+            tools.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.web", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=32, help="MiB of text (default 32)")
     parser.add_argument("--runs", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--level", type=int, default=6)
     parser.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
+    parser.add_argument("--screenshot", metavar="PNG", help="only take the README's screenshot of the page")
     args = parser.parse_args()
+    if args.screenshot:
+        screenshot(Path(args.screenshot))
+        return
     for tool in ("chromium", "pigz"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed: apt-get install chromium pigz dict-gcide")

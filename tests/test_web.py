@@ -256,3 +256,39 @@ def test_server_binds_localhost_and_reports_a_busy_port(tmp_path):
                               capture_output=True, env=_env(), timeout=30)
     assert proc.returncode == 1
     assert proc.stderr.decode().startswith(f"wpigz.web: cannot listen on 127.0.0.1:{port}: ")
+
+
+# ---- a picked file, through the form (driven over the DevTools protocol)
+
+@pytest.mark.timeout(300)
+def test_picked_file_gets_its_name_and_time_as_wpigz_c_file(tmp_path):
+    from bench.web import DevTools
+    data = text_bytes(400_000)
+    picked = tmp_path / "notes é.txt"
+    picked.write_bytes(data)
+    os.utime(picked, (1_700_000_000.75, 1_700_000_000.75))
+    with web_server() as (_, port):
+        url = f"http://127.0.0.1:{port}/"
+        tools = DevTools(url, tmp_path / "profile", (800, 600))
+        try:
+            session = tools.page_session()
+
+            def evaluate(expression: str) -> object:
+                return tools.evaluate(session, expression)
+
+            tools.wait_for(session, "location.href + ' ' + document.readyState", (f"{url} complete",), PAGE_TIMEOUT)
+            node = tools.call("Runtime.evaluate", session, expression="document.getElementById('file')")
+            tools.call("DOM.setFileInputFiles", session, files=[str(picked)], objectId=node["result"]["objectId"])
+            evaluate("document.getElementById('threads').value = '2';"
+                     "document.getElementById('level').value = '9';"
+                     "document.getElementById('start').click()")
+            title = tools.wait_for(session, "document.title", ("wpigz: done", "wpigz: error"), PAGE_TIMEOUT)
+            assert title == "wpigz: done", evaluate("document.getElementById('problem').textContent")
+            assert evaluate("document.querySelector('#result a').download") == "notes é.txt.gz"
+            got = evaluate("fetch(document.querySelector('#result a').href).then(r => r.arrayBuffer())"
+                           ".then(b => Array.from(new Uint8Array(b), x => x.toString(16).padStart(2, '0')).join(''))")
+        finally:
+            tools.close()
+    expected = wpigz("-c", "-9", "-p", "2", picked.name, cwd=tmp_path)
+    assert expected.returncode == 0, expected.stderr
+    assert bytes.fromhex(str(got)) == expected.stdout
