@@ -135,14 +135,24 @@ def test_page_compresses_as_the_command(served, tmp_path, threads, level, blocks
 
 
 @pytest.mark.timeout(300)
-def test_page_decompresses_pigz_multi_member_exactly(served, tmp_path):
+@pytest.mark.parametrize("form", ["gz", "zz", "zip", "Z"])
+def test_page_decompresses_what_pigz_and_compress_write(served, tmp_path, form):
     port, files, results = served
     first, second = text_bytes(700_000), random_bytes(200_000) + text_bytes(50_000)
-    (files / "two.gz").write_bytes(pigz(first, "-p", "2", "-b", "32") + pigz(second, "-9"))
-    got, error = run_page(port, {"src": "/files/two.gz", "op": "decompress", "post": "/results/two"},
+    if form == "gz":            # two members, the first in several blocks
+        blob, expected = pigz(first, "-p", "2", "-b", "32") + pigz(second, "-9"), first + second
+    elif form == "zz":
+        blob, expected = pigz(first, "-z"), first
+    elif form == "zip":
+        blob, expected = pigz(first, "-K"), first
+    else:                       # Unix compress (LZW), decoded by the same module
+        blob = subprocess.run([tool("compress"), "-c"], input=first, capture_output=True, check=True).stdout
+        expected = first
+    (files / f"in.{form}").write_bytes(blob)
+    got, error = run_page(port, {"src": f"/files/in.{form}", "op": "decompress", "post": "/results/out"},
                           results, tmp_path / "profile")
     assert error is None, error
-    assert got == first + second
+    assert got == expected
 
 
 @pytest.mark.timeout(300)
@@ -256,6 +266,31 @@ def test_server_binds_localhost_and_reports_a_busy_port(tmp_path):
                               capture_output=True, env=_env(), timeout=30)
     assert proc.returncode == 1
     assert proc.stderr.decode().startswith(f"wpigz.web: cannot listen on 127.0.0.1:{port}: ")
+
+
+@pytest.mark.timeout(120)
+def test_page_says_plainly_when_it_is_not_isolated(tmp_path):
+    """Served without COOP/COEP (here by http.server itself), the page has no shared memory
+    and must say why instead of failing obscurely."""
+    from bench.web import DevTools
+    static = ROOT / "wpigz" / "web" / "static"
+    server = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0"], cwd=static,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline().decode()        # "Serving HTTP on 127.0.0.1 port N ..."
+        port = int(line.split(" port ")[1].split()[0])
+        tools = DevTools(f"http://127.0.0.1:{port}/index.html", tmp_path / "profile", (800, 600))
+        try:
+            session = tools.page_session()
+            tools.wait_for(session, "document.title", ("wpigz: not isolated",), PAGE_TIMEOUT)
+            text = tools.evaluate(session, "document.getElementById('isolation').textContent")
+        finally:
+            tools.close()
+    finally:
+        _stop(server)
+    assert "not cross-origin isolated" in str(text)
+    assert "Cross-Origin-Embedder-Policy: require-corp" in str(text)
 
 
 # ---- a picked file, through the form (driven over the DevTools protocol)
