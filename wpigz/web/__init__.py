@@ -23,6 +23,7 @@ import http.server
 import os
 import re
 import shutil
+import socket
 import stat
 import sys
 import tempfile
@@ -186,6 +187,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._fail(201, "stored")
 
 
+class _ThreadingHTTPServer6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(host: str = "127.0.0.1", port: int = 8000, *, files: str | None = None,
                 results: str | None = None, result_limit: int = DEFAULT_RESULT_LIMIT,
                 quiet: bool = False) -> http.server.ThreadingHTTPServer:
@@ -197,7 +202,10 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, *, files: str | None 
         "quiet": quiet,
     }
     handler = type("WebHandler", (Handler,), attributes)
-    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server_class: type[http.server.ThreadingHTTPServer] = http.server.ThreadingHTTPServer
+    if ":" in host:             # an IPv6 address
+        server_class = _ThreadingHTTPServer6
+    server = server_class((host, port), handler)
     server.daemon_threads = True
     return server
 
@@ -224,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"wpigz.web: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 1
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     print(f"wpigz.web: serving on {url}", flush=True)
     if args.open:
