@@ -135,6 +135,25 @@ def test_page_compresses_as_the_command(served, tmp_path, threads, level, blocks
 
 
 @pytest.mark.timeout(300)
+def test_page_compresses_an_empty_file_as_the_command(served, tmp_path):
+    port, files, results = served
+    (files / "empty").write_bytes(b"")
+    got, error = run_page(port, {"src": "/files/empty", "threads": "2", "post": "/results/out.gz"},
+                          results, tmp_path / "profile")
+    assert error is None, error
+    assert got == wpigz("-n", "-c", "-p", "2", data=b"").stdout
+
+
+@pytest.mark.timeout(300)
+def test_page_refuses_a_bad_setting_instead_of_guessing(served, tmp_path):
+    port, files, results = served
+    (files / "x").write_bytes(b"data")
+    got, error = run_page(port, {"src": "/files/x", "level": "12", "post": "/results/out.gz"},
+                          results, tmp_path / "profile")
+    assert (got, error) == (None, "wpigz: level must be 0..9, not 12")
+
+
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("form", ["gz", "zz", "zip", "Z"])
 def test_page_decompresses_what_pigz_and_compress_write(served, tmp_path, form):
     port, files, results = served

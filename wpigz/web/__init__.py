@@ -172,6 +172,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # write beside the target and rename: a reader never sees a partial result
         fd, temp = tempfile.mkstemp(prefix=f".{name}.", dir=self.results_dir)
         try:
+            os.fchmod(fd, 0o644)        # mkstemp's 0600 is for the temporary name only
             with os.fdopen(fd, "wb") as out:
                 left = length
                 while left:

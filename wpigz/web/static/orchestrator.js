@@ -432,7 +432,20 @@ function progressReporter(total) {
   };
 }
 
+// the limits wpigz's options enforce (pipeline.DeflateOptions)
+function checkSettings(job) {
+  if (!(Number.isInteger(job.level) && job.level >= 0 && job.level <= 9))
+    throw new SettingsError(`level must be 0..9, not ${job.level}`);
+  if (!(Number.isInteger(job.blocksize) && job.blocksize >= 32 * 1024 && job.blocksize <= 512 * 1024 * 1024))
+    throw new SettingsError(`block size must be 32 KiB .. 512 MiB, not ${job.blocksize / 1024} KiB`);
+  if (!(Number.isInteger(job.threads) && job.threads >= 1 && job.threads <= MAX_THREADS))
+    throw new SettingsError(`threads must be 1..${MAX_THREADS}, not ${job.threads}`);
+}
+
+class SettingsError extends Error {}
+
 async function compress(job) {
+  checkSettings(job);
   const setup = performance.now();
   const rt = await theRuntime(job.engine, job.threads);
   const input = await openInput(job);
@@ -499,7 +512,7 @@ self.onmessage = async (event) => {
     let message;
     if (error instanceof CorruptInput) message = `wpigz: skipping: ${job.label}: ${error.message}`;
     else if (error instanceof Unrecognized) message = `wpigz: skipping: ${job.label} ${error.message}`;
-    else if (error instanceof InputError) message = `wpigz: ${error.message}`;
+    else if (error instanceof InputError || error instanceof SettingsError) message = `wpigz: ${error.message}`;
     else message = `wpigz: ${job.label}: ${error.message || error}`;
     postMessage({ type: "error", message });
   }

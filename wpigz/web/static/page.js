@@ -127,7 +127,7 @@ function fileTime(file) {
 function settings() {
   return {
     level: Number($("level").value),
-    threads: Math.max(1, Math.min(64, Number($("threads").value) || 1)),
+    threads: Number($("threads").value),
     blocksize: Number($("blocksize").value) * 1024,
     engine: params.get("engine") || "zlib",
   };
@@ -158,8 +158,13 @@ async function automatic() {
   if (params.get("threads")) $("threads").value = params.get("threads");
   if (params.get("blocksize")) $("blocksize").value = params.get("blocksize");
   document.querySelector(`input[name=op][value=${op}]`).checked = true;
+  // the parameters themselves, not the form's reading of them: a bad value must be refused,
+  // not replaced by whatever the form holds
+  const number = (key, otherwise) => (params.has(key) ? Number(params.get(key)) : otherwise);
   const job = { op, url: src, label: name, name: null, mtime: 0,            // as `wpigz -n -c`
-                output: op === "compress" ? name + ".gz" : decompressedName(name), ...settings() };
+                output: op === "compress" ? name + ".gz" : decompressedName(name), ...settings(),
+                level: number("level", 6), threads: number("threads", settings().threads),
+                blocksize: number("blocksize", 128) * 1024 };
   $("stats").textContent = `${src}`;
   const m = await run(job);
   showResult(job, m);
@@ -167,7 +172,7 @@ async function automatic() {
   if (m.type === "error") await post(target + ".error", m.message);
   else {
     await post(target, m.blob);
-    await post(target + ".json", JSON.stringify({ read: m.read, written: m.written, ms: m.ms, setupMs: m.setupMs,
+    await post(target + ".json", JSON.stringify({ read: m.read, written: m.written, ms: m.ms, setupMs: m.setupMs, warnings: m.warnings,
                                                   threads: job.threads, level: job.level, op }));
   }
 }
