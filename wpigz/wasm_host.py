@@ -29,11 +29,14 @@ from importlib import resources
 import wasmtime
 from wasmtime import _ffi as wasmtime_ffi
 
+from .engines import DEFAULT_ENGINE
+from .engines import ENGINES as ENGINE_TABLE
+from .engines import engine_info
 from .wasi_threads import ThreadSpawner
 
-MODULE_FILE = "zlib.wasm"
-# the deflate engines: "zlib" gives pigz's exact bytes; "zlib-ng" is faster, with other bytes
-ENGINES = {"zlib": "zlib.wasm", "zlib-ng": "zlib-ng.wasm"}
+# engine name -> module file (the facts about each engine are in engines.py)
+ENGINES = {name: info.module for name, info in ENGINE_TABLE.items()}
+MODULE_FILE = ENGINES[DEFAULT_ENGINE]
 WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before Python runs again
 
 # job flags and check kinds, as in wasm/engine.c
@@ -101,11 +104,10 @@ class Runtime:
     refused, as wasi-threads allows a host to do).
     """
 
-    def __init__(self, *, engine: str = "zlib", max_memory_pages: int | None = None,
+    def __init__(self, *, engine: str = DEFAULT_ENGINE, max_memory_pages: int | None = None,
                  max_threads: int = 256) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-        self.engine, self.module = compiled_module(ENGINES[engine])
+        self.info = engine_info(engine)
+        self.engine, self.module = compiled_module(self.info.module)
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = memory_import.type.limits
         maximum = limits.max if max_memory_pages is None else min(limits.max, max_memory_pages)
