@@ -11,6 +11,7 @@ never mocked; every browser and server started here is killed at the end of its 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import selectors
 import signal
@@ -119,17 +120,19 @@ def wpigz(*args: str, data: bytes | None = None, cwd: Path | None = None) -> sub
 # ---- the page, in Chromium
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("threads, level, blocksize", [(2, 6, 128), (3, 1, 64), (3, 9, 32)])
-def test_page_compresses_as_the_command(served, tmp_path, threads, level, blocksize):
+@pytest.mark.parametrize("threads, level, blocksize, engine", [(2, 6, 128, "zlib"), (3, 1, 64, "zlib"),
+                                                               (3, 9, 32, "zlib"), (2, 6, 128, "zlib-ng")])
+def test_page_compresses_as_the_command(served, tmp_path, threads, level, blocksize, engine):
     port, files, results = served
     # text with a run of random bytes in the middle: several blocks of every kind
     data = text_bytes(900_000) + random_bytes(150_000, seed=threads) + text_bytes(300_000)
     (files / "input.txt").write_bytes(data)
     got, error = run_page(port, {"src": "/files/input.txt", "level": str(level), "threads": str(threads),
-                                 "blocksize": str(blocksize), "post": "/results/out.gz"},
+                                 "blocksize": str(blocksize), "engine": engine, "post": "/results/out.gz"},
                           results, tmp_path / "profile")
     assert error is None, error
-    expected = wpigz("-n", "-c", f"-{level}", "-p", str(threads), "-b", str(blocksize), data=data)
+    expected = wpigz("-n", "-c", f"-{level}", "-p", str(threads), "-b", str(blocksize), "--engine", engine,
+                     data=data)
     assert expected.returncode == 0, expected.stderr
     assert got == expected.stdout
 
@@ -212,7 +215,8 @@ def request(port: int, method: str, path: str, body: bytes | None = None,
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("path", ["/", "/index.html", "/page.js", "/orchestrator.js", "/thread.js",
-                                  "/decoding.js", "/zlib.wasm", "/files/a.txt"])
+                                  "/decoding.js", "/zlib.wasm", "/zlib-ng.wasm", "/engines.json",
+                                  "/files/a.txt"])
 def test_every_response_carries_the_isolation_headers(served, path):
     port, files, _ = served
     (files / "a.txt").write_bytes(b"abc")
@@ -226,6 +230,12 @@ def test_every_response_carries_the_isolation_headers(served, path):
         assert body == (ROOT / "wpigz" / "zlib.wasm").read_bytes()
     if path == "/files/a.txt":
         assert body == b"abc"
+    if path == "/engines.json":         # the page's engine list is wpigz/engines.py's table
+        from wpigz.engines import DEFAULT_ENGINE, ENGINES
+        table = json.loads(body)
+        assert table["default"] == DEFAULT_ENGINE
+        assert {name: row["module"] for name, row in table["engines"].items()} == \
+            {name: info.module for name, info in ENGINES.items()}
 
 
 @pytest.mark.timeout(60)

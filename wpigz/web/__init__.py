@@ -8,7 +8,8 @@ make the page cross-origin isolated -- ``Cross-Origin-Opener-Policy: same-origin
 ``Cross-Origin-Embedder-Policy: require-corp`` -- because browsers give a page
 SharedArrayBuffer (the module's shared memory) only when it is isolated.
 
-What it serves is a fixed list: the page's files, the package's own ``.wasm`` modules, and
+What it serves is a fixed list: the page's files, the package's own ``.wasm`` modules and
+their table (``/engines.json``, from ``wpigz/engines.py``), and
 only when asked, for automation (tests, ``bench/web.py``): ``--files DIR`` serves the regular
 files directly inside DIR at ``/files/NAME``, read-only, and ``--results DIR`` accepts
 ``POST /results/NAME`` and writes the body to DIR/NAME atomically. No directory listings,
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import json
 import os
 import re
 import shutil
@@ -33,7 +35,7 @@ import webbrowser
 from importlib import resources
 from typing import Sequence
 
-from ..wasm_host import ENGINES
+from ..engines import DEFAULT_ENGINE, ENGINES
 
 # the page's own files (in wpigz/web/static) and their content types
 STATIC = {
@@ -59,6 +61,15 @@ _PLAIN_NAME = re.compile(r"[^/\\\x00-\x1f\x7f]+")
 def plain_name(name: str) -> bool:
     """Whether name may name a file directly inside a served directory."""
     return bool(_PLAIN_NAME.fullmatch(name)) and name not in (".", "..") and len(name) <= 255
+
+
+def engines_json() -> bytes:
+    """The engine table (wpigz/engines.py) for the page: it offers the engines whose layout it
+    can run and loads their modules by these names, so engine facts stay in one place."""
+    table = {name: {"module": info.module, "layout": info.layout, "levels": list(info.levels),
+                    "blocksize": info.blocksize, "summary": info.summary}
+             for name, info in ENGINES.items()}
+    return json.dumps({"default": DEFAULT_ENGINE, "engines": table}).encode()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -112,7 +123,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if name in STATIC:
             data = resources.files(__package__).joinpath("static", name).read_bytes()
             return self._send_bytes(data, STATIC[name])
-        if name in ENGINES.values():
+        if name == "engines.json":
+            return self._send_bytes(engines_json(), "application/json")
+        if name in {info.module for info in ENGINES.values()}:
             data = resources.files("wpigz").joinpath(name).read_bytes()
             return self._send_bytes(data, "application/wasm")
         if name.startswith("files/") and self.files_dir is not None:

@@ -23,7 +23,9 @@ const BOARD_WORDS = 4, STATE = 0, TID = 1, ARG = 2;
 const STARTING = 0, IDLE = 1, ASSIGNED = 2, QUIT = 3;
 const MAX_THREADS = 256;
 const READ_CHUNK = 4 << 20;     // bytes asked of a File per read
-const ENGINES = { "zlib": "zlib.wasm", "zlib-ng": "zlib-ng.wasm" };
+// the layouts this Worker can assemble (wpigz/engines.py): "stream" is pigz's, blocks that
+// simply concatenate into one deflate stream
+const LAYOUTS = ["stream"];
 
 class EngineError extends Error {}
 
@@ -71,8 +73,11 @@ function memoryImportLimits(bytes) {
 // ---- Runtime: the shared memory, the main instance, the pool of thread Workers
 class Runtime {
   static async create(engine) {
-    const file = ENGINES[engine];
-    if (!file) throw new EngineError(`engine must be one of ${Object.keys(ENGINES).join(", ")}, not ${engine}`);
+    // the engine table comes from the server (wpigz/engines.py), not from a copy here
+    const table = await (await fetch("engines.json")).json();
+    const usable = Object.keys(table.engines).filter((name) => LAYOUTS.includes(table.engines[name].layout));
+    if (!usable.includes(engine)) throw new SettingsError(`engine must be one of ${usable.join(", ")}, not ${engine}`);
+    const file = table.engines[engine].module;
     const response = await fetch(file);
     if (!response.ok) throw new EngineError(`cannot load ${file}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());

@@ -129,7 +129,7 @@ function settings() {
     level: Number($("level").value),
     threads: Number($("threads").value),
     blocksize: Number($("blocksize").value) * 1024,
-    engine: params.get("engine") || "zlib",
+    engine: $("engine").value || "zlib",
   };
 }
 
@@ -163,7 +163,7 @@ async function automatic() {
   const number = (key, otherwise) => (params.has(key) ? Number(params.get(key)) : otherwise);
   const job = { op, url: src, label: name, name: null, mtime: 0,            // as `wpigz -n -c`
                 output: op === "compress" ? name + ".gz" : decompressedName(name), ...settings(),
-                level: number("level", 6), threads: number("threads", settings().threads),
+                engine: params.get("engine") || settings().engine, level: number("level", 6), threads: number("threads", settings().threads),
                 blocksize: number("blocksize", 128) * 1024 };
   $("stats").textContent = `${src}`;
   const m = await run(job);
@@ -177,7 +177,18 @@ async function automatic() {
   }
 }
 
-function init() {
+// the engines (from wpigz/engines.py, via the server) whose layout the Worker can run
+async function listEngines() {
+  const table = await (await fetch("engines.json")).json();
+  for (const [name, info] of Object.entries(table.engines)) {
+    if (info.layout !== "stream") continue;
+    const option = new Option(name, name, false, name === table.default);
+    option.title = info.summary;
+    $("engine").add(option);
+  }
+}
+
+async function init() {
   for (let level = 0; level <= 9; level++) $("level").add(new Option(String(level), String(level), false, level === 6));
   $("threads").value = navigator.hardwareConcurrency || 1;
   const problem = isolationProblem();
@@ -188,6 +199,7 @@ function init() {
     if (params.get("post")) post(params.get("post") + ".error", `wpigz: ${problem}`);
     return;
   }
+  await listEngines();
   $("isolation").textContent = `Cross-origin isolated: shared memory is available; ` +
     `${navigator.hardwareConcurrency || 1} hardware threads.`;
   $("file").addEventListener("change", () => { if ($("file").files.length) pick($("file").files[0]); });
@@ -213,4 +225,4 @@ function init() {
   if (params.get("src")) automatic().catch((error) => { $("problem").textContent = String(error); });
 }
 
-init();
+init().catch((error) => { $("problem").textContent = `wpigz: ${error.message || error}`; });
