@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import select
 import shutil
 import signal
 import statistics
@@ -166,6 +167,7 @@ class DevTools:
         os.close(from_browser_w)
         self._buffer = b""
         self._id = 0
+        self.timeout = 60.0         # seconds one call may wait for its answer
 
     def call(self, method: str, session: str | None = None, **params: object) -> dict:
         import json
@@ -176,6 +178,10 @@ class DevTools:
         os.write(self._write, json.dumps(message).encode() + b"\0")
         while True:
             while b"\0" not in self._buffer:
+                # never block for ever on a browser that stopped answering
+                ready, _, _ = select.select([self._read], [], [], self.timeout)
+                if not ready:
+                    raise SystemExit(f"chromium did not answer {method} within {self.timeout} s")
                 chunk = os.read(self._read, 1 << 20)
                 if not chunk:
                     raise SystemExit("chromium closed its DevTools pipe")
