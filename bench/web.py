@@ -41,6 +41,13 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
+def browser_env(temp: str) -> dict[str, str]:
+    """Chromium's environment: TMPDIR is temp, a short directory the caller makes and removes,
+    because a killed browser leaves its singleton-socket directory behind in TMPDIR (and a
+    socket path must stay short: a long one makes Chromium abort)."""
+    return {**os.environ, "TMPDIR": temp}
+
+
 def _timed(cmd: list[str], path: Path) -> tuple[float, str]:
     """Run cmd writing to a scratch file next to path: (seconds, sha256 of its output)."""
     out = path.with_suffix(".cmd.gz")
@@ -57,12 +64,14 @@ def _page(port: int, name: str, threads: int, level: int, results: Path, profile
     """One run of the page in a fresh headless Chromium; its figures and output digest."""
     import json
     out = f"r{time.monotonic_ns()}"
+    temp = tempfile.mkdtemp(prefix="wpigz-browser-")
     url = (f"http://127.0.0.1:{port}/?src=/files/{name}&level={level}&threads={threads}"
            f"&blocksize=128&post=/results/{out}")
     start = time.perf_counter()
     browser = subprocess.Popen([shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox",
                                 "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}", url],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                               env=browser_env(temp))
     try:
         while not (results / f"{out}.json").exists():
             if (results / f"{out}.error").exists():
@@ -82,6 +91,7 @@ def _page(port: int, name: str, threads: int, level: int, results: Path, profile
         except ProcessLookupError:
             pass
         browser.wait()
+        shutil.rmtree(temp, ignore_errors=True)
     figures = json.loads((results / f"{out}.json").read_text())
     figures["browser"] = wall
     figures["sha256"] = hashlib.sha256((results / out).read_bytes()).hexdigest()
@@ -154,6 +164,7 @@ class DevTools:
     ended by NUL on fds 3 and 4): enough to wait for the page and take its screenshot."""
 
     def __init__(self, url: str, profile: Path, size: tuple[int, int]) -> None:
+        self._temp = tempfile.mkdtemp(prefix="wpigz-browser-")
         to_browser_r, self._write = os.pipe()
         self._read, from_browser_w = os.pipe()
         # the browser reads commands on fd 3 and writes answers on fd 4
@@ -162,7 +173,7 @@ class DevTools:
              "--no-first-run", "--hide-scrollbars", f"--window-size={size[0]},{size[1]}",
              f"--user-data-dir={profile}", "--remote-debugging-pipe", url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            pass_fds=(3, 4), preexec_fn=lambda: (os.dup2(to_browser_r, 3), os.dup2(from_browser_w, 4)))
+            env=browser_env(self._temp), pass_fds=(3, 4), preexec_fn=lambda: (os.dup2(to_browser_r, 3), os.dup2(from_browser_w, 4)))
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer = b""
@@ -228,6 +239,7 @@ class DevTools:
         self.browser.wait()
         os.close(self._read)
         os.close(self._write)
+        shutil.rmtree(self._temp, ignore_errors=True)
 
 
 def screenshot(target: Path, size_mib: int = 8, timeout: float = 120) -> None:

@@ -14,9 +14,11 @@ import http.client
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from typing import Iterator
 
 import pytest
 
+from bench.web import browser_env
 from conftest import pigz, random_bytes, text_bytes, tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,10 +96,12 @@ def run_page(port: int, query: dict[str, str], results: Path, profile: Path) -> 
     """Open the page with query in headless Chromium until it posts; (result, error text)."""
     out = query["post"].rsplit("/", 1)[1]
     url = f"http://127.0.0.1:{port}/?{urllib.parse.urlencode(query, safe='/')}"
+    temp = tempfile.mkdtemp(prefix="wpigz-browser-")
     browser = subprocess.Popen([tool("chromium"), "--headless=new", "--no-sandbox", "--disable-gpu",
                                 "--no-first-run", "--no-default-browser-check",
                                 f"--user-data-dir={profile}", url],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                               env=browser_env(temp))
     try:
         deadline = time.monotonic() + PAGE_TIMEOUT
         while time.monotonic() < deadline:
@@ -110,6 +115,7 @@ def run_page(port: int, query: dict[str, str], results: Path, profile: Path) -> 
         raise AssertionError(f"the page posted nothing within {PAGE_TIMEOUT} s: {url}")
     finally:
         _stop(browser, group=True)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def wpigz(*args: str, data: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
