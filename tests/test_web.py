@@ -27,10 +27,12 @@ from typing import Iterator
 
 import pytest
 
-from bench.web import browser_env
-from conftest import pigz, random_bytes, text_bytes, tool
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:       # bench/ (the DevTools client) also under a bare `pytest`
+    sys.path.insert(0, str(ROOT))
+
+from bench.web import browser_env  # noqa: E402
+from conftest import pigz, random_bytes, text_bytes, tool  # noqa: E402
 PAGE_TIMEOUT = 90           # seconds a page may take (Chromium start-up on a loaded machine)
 
 
