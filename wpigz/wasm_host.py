@@ -251,7 +251,7 @@ CHECK_NONE = 2
 
 
 class Decoder:
-    """The sandboxed decompressor (wasm/inflater.c): raw inflate or Unix-compress LZW, fed and
+    """The sandboxed decompressor (wasm/inflater.c): raw inflate, Unix-compress LZW or pack, fed and
     drained through two fixed buffers in wasm memory. Main thread only; ``close`` is
     idempotent and also happens on leaving a ``with`` block."""
 
@@ -283,6 +283,10 @@ class Decoder:
         if self.runtime.call("wpigz_lzw_reset", self._f, flags_byte) < 0:
             return self.message()
         return None
+
+    def start_pack(self) -> None:
+        """Start decoding a pack (.z) member; the host has consumed its magic."""
+        self.runtime.call("wpigz_pack_reset", self._f)
 
     def feed(self, length: int) -> None:
         """The first length bytes of ``input`` are new data (all earlier input was used)."""
