@@ -292,3 +292,31 @@ def test_a_writer_never_closed_does_not_hang_exit_and_is_finished(tmp_path):
 
 def test_package_is_typed():
     assert os.path.exists(os.path.join(os.path.dirname(wpigz.__file__), "py.typed"))
+
+
+@pytest.mark.timeout(300)
+def test_large_blocks_with_two_threads(tmp_path):
+    data = text_bytes(300 * 1024)
+    with wpigz.open(tmp_path / "big.gz", "wb", threads=2, blocksize=128 << 20) as f:
+        f.write(data)
+    assert gzip.decompress((tmp_path / "big.gz").read_bytes()) == data
+
+
+@pytest.mark.timeout(300)
+def test_slots_past_2_gib_are_addressed_unsigned():
+    # three 512 MiB slots: the last lies past 2 GiB, where a signed 32-bit address goes negative
+    import zlib
+    from wpigz.wasm_host import CHECK_CRC32, DeflatePool, Runtime
+    runtime = Runtime()
+    with DeflatePool(runtime, threads=1, blocksize=512 << 20, level=6, strategy=0, independent=False,
+                     check_kind=CHECK_CRC32) as pool:
+        assert (pool.threads, pool.nslots) == (1, 3)
+        assert runtime.call("wpigz_slot_in", pool._ctl, 2) < 0          # what wasm hands back
+        pieces = [b"first piece ", b"second piece ", b"third, in the slot past 2 GiB"]
+        out = b""
+        for seq, piece in enumerate(pieces):
+            pool.input_view(seq)[:len(piece)] = piece
+            pool.submit(seq, len(piece), last=seq == 2)
+        for seq in range(3):
+            out += bytes(pool.wait(seq)[0])
+    assert zlib.decompress(out, -15) == b"".join(pieces)

@@ -140,3 +140,23 @@ def test_broken_pipe_ends_quietly(tmp_path):
     proc.stdout.close()
     assert proc.wait(timeout=30) == -13     # killed by SIGPIPE, like cat
     assert proc.stderr.read() == b""
+
+
+# ---- every -b/-p combination pigz takes (wasm32's 4 GiB holds fewer 512 MiB slots)
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("args", [("-p", "1", "-b", "524288"), ("-p", "2", "-b", "524288"), ("-p", "4", "-b", "65536"),
+                                  ("-p", "2", "-b", "131072"), ("-p", "1", "-b", "262144")])
+def test_large_blocks_with_any_threads_match_pigz(args):
+    data = text_bytes(200 * K)
+    ours = run(*args, data=data)
+    theirs = subprocess.run([tool("pigz"), "-n", *args], input=data, capture_output=True)   # piped: mtime 0
+    assert (ours.returncode, ours.stderr) == (0, b"")
+    assert ours.stdout == theirs.stdout
+
+
+def test_verbose_says_when_the_ring_is_smaller():
+    proc = run("-v", "-p", "2", "-b", "524288", data=b"hi\n")
+    assert proc.returncode == 0
+    assert proc.stderr.decode() == ("wpigz: 524288 KiB blocks: 3 in flight and 2 threads (not 6 and 2): "
+                                    "the WebAssembly memory holds 4 GiB\n<stdin> to <stdout>\n")

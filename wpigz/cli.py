@@ -63,6 +63,8 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
         _zstd_stream(settings, source, sink, on_block)
         return
     options = settings.deflate_options()
+    if reporter is not None and reporter.verbosity >= 2:
+        _note_smaller_ring(runtime, options.threads, options.blocksize)
     if settings.form == "zlib":
         if settings.comment is not None and reporter is not None:
             reporter.warning("can't store comment in zlib format -- ignoring")
@@ -83,6 +85,15 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
     sink.write(framing.gzip_header(level=settings.level, mtime=mtime, name=name, comment=settings.comment))
     body = compress_body(source, sink, options, runtime=runtime, on_block=on_block)
     sink.write(framing.gzip_trailer(body.check, body.length))
+
+
+def _note_smaller_ring(runtime: Runtime, threads: int, blocksize: int) -> None:
+    """-v: say when blocks this large leave room for fewer slots (and threads) than usual."""
+    workers, slots = runtime.ring_for(threads, blocksize)
+    if slots < 2 * threads + 2:
+        sys.stderr.write(f"{PROG}: {blocksize >> 10} KiB blocks: {slots} in flight and {workers} "
+                         f"thread{'s' if workers > 1 else ''} (not {2 * threads + 2} and {threads}): "
+                         f"the WebAssembly memory holds 4 GiB\n")
 
 
 # wpigz level (0-9) -> zstd level: the default 6 gives zstd's default 3, 9 its strongest common level

@@ -45,6 +45,13 @@ CHECK_CRC32 = 0
 CHECK_ADLER32 = 1
 STATUS_NO_ROOM = -100
 DICT = 32768
+# What wpigz_new takes from the memory (wasm/engine.c): per slot, its two buffers in whole
+# 64 KiB pages; per worker, a stack and an arena from malloc, which rounds each up to a power
+# of two (at most 512 KiB + 2 MiB, for zlib-ng's arena); and room kept for everything else
+# (module data, the decoder, malloc's own pages).
+PAGE = 65536
+WORKER_BYTES = (512 + 2048) * 1024
+RESERVED_BYTES = 64 << 20
 
 
 class EngineError(Exception):
@@ -109,6 +116,7 @@ class Runtime:
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = memory_import.type.limits
         maximum = limits.max if max_memory_pages is None else min(limits.max, max_memory_pages)
+        self.max_bytes = maximum * 65536
         memory_type = wasmtime.MemoryType(wasmtime.Limits(limits.min, maximum), shared=True)
         try:
             self.memory = _SharedMemory(self.engine, memory_type)
@@ -133,9 +141,25 @@ class Runtime:
         # which also wakes a main thread waiting in wpigz_wait.
         instance.exports(store)["wpigz_worker_trapped"](store, start_arg)
 
+    def ring_for(self, threads: int, blocksize: int) -> tuple[int, int]:
+        """(workers, slots) for a compression run: 2 x threads + 2 slots when they fit in the
+        memory's maximum (4 GiB for wasm32), else as many slots as fit (at least 2, so that
+        -b 512M works even with -p 1) and no more workers than can have a job at once."""
+        def pages(n: int) -> int:
+            return -(-n // PAGE) * PAGE
+        slot = pages(DICT + blocksize + LOOKAHEAD) + pages(blocksize + (blocksize >> 4) + DICT)
+        budget = self.max_bytes - RESERVED_BYTES
+        nslots = 2 * threads + 2
+        while nslots > 2 and nslots * slot + threads * WORKER_BYTES > budget:
+            nslots -= 1
+            threads = min(threads, nslots - 1)
+        return threads, nslots
+
     def view(self, address: int, length: int) -> memoryview:
         """A writable memoryview of [address, address + length) in the shared memory: no copy.
-        Shared memories never move, so the view stays valid while the Runtime lives."""
+        Shared memories never move, so the view stays valid while the Runtime lives. Addresses
+        come from wasm as signed 32-bit results: those past 2 GiB are made unsigned here."""
+        address &= 0xFFFFFFFF
         if address < 0 or length < 0 or address + length > self.memory.data_len():
             raise EngineError(f"wasm memory range {address}+{length} out of bounds")
         base = ctypes.cast(self.memory.data_ptr(), ctypes.c_void_p).value or 0
@@ -165,12 +189,12 @@ class DeflatePool:
     def __init__(self, runtime: Runtime, *, threads: int, blocksize: int, level: int,
                  strategy: int, independent: bool, check_kind: int) -> None:
         self.runtime = runtime
-        self.threads = threads
         self.blocksize = blocksize
         # 2 x threads jobs in flight, plus the block being read and the one held back until
-        # we know whether it is the last: the ring is also what bounds memory.
-        self.nslots = 2 * threads + 2
-        self._ctl = runtime.call("wpigz_new", threads, self.nslots, blocksize, level, strategy,
+        # we know whether it is the last: the ring is also what bounds memory. Very large
+        # blocks get fewer slots (and workers) so that the ring fits in wasm32's 4 GiB.
+        self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize)
+        self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize, level, strategy,
                                  int(independent), check_kind)
         if self._ctl == 0:
             raise EngineError(f"not enough wasm memory for {threads} threads with "
