@@ -520,3 +520,14 @@ uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return 
 
 EXPORT("wpigz_zlib_version")
 const char *wpigz_zlib_version(void) { return zlibVersion(); }
+
+/* The engine's library and version for -V and -L: "zlib 1.2.13" or "zlib-ng 2.3.3" (whose
+   zlibVersion() is the zlib version it is compatible with). */
+EXPORT("wpigz_engine_version")
+const char *wpigz_engine_version(void) {
+#ifdef ZLIBNG_VERSION
+    return "zlib-ng " ZLIBNG_VERSION;
+#else
+    return "zlib " ZLIB_VERSION;
+#endif
+}

@@ -32,22 +32,32 @@ from .wasm_host import EngineError, Runtime
 
 PROG = "wpigz"
 
+# who wrote each engine's library, for -L (per-engine facts: to move into wpigz/engines.py)
+ENGINE_AUTHORS = {
+    "zlib": "Jean-loup Gailly and Mark Adler",
+    "zlib-ng": "the zlib-ng contributors, after zlib by Jean-loup Gailly and Mark Adler "
+               "(zlib license)",
+}
+
 
 def header_fields(settings: Settings, path: str | None, source: BinaryIO,
                   reporter: Reporter | None = None) -> tuple[bytes | None, int]:
     """(name, mtime) for the header: a named file's last path component and lstat time; for
-    standard input never a name, and its time only when it is a regular file. A time outside
-    the 32-bit field is stored as 0, with a warning (as gzip does)."""
+    standard input never a name, and its time only when it is a regular file. A time that the
+    field cannot hold -- 0 (it means "no time"), before 1970 even by a fraction of a second,
+    or past 2106 -- is stored as 0, with gzip's warning."""
+    mtime: int | None = None            # whole seconds, rounded down, when there is a time to store
     if path is None:
         name = None
-        mtime = 0
         if settings.head & HEAD_TIME:
             info = os.fstat(source.fileno())
-            mtime = int(info.st_mtime) if stat.S_ISREG(info.st_mode) else 0
+            mtime = info.st_mtime_ns // 10**9 if stat.S_ISREG(info.st_mode) else None
     else:
         name = os.fsencode(os.path.basename(path)) if settings.head & HEAD_NAME else None
-        mtime = int(os.lstat(path).st_mtime) if settings.head & HEAD_TIME else 0
-    if not 0 <= mtime < 1 << 32:
+        mtime = os.lstat(path).st_mtime_ns // 10**9 if settings.head & HEAD_TIME else None
+    if mtime is None:
+        return name, 0
+    if not 0 < mtime < 1 << 32:
         if reporter is not None:
             reporter.warning(f"{path or '<stdin>'}: warning: file timestamp out of range for gzip format")
         mtime = 0
@@ -181,12 +191,12 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
         if isinstance(error, BrokenPipeError):
             raise
         message = f"{item.label}: {getattr(error, 'strerror', None) or error}"
-        if reporter.verbosity >= 3:
-            traceback.print_exc()
         if to_stdout:
             # part of this stream may be out already: carrying on would hide a cut-short member
-            # in the middle of the output, so stop, as gzip and pigz do
+            # in the middle of the output, so stop, as gzip and pigz do (main shows -vv's traceback)
             raise Abort(message) from error
+        if reporter.verbosity >= 3:
+            traceback.print_exc()
         reporter.error(message)
         return
     finally:
@@ -332,6 +342,31 @@ def run(settings: Settings, reporter: Reporter) -> int:
     return reporter.status
 
 
+SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "busybox", "ash", "yash", "fish"}
+
+
+def sigpipe_ignored_by_parent(ppid: int | None = None) -> bool:
+    """Whether SIGPIPE reached us ignored (``trap '' PIPE`` in the shell), when gzip reports a
+    broken pipe as an error instead of dying of the signal.
+
+    CPython sets SIGPIPE to ignored at start-up and keeps no record of what it inherited, so
+    this looks at the parent instead, and trusts only a shell: a shell that ignores SIGPIPE
+    passes that on to the commands it runs, while Python's subprocess and libuv (Node) reset
+    it for their children although they ignore it themselves. Linux only (/proc)."""
+    ppid = os.getppid() if ppid is None else ppid
+    try:
+        with open(f"/proc/{ppid}/comm", encoding="utf-8", errors="replace") as f:
+            if f.read().strip() not in SHELLS:
+                return False
+        with open(f"/proc/{ppid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("SigIgn:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGPIPE - 1) & 1)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def end_quietly_on_broken_pipe() -> None:
     """The reader of our stdout went away: end the way cat does, killed by SIGPIPE, silently."""
     sys.stderr.flush()
@@ -361,13 +396,14 @@ def main(argv: list[str] | None = None) -> int:
         if settings.help:
             sys.stdout.write(help_text(PROG))
         elif settings.version:
-            sys.stdout.write(f"{PROG} {__version__}\nzlib {Runtime(engine=settings.engine).zlib_version()} "
+            sys.stdout.write(f"{PROG} {__version__}\n{Runtime(engine=settings.engine).engine_version()} "
                              "(WebAssembly engine)\n")
         elif settings.license:
             sys.stdout.write(f"{PROG} {__version__}\n"
                              "Copyright (C) 2026 the wpigz developers\n"
                              "Released under the zlib license; it comes with no warranty.\n"
-                             f"Its engine is zlib {Runtime().zlib_version()}, by Jean-loup Gailly and Mark Adler.\n")
+                             f"Its engine is {Runtime(engine=settings.engine).engine_version()}, by "
+                             f"{ENGINE_AUTHORS[settings.engine]}.\n")
         else:
             status = run(settings, reporter)
             sys.stdout.flush()
@@ -375,12 +411,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return 0
     except BrokenPipeError:
+        if sigpipe_ignored_by_parent():         # as gzip: an error, status 1
+            reporter.error(f"{STDOUT_LABEL}: Broken pipe")
+            _silence_stdout()
+            return 1
         end_quietly_on_broken_pipe()
         return 1
     except (OutputError, Abort) as error:
         reporter.error(str(error))
-        if settings.verbosity >= 3:
-            traceback.print_exc()
+        if settings.verbosity >= 3:         # where it went wrong: the cause's traceback, once
+            traceback.print_exception(error.__cause__ or error)
         _silence_stdout()
         return 1
     except OSError as error:        # writing help or version text to stdout

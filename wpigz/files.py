@@ -135,8 +135,8 @@ def select_inputs(names: list[str], *, suffix: str, force: bool, to_stdout: bool
                   reporter: Reporter, mode: str = "compress", decompress_suffix: str | None = None) -> list[Input]:
     """The inputs named on the command line, after pigz's skip rules; directories expanded
     with -r. Reports every skip. When decompressing to files, an input needs a compressed
-    suffix; when decompressing, testing or listing, a missing name is tried with the usual
-    suffixes appended."""
+    suffix; when decompressing, testing or listing, a missing name is tried with the -S suffix
+    and then the usual suffixes appended (gzip's order)."""
     chosen: list[Input] = []
     rules = dict(suffix=suffix, force=force, to_stdout=to_stdout, recursive=recursive, reporter=reporter,
                  mode=mode, decompress_suffix=decompress_suffix)
@@ -145,7 +145,8 @@ def select_inputs(names: list[str], *, suffix: str, force: bool, to_stdout: bool
             chosen.append(Input(None))
             continue
         if mode != "compress" and not os.path.lexists(name):
-            name = next((name + s for s in TRIED_SUFFIXES if os.path.lexists(name + s)), name)
+            tried = ((decompress_suffix,) if decompress_suffix else ()) + TRIED_SUFFIXES
+            name = next((name + s for s in tried if os.path.lexists(name + s)), name)
         chosen.extend(_visit(name, top=True, **rules))
     return chosen
 
@@ -188,6 +189,11 @@ def _visit(path: str, *, top: bool, suffix: str, force: bool, to_stdout: bool, r
         return
     if not stat.S_ISREG(info.st_mode) and not force:
         reporter.warning(f"skipping: {path} is a special file or device")
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1 and not (force or to_stdout):
+        # gzip 1.13 leaves a file with other hard links alone (pigz compresses it)
+        others = info.st_nlink - 1
+        reporter.warning(f"{path} has {others} other link{'s' if others > 1 else ''} -- file ignored")
         return
     if mode == "compress" and path.endswith(suffix) and not force:
         # gzip reports this and carries on with exit status 0

@@ -170,6 +170,11 @@ class Runtime:
         raw = bytes(self.view(address, 64))
         return raw.split(b"\0", 1)[0].decode("ascii")
 
+    def engine_version(self) -> str:
+        """The engine's library and version, "zlib 1.2.13" or "zlib-ng 2.3.3"."""
+        raw = bytes(self.view(self.call("wpigz_engine_version"), 64))
+        return raw.split(b"\0", 1)[0].decode("ascii")
+
     def crc32_combine(self, crc_a: int, crc_b: int, length_b: int) -> int:
         return self.call("wpigz_crc32_combine", crc_a, crc_b, length_b) & 0xFFFFFFFF
 
