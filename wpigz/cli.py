@@ -301,7 +301,7 @@ def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Inp
             decoded = decompress(source, _discard, runtime)
             rows = listing.tested_rows(decoded, item.path)
         else:
-            rows = listing.quick_rows(source, item.path)
+            rows = listing.quick_rows(source, item.path, runtime)
         lister.show(rows)
     except Unrecognized as problem:
         reporter.error(f"skipping: {item.label} {problem}")
