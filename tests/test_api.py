@@ -320,3 +320,39 @@ def test_slots_past_2_gib_are_addressed_unsigned():
         for seq in range(3):
             out += bytes(pool.wait(seq)[0])
     assert zlib.decompress(out, -15) == b"".join(pieces)
+
+
+BAD_WRITE_ARGUMENTS = [dict(compresslevel=12), dict(compresslevel=-2), dict(compresslevel=10), dict(compresslevel="x"),
+                       dict(compresslevel=1.5), dict(mtime="x"), dict(mtime=-1), dict(mtime=1 << 33)]
+
+
+@pytest.mark.parametrize("kwargs", BAD_WRITE_ARGUMENTS)
+def test_compress_bad_arguments_raise_gzip_compress_s_exceptions(kwargs):
+    import zlib
+    with pytest.raises(Exception) as theirs:
+        gzip.compress(b"x", **kwargs)
+    with pytest.raises(Exception) as ours:
+        wpigz.compress(b"x", **kwargs)
+    assert isinstance(ours.value, type(theirs.value)), (ours.value, theirs.value)
+    assert str(ours.value) == str(theirs.value)
+    if "compresslevel" in kwargs and isinstance(kwargs["compresslevel"], int):
+        assert isinstance(ours.value, zlib.error)
+
+
+@pytest.mark.parametrize("kwargs", BAD_WRITE_ARGUMENTS)
+def test_gzipfile_bad_arguments_raise_gzipfile_s_exceptions(tmp_path, kwargs):
+    with pytest.raises(Exception) as theirs:
+        gzip.GzipFile(tmp_path / "theirs.gz", "wb", **kwargs).close()
+    with pytest.raises(Exception) as ours:
+        wpigz.GzipFile(tmp_path / "ours.gz", "wb", **kwargs).close()
+    assert isinstance(ours.value, type(theirs.value)), (ours.value, theirs.value)
+    assert str(ours.value) == str(theirs.value)
+    assert not (tmp_path / "ours.gz").exists()          # checked before the file is made
+
+
+@pytest.mark.parametrize("data", ["text", None, 5])
+def test_compress_refuses_what_is_not_bytes_like(data):
+    with pytest.raises(TypeError):
+        gzip.compress(data)
+    with pytest.raises(TypeError):
+        wpigz.compress(data)
