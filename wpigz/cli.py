@@ -20,7 +20,7 @@ import signal
 import stat
 import sys
 import traceback
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from . import __version__, framing, listing, progress
 from .decoding import CorruptInput, Unrecognized, decompress
@@ -148,7 +148,42 @@ def _meter(settings: Settings, item: Input, index: int, count: int,
         return None
     info = os.fstat(source.fileno())
     total = info.st_size if stat.S_ISREG(info.st_mode) else None
-    return progress.FileProgress(os.path.basename(item.label), index, count, total)
+    return progress.FileProgress(os.path.basename(item.label), index, count, total,
+                                 decompressing=settings.mode != "compress")
+
+
+class _ReadCounter:
+    """The input, counting the bytes read from it: the decompressing bar's progress."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        return data
+
+    def readinto(self, view) -> int:
+        n = self.raw.readinto(view) or 0
+        self.count += n
+        return n
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def take(self) -> int:
+        """Bytes read since the last call."""
+        n, self.count = self.count, 0
+        return n
+
+
+def _metered(sink: Callable[[memoryview], object], meter: progress.FileProgress,
+             counter: _ReadCounter) -> Callable[[memoryview], None]:
+    def write(piece: memoryview) -> None:
+        sink(piece)
+        meter.update(counter.take(), len(piece))
+    return write
 
 
 def _open_input(item: Input, reporter: Reporter) -> BinaryIO | None:
@@ -224,7 +259,8 @@ def _restored_path(item: Input, stored: bytes | None, default: str) -> str:
     return os.path.join(os.path.dirname(item.path or ""), base)
 
 
-def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input) -> None:
+def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
+                   index: int = 1, count: int = 1) -> None:
     """Decompress (or with -t, test) one input to stdout or to its own file. Corrupt input is
     reported and its partial output removed; the input is kept."""
     testing = settings.mode == "test"
@@ -239,7 +275,9 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
     if source is None:
         return
     output = None
+    meter = None
     try:
+        sink: Callable[[memoryview], object]
         if testing:
             sink = _discard
         elif to_stdout:
@@ -247,8 +285,15 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
         else:
             output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final).write
-        decoded = decompress(source, sink, runtime,
+        reader: BinaryIO | _ReadCounter = source
+        meter = _meter(settings, item, index, count, source)
+        if meter is not None:
+            reader = _ReadCounter(source)
+            sink = _metered(sink, meter, reader)
+        decoded = decompress(reader, sink, runtime,  # type: ignore[arg-type]
                              passthrough=to_stdout and settings.force and settings.mode == "decompress")
+        if meter is not None:
+            meter.update(reader.take(), 0)  # type: ignore[union-attr]
         for warning in decoded.warnings:
             reporter.warning(f"{item.label}: {warning}")
         if output is not None:
@@ -273,6 +318,8 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
         reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
         return
     finally:
+        if meter is not None:
+            meter.close()
         if output is not None:
             output.discard()
         if item.path is not None:
@@ -322,11 +369,11 @@ def run(settings: Settings, reporter: Reporter) -> int:
     if settings.mode != "compress":
         runtime = Runtime(engine=settings.engine)
         lister = listing.Lister(settings.verbosity)
-        for item in inputs:
+        for index, item in enumerate(inputs, 1):
             if settings.mode == "list":
                 list_one(settings, runtime, reporter, item, lister)
             else:
-                decompress_one(settings, runtime, reporter, item)
+                decompress_one(settings, runtime, reporter, item, index, len(inputs))
         return reporter.status
     uses_stdout = any(item.path is None or settings.stdout for item in inputs)
     if uses_stdout and sys.stdout.isatty() and not settings.force:
