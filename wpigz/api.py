@@ -111,7 +111,8 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     else:
         raise TypeError("filename must be a str or bytes object, or a file")
     if "t" in mode:
-        return io.TextIOWrapper(binary_file, io.text_encoding(encoding), errors, newline)
+        # io.text_encoding is new in 3.10; typeshed declares it only from 3.11
+        return io.TextIOWrapper(binary_file, io.text_encoding(encoding), errors, newline)  # type: ignore[attr-defined]
     return binary_file
 
 

@@ -20,6 +20,7 @@ import signal
 import stat
 import sys
 import traceback
+import typing
 from typing import BinaryIO, Callable
 
 from . import __version__, framing, listing, progress
@@ -121,7 +122,7 @@ def _zstd_stream(settings: Settings, source: BinaryIO, sink: BinaryIO, on_block)
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVELS[settings.level], write_checksum=True,
                                           threads=settings.threads if settings.threads > 1 else 0)
     counted = _Counting(sink)
-    with compressor.stream_writer(counted, size=size, closefd=False) as writer:
+    with compressor.stream_writer(typing.cast(BinaryIO, counted), size=size, closefd=False) as writer:
         while chunk := source.read(1 << 20):
             before = counted.written
             writer.write(chunk)
@@ -156,7 +157,7 @@ class _ReadCounter:
     """The input, counting the bytes read from it: the decompressing bar's progress."""
 
     def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
+        self.raw: typing.Any = raw          # a file with readinto (BinaryIO does not declare it)
         self.count = 0
 
     def read(self, n: int = -1) -> bytes:
@@ -199,8 +200,8 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
                  index: int, count: int) -> None:
     """Compress one input to stdout or to its own file. Input problems are reported here;
     OutputError, BrokenPipeError and interruptions go up to end the run."""
-    to_stdout = item.path is None or settings.stdout
-    final = None if to_stdout else item.path + settings.output_suffix
+    final = None if item.path is None or settings.stdout else item.path + settings.output_suffix
+    to_stdout = final is None
     if final is not None and not may_overwrite(final, force=settings.force, reporter=reporter):
         return
     source = _open_input(item, reporter)
@@ -209,19 +210,20 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
     output = None
     meter = None
     try:
-        if to_stdout:
+        if final is None:
             sink = Output(sys.stdout.buffer, STDOUT_LABEL)
         else:
             output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final)
         meter = _meter(settings, item, index, count, source)
-        compress_stream(settings, runtime, source, sink, item.path, reporter=reporter, meter=meter)
+        compress_stream(settings, runtime, source, typing.cast(BinaryIO, sink), item.path, reporter=reporter,
+                        meter=meter)
         sink.flush()
         if output is not None:
             try:
                 output.commit(os.fstat(source.fileno()))
             except OSError as error:
-                raise OutputError(final, error) from error
+                raise OutputError(output.final, error) from error
     except (OSError, EngineError) as error:
         if isinstance(error, BrokenPipeError):
             raise
@@ -243,7 +245,7 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
             source.close()
     if reporter.verbosity >= 2:
         sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
-    if final is not None and not settings.keep:
+    if final is not None and item.path is not None and not settings.keep:
         try:
             os.unlink(item.path)
         except OSError as error:
@@ -267,8 +269,9 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
     to_stdout = not testing and (item.path is None or settings.stdout)
     restore_name, restore_time = settings.head & HEAD_NAME, settings.head & HEAD_TIME
     final = None
-    if not testing and not to_stdout:
+    if not testing and not to_stdout and item.path is not None:
         final = decompressed_name(item.path, settings.suffix)
+        assert final is not None, "select_inputs passes only names with a compressed suffix"
         if not restore_name and not may_overwrite(final, force=settings.force, reporter=reporter):
             return
     source = _open_input(item, reporter)
@@ -280,32 +283,30 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
         sink: Callable[[memoryview], object]
         if testing:
             sink = _discard
-        elif to_stdout:
+        elif final is None:
             sink = Output(sys.stdout.buffer, STDOUT_LABEL).write
         else:
             output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final).write
-        reader: BinaryIO | _ReadCounter = source
         meter = _meter(settings, item, index, count, source)
-        if meter is not None:
-            reader = _ReadCounter(source)
-            sink = _metered(sink, meter, reader)
-        decoded = decompress(reader, sink, runtime,  # type: ignore[arg-type]
+        counter = _ReadCounter(source) if meter is not None else None
+        if meter is not None and counter is not None:
+            sink = _metered(sink, meter, counter)
+        decoded = decompress(typing.cast(BinaryIO, counter) if counter else source, sink, runtime,
                              passthrough=to_stdout and settings.force and settings.mode == "decompress")
-        if meter is not None:
-            meter.update(reader.take(), 0)  # type: ignore[union-attr]
+        if meter is not None and counter is not None:
+            meter.update(counter.take(), 0)
         for warning in decoded.warnings:
             reporter.warning(f"{item.label}: {warning}")
         if output is not None:
             if restore_name:
-                final = _restored_path(item, decoded.name, final)
-                output.final = final
+                final = output.final = _restored_path(item, decoded.name, output.final)
                 if not may_overwrite(final, force=settings.force, reporter=reporter):
                     return
             try:
                 output.commit(os.fstat(source.fileno()), mtime=decoded.mtime if restore_time else None)
             except OSError as error:
-                raise OutputError(final, error) from error
+                raise OutputError(output.final, error) from error
     except Unrecognized as problem:
         reporter.error(f"skipping: {item.label} {problem}")
         return
@@ -326,7 +327,7 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
             source.close()
     if reporter.verbosity >= 2 and not testing:
         sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
-    if final is not None and not settings.keep and not decoded.later_entries:
+    if final is not None and item.path is not None and not settings.keep and not decoded.later_entries:
         try:
             os.unlink(item.path)
         except OSError as error:

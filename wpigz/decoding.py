@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 import zlib as _zlib_for_header_crc          # only for the 16-bit FHCRC of a gzip header
 from dataclasses import dataclass, field
-from typing import IO, BinaryIO, Callable, Generator
+from typing import IO, Callable, Generator
 
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, STEP_END, STEP_ERROR, Decoder, Runtime
 
@@ -73,7 +73,7 @@ class Source:
     """A binary input with a pushback buffer: headers are read from it in Python, bodies go
     straight into the decoder's wasm input buffer."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.pending = bytearray()
         self.consumed = 0               # bytes handed out so far
@@ -121,13 +121,13 @@ class Source:
         return n or 0
 
 
-def _read_into(raw: BinaryIO, view: memoryview) -> int:
+def _read_into(raw: IO[bytes], view: memoryview) -> int:
     data = raw.read(len(view))
     view[:len(data)] = data
     return len(data)
 
 
-Sink = Callable[[memoryview], None]
+Sink = Callable[[memoryview], object]          # what it returns is ignored
 Output = Generator[memoryview, None, None]     # decoded pieces, each valid until the next
 
 
@@ -419,7 +419,8 @@ def _zstd(source: Source, decoded: Decoded) -> Output:
     start = source.consumed
     produced = 0
     try:
-        with decompressor.stream_reader(source, read_across_frames=True, closefd=False) as reader:
+        # Source has the read() the reader uses; it is not a whole IO[bytes]
+        with decompressor.stream_reader(source, read_across_frames=True, closefd=False) as reader:  # type: ignore[arg-type]
             while True:
                 chunk = reader.read(256 * 1024)
                 if not chunk:

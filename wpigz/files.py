@@ -138,8 +138,6 @@ def select_inputs(names: list[str], *, suffix: str, force: bool, to_stdout: bool
     suffix; when decompressing, testing or listing, a missing name is tried with the -S suffix
     and then the usual suffixes appended (gzip's order)."""
     chosen: list[Input] = []
-    rules = dict(suffix=suffix, force=force, to_stdout=to_stdout, recursive=recursive, reporter=reporter,
-                 mode=mode, decompress_suffix=decompress_suffix)
     for name in names or ["-"]:
         if name == "-":
             chosen.append(Input(None))
@@ -147,7 +145,9 @@ def select_inputs(names: list[str], *, suffix: str, force: bool, to_stdout: bool
         if mode != "compress" and not os.path.lexists(name):
             tried = ((decompress_suffix,) if decompress_suffix else ()) + TRIED_SUFFIXES
             name = next((name + s for s in tried if os.path.lexists(name + s)), name)
-        chosen.extend(_visit(name, top=True, **rules))
+        chosen.extend(_visit(name, top=True, suffix=suffix, force=force, to_stdout=to_stdout,
+                             recursive=recursive, reporter=reporter, mode=mode,
+                             decompress_suffix=decompress_suffix))
     return chosen
 
 
@@ -231,8 +231,9 @@ class AtomicOutput:
         self.final = final
         self.synchronous = synchronous
         directory = os.path.dirname(final) or "."
-        fd, self.temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(final)}.",
-                                              suffix=".wpigz-tmp")
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(final)}.",
+                                         suffix=".wpigz-tmp")
+        self.temporary: str | None = temporary
         self.file = os.fdopen(fd, "wb")
 
     def commit(self, source_info: os.stat_result, *, mtime: int | None = None) -> None:
@@ -242,13 +243,15 @@ class AtomicOutput:
         if self.synchronous:
             os.fsync(self.file.fileno())
         self.file.close()
-        copy_metadata(source_info, self.temporary)
+        temporary = self.temporary
+        assert temporary is not None, "committed twice"
+        copy_metadata(source_info, temporary)
         if mtime:
             try:
-                os.utime(self.temporary, (mtime, mtime))
+                os.utime(temporary, (mtime, mtime))
             except OSError:
                 pass
-        os.replace(self.temporary, self.final)
+        os.replace(temporary, self.final)
         self.temporary = None
         if self.synchronous:
             directory = os.open(os.path.dirname(self.final) or ".", os.O_RDONLY)

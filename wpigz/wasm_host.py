@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import typing
 from importlib import resources
 
 import wasmtime
 from wasmtime import _ffi as wasmtime_ffi
 
+from .errors import EngineError as EngineError          # re-exported: it lives in errors.py
+from .errors import trap_message as _trap_message
 from .wasi_threads import ThreadSpawner
 
 MODULE_FILE = "zlib.wasm"
@@ -52,11 +55,6 @@ DICT = 32768
 PAGE = 65536
 WORKER_BYTES = (512 + 2048) * 1024
 RESERVED_BYTES = 64 << 20
-
-
-class EngineError(Exception):
-    """The WebAssembly engine failed: a worker trapped, a worker could not be spawned, the
-    module ran out of memory, or zlib reported an error."""
 
 
 class _SharedMemory(wasmtime.SharedMemory):
@@ -94,11 +92,6 @@ def compiled_module(name: str = MODULE_FILE) -> tuple[wasmtime.Engine, wasmtime.
     return engine, wasmtime.Module(engine, wasm)
 
 
-def _trap_message(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
-
-
 class Runtime:
     """A shared memory, the main instance in it, and the thread spawner its workers come from.
 
@@ -114,7 +107,8 @@ class Runtime:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
         self.engine, self.module = compiled_module(ENGINES[engine])
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
-        limits = memory_import.type.limits
+        limits = typing.cast(wasmtime.MemoryType, memory_import.type).limits
+        assert limits.max is not None, "the module's memory is shared, so it has a maximum"
         maximum = limits.max if max_memory_pages is None else min(limits.max, max_memory_pages)
         self.max_bytes = maximum * 65536
         memory_type = wasmtime.MemoryType(wasmtime.Limits(limits.min, maximum), shared=True)
@@ -131,7 +125,7 @@ class Runtime:
     def call(self, name: str, *args: int) -> int:
         """Call an export of the main instance (main thread only)."""
         try:
-            return self._exports[name](self.store, *args)
+            return typing.cast(wasmtime.Func, self._exports[name])(self.store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
             raise EngineError(f"{name} trapped: {_trap_message(error)}") from error
 
@@ -139,7 +133,7 @@ class Runtime:
     def _worker_trapped(store: wasmtime.Store, instance: wasmtime.Instance, start_arg: int) -> None:
         # The worker never reached its own exit bookkeeping: do it through its own instance,
         # which also wakes a main thread waiting in wpigz_wait.
-        instance.exports(store)["wpigz_worker_trapped"](store, start_arg)
+        typing.cast(wasmtime.Func, instance.exports(store)["wpigz_worker_trapped"])(store, start_arg)
 
     def ring_for(self, threads: int, blocksize: int) -> tuple[int, int]:
         """(workers, slots) for a compression run: 2 x threads + 2 slots when they fit in the
