@@ -49,7 +49,11 @@ ZLIB_TARBALL = "zlib_1.2.13.dfsg.orig.tar.bz2"
 ZLIB_SHA256 = "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1"
 ZLIB_SOURCES = ["adler32.c", "crc32.c", "deflate.c", "trees.c", "zutil.c",
                 "inflate.c", "inffast.c", "inftrees.c"]
+# the glue every module shares (the ring, the decoders, the thread entry), and each module's
+# compressor: engine.h is the seam between them
 GLUE_SOURCES = ["engine.c", "inflater.c", "thread_start.s"]
+GLUE_HEADERS = ["engine.h"]
+ZLIB_COMPRESSOR = "deflate_zlib.c"       # zlib and zlib-ng: pigz's parallel path
 
 ZLIB_NG_SDIST = "zlib_ng-1.1.0.tar.gz"          # python-zlib-ng 1.1.0, carrying zlib-ng 2.2.x
 ZLIB_NG_PIP = "zlib-ng==1.1.0"
@@ -173,14 +177,20 @@ def build_zlib_ng(sdist: Path, output: Path) -> None:
         (src / "zlib.h").write_text((src / "zlib.h.in").read_text().replace("@ZLIB_SYMBOL_PREFIX@", ""))
         shutil.copyfile(src / "zconf.h.in", src / "zconf.h")
         shutil.copyfile(src / "zlib_name_mangling.h.empty", src / "zlib_name_mangling.h")
-        for name in GLUE_SOURCES:
-            shutil.copy(HERE / name, src / name)
+        copy_glue(src, ZLIB_COMPRESSOR)
         generic = sorted(str(p.relative_to(src)) for p in (src / "arch" / "generic").glob("*.c"))
-        cmd = zig + ["cc", *CFLAGS, *ZLIB_NG_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, *ZLIB_NG_SOURCES,
+        cmd = zig + ["cc", *CFLAGS, *ZLIB_NG_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR,
+                     *ZLIB_NG_SOURCES,
                      *generic, "-o", "out.wasm"]
         subprocess.run(cmd, check=True, cwd=src)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / "out.wasm", output)
+
+
+def copy_glue(src: Path, compressor: str) -> None:
+    """Put wpigz's glue and one compressor beside a library's sources, to build in one tree."""
+    for name in [*GLUE_SOURCES, *GLUE_HEADERS, compressor]:
+        shutil.copy(HERE / name, src / name)
 
 
 def check_zig() -> list[str]:
@@ -203,10 +213,10 @@ def build(tarball: Path, output: Path) -> None:
         with tarfile.open(tarball) as tar:
             tar.extractall(work, filter="data")
         (src,) = [p for p in work.iterdir() if p.is_dir()]
-        for name in GLUE_SOURCES:
-            shutil.copy(HERE / name, src / name)
+        copy_glue(src, ZLIB_COMPRESSOR)
         # relative paths only, run inside the tree: nothing about this machine reaches the output
-        cmd = zig + ["cc", *CFLAGS, "-I.", *LDFLAGS, *GLUE_SOURCES, *ZLIB_SOURCES, "-o", "out.wasm"]
+        cmd = zig + ["cc", *CFLAGS, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR, *ZLIB_SOURCES,
+                     "-o", "out.wasm"]
         subprocess.run(cmd, check=True, cwd=src)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / "out.wasm", output)

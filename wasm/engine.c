@@ -1,6 +1,8 @@
 /* engine.c -- wpigz's compression engine: pigz's parallel deflate, inside WebAssembly.
 
-   The whole engine is one WebAssembly module: zlib 1.2.13 plus this glue. The Python host
+   Each engine is one WebAssembly module: this file (the ring and the threads, shared by every
+   engine), one compressor (deflate_zlib.c for zlib and zlib-ng; see engine.h for the seam),
+   the decoders (inflater.c) and the compression library itself. The Python host
    instantiates it once for its main thread and once more for every worker thread, all
    instances sharing one linear memory (wasi-threads). The module starts its own workers by
    calling the wasi `thread-spawn` import; each new thread enters at wasi_thread_start (in
@@ -9,17 +11,16 @@
    Overview: the host's main thread owns a ring of `nslots` job slots in shared memory. For
    each block of input it reads the data straight into a slot, then calls wpigz_submit(),
    which copies the 32 KiB of input just before the block into the slot's dictionary area
-   and publishes the slot. Workers claim jobs in sequence order (seq), compress each one
-   exactly as pigz 2.6's parallel path does (deflateReset, deflateParams, dictionary,
-   deflate(Z_BLOCK) and pigz's byte-alignment rule, or Z_FINISH for the last block), compute
-   the block's check value, and mark the slot done. The main thread waits for the oldest
+   and publishes the slot. Workers claim jobs in sequence order (seq), hand each one to the
+   compressor (compressor_job: for zlib, exactly what pigz 2.6's parallel path does with a
+   block), which also computes the block's check value, and mark the slot done. The main thread waits for the oldest
    unwritten seq with wpigz_wait(), writes the slot's output, combines the check values in
    order, and reuses the slot. Because the ring is fixed, at most nslots blocks are in flight
    and memory stays bounded whatever the input size: backpressure is the ring itself.
 
    With -R (rsyncable) a job is cut where pigz cuts it (the host finds the job's end with
    wpigz_rsync_scan) and holds several blocks, each ended after a hit of pigz's rolling hash;
-   the worker finds those hits again itself as it compresses.
+   the compressor finds those hits again itself as it compresses.
 
    Synchronisation: two futex words in the control block. `submitted` counts publications
    (and stop requests); workers sleep on it with memory.atomic.wait32 when the slot they
@@ -28,210 +29,30 @@
 
    Memory ownership: everything is allocated by the main thread in wpigz_new() before any
    worker runs, because wasi-libc's malloc is not thread-safe. Each worker gets a stack and
-   an arena from which zlib takes its deflate state through zalloc/zfree. A slot belongs to
+   an arena from which its compressor takes its state (worker_alloc). A slot belongs to
    the main thread until wpigz_submit() publishes it, to one worker until it is marked done,
    then to the main thread again. */
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "zlib.h"
-
-#define EXPORT(name) __attribute__((export_name(name)))
-
-#define DICT 32768                      /* deflate's window: the history a block is primed with */
-#define WORKER_STACK (256 * 1024)       /* per-worker C stack; zlib needs a few KiB */
-#ifndef WORKER_ARENA                    /* per-worker heap for one raw deflate stream: zlib needs */
-#define WORKER_ARENA (320 * 1024)       /* about 262 KiB; zlib-ng's build sets more (build.py) */
-#endif
-
-/* job flags, set by the host at submission */
-#define JOB_LAST 1                      /* final block of the stream: finish with Z_FINISH */
-#define JOB_TRAP 2                      /* test hook: the worker traps on this job */
-#define JOB_RSYNC 4                     /* -R: also end a block after every rolling-hash hit */
-
-#define LOOKAHEAD 1                     /* room past a block: the host reads one byte ahead to
-                                           learn whether the input goes on */
-
-/* -R (rsyncable), as pigz 2.6: a 12-bit rolling hash of the input; a byte after which it
-   equals RSYNC_HIT ends a block. */
-#define RSYNC_MASK 0xfff
-#define RSYNC_HIT 0x7ff
-
-/* check kinds */
-#define CHECK_CRC32 0                   /* gzip and zip */
-#define CHECK_ADLER32 1                 /* zlib (-z) */
-
-/* job status, written by the worker */
-#define STATUS_OK 0
-#define STATUS_NO_ROOM (-100)           /* output did not fit the slot: a bug, never seen */
+#include "engine.h"
 
 __attribute__((import_module("wasi"), import_name("thread-spawn")))
 int32_t wasi_thread_spawn(void *start_arg);
 
-struct slot {
-    int32_t ready;          /* seq + 1 once published by the main thread */
-    int32_t done;           /* seq + 1 once compressed by a worker */
-    int32_t len;            /* input bytes in this job */
-    int32_t flags;          /* JOB_* */
-    int32_t hist;           /* valid history bytes just before the data (<= DICT) */
-    int32_t out_len;        /* compressed bytes produced */
-    uint32_t check;         /* CRC-32 or Adler-32 of this job's input alone */
-    uint32_t rsync_h;       /* -R: the rolling hash before the job's first byte */
-    int32_t status;         /* STATUS_OK, a zlib error code, or STATUS_NO_ROOM */
-    unsigned char *in;      /* DICT bytes of history area, then room for block_size bytes */
-    unsigned char *out;     /* out_size bytes */
-};
+/* ---- per-worker arena: the compressor's memory for one worker, no locking needed ---- */
 
-struct ctl;
-
-struct worker {
-    uint32_t stack_top;     /* must stay first: thread_start.s loads it from start_arg */
-    struct ctl *ctl;
-    unsigned char *arena;
-    uint32_t arena_used;
-    int32_t tid;            /* from thread-spawn; <= 0 if never started */
-};
-
-struct ctl {
-    int32_t submitted;      /* futex: bumped by every publication and by stop */
-    int32_t completed;      /* futex: bumped by every finished job, by failures and exits */
-    int32_t next_take;      /* next seq a worker claims */
-    int32_t stop;           /* set once: workers exit when they see it */
-    int32_t failed;         /* set by a worker (or the host on its behalf) that cannot go on */
-    int32_t running;        /* workers that have started and not yet exited */
-    int32_t nslots;
-    int32_t nthreads;
-    int32_t block_size;
-    int32_t out_size;
-    int32_t level;
-    int32_t strategy;
-    int32_t independent;
-    int32_t check_kind;
-    uint32_t scan_h;        /* wpigz_rsync_scan's hash after the bytes it scanned */
-    struct slot *slots;
-    struct worker *workers;
-};
-
-/* ---- per-worker arena: zlib's zalloc/zfree for one stream, no locking needed ---- */
-
-static voidpf arena_alloc(voidpf opaque, uInt items, uInt size) {
-    struct worker *w = opaque;
-    uint64_t want = ((uint64_t)items * size + 15) & ~(uint64_t)15;
+void *worker_alloc(struct worker *w, size_t size) {
+    uint64_t want = ((uint64_t)size + 15) & ~(uint64_t)15;
     if (want > WORKER_ARENA - w->arena_used)
-        return Z_NULL;
-    voidpf p = w->arena + w->arena_used;
+        return NULL;
+    void *p = w->arena + w->arena_used;
     w->arena_used += (uint32_t)want;
     return p;
 }
 
-static void arena_free(voidpf opaque, voidpf address) {
-    (void)opaque;           /* the arena lives as long as the worker; deflateEnd is its last use */
-    (void)address;
-}
-
 /* ---- the worker: one per thread, compressing jobs in claim order ---- */
-
-/* End a non-final block on a byte boundary exactly as pigz 2.6 does with zlib >= 1.2.6:
-   odd pending bits (or -i) get an empty stored block, even ones get empty fixed blocks
-   (deflatePrime(10, 2) adds 10 bits each) until the bit count is a multiple of 8, and -i
-   adds a full flush on top. */
-static int align_block(z_stream *strm, int independent) {
-    int bits, ret;
-    ret = deflatePending(strm, Z_NULL, &bits);
-    if (ret != Z_OK)
-        return ret;
-    if ((bits & 1) || independent)
-        ret = deflate(strm, Z_SYNC_FLUSH);
-    else if (bits & 7) {
-        do {
-            ret = deflatePrime(strm, 10, 2);
-            if (ret == Z_OK)
-                ret = deflatePending(strm, Z_NULL, &bits);
-        } while (ret == Z_OK && (bits & 7));
-        if (ret == Z_OK)
-            ret = deflate(strm, Z_BLOCK);
-    }
-    if (ret == Z_OK && independent)
-        ret = deflate(strm, Z_FULL_FLUSH);
-    return ret;
-}
-
-static inline uint32_t rsync_roll(uint32_t h, unsigned char byte) {
-    return ((h << 1) ^ byte) & RSYNC_MASK;
-}
-
-/* Feed len bytes at next as one block ending on a byte boundary (Z_BLOCK, then pigz's
-   alignment), or, for the final block, finish the stream. */
-static int deflate_block(struct ctl *c, z_stream *strm, unsigned char *next, uint32_t len, int last) {
-    int ret;
-    strm->next_in = next;
-    strm->avail_in = len;
-    if (last) {
-        ret = deflate(strm, Z_FINISH);
-        return ret == Z_STREAM_END ? Z_OK : (ret == Z_OK ? STATUS_NO_ROOM : ret);
-    }
-    ret = deflate(strm, Z_BLOCK);
-    return ret == Z_OK ? align_block(strm, c->independent) : ret;
-}
-
-/* -R: one job holds several blocks, each ended after a hash hit, in one continuing stream.
-   A hit on the very last byte of the input ends no block: the final block is never empty. */
-static int deflate_rsync_job(struct ctl *c, z_stream *strm, struct slot *s, unsigned char *data) {
-    uint32_t h = s->rsync_h, start = 0, len = (uint32_t)s->len;
-    int last = s->flags & JOB_LAST, ret = Z_OK;
-    for (uint32_t i = 0; i < len && ret == Z_OK; i++) {
-        h = rsync_roll(h, data[i]);
-        if (h == RSYNC_HIT && !(last && i + 1 == len)) {
-            ret = deflate_block(c, strm, data + start, i + 1 - start, 0);
-            start = i + 1;
-        }
-    }
-    if (ret == Z_OK && (start < len || last))
-        ret = deflate_block(c, strm, data + start, len - start, last);
-    return ret;
-}
-
-/* zlib-ng may read window memory past the valid data, so a reused stream carries traces of
-   earlier jobs and the output would depend on which worker got which block. Its build starts
-   every job from a fresh stream in a zeroed arena instead (a memset of the used part per job). */
-static int fresh_stream(struct ctl *c, struct worker *w, z_stream *strm) {
-#ifdef WPIGZ_FRESH_STREAM_PER_JOB
-    deflateEnd(strm);
-    memset(w->arena, 0, w->arena_used);     /* all the stream ever touched */
-    w->arena_used = 0;
-    return deflateInit2(strm, 6, Z_DEFLATED, -15, 8, c->strategy);
-#else
-    (void)c;
-    (void)w;
-    return deflateReset(strm);
-#endif
-}
-
-/* Compress the job in slot s with strm. Runs on a worker thread, which owns s meanwhile. */
-static void compress_job(struct ctl *c, struct worker *w, z_stream *strm, struct slot *s) {
-    unsigned char *data = s->in + DICT;
-    int ret;
-
-    if (s->flags & JOB_TRAP)
-        __builtin_trap();
-    ret = fresh_stream(c, w, strm);
-    if (ret == Z_OK)
-        ret = deflateParams(strm, c->level, c->strategy);
-    if (ret == Z_OK && s->hist > 0 && !c->independent)
-        ret = deflateSetDictionary(strm, data - s->hist, (uInt)s->hist);
-    strm->next_out = s->out;
-    strm->avail_out = (uInt)c->out_size;   /* pigz's OUTPOOL size: level 0 output depends on it */
-    if (ret == Z_OK)
-        ret = s->flags & JOB_RSYNC ? deflate_rsync_job(c, strm, s, data)
-                                   : deflate_block(c, strm, data, (uint32_t)s->len, s->flags & JOB_LAST);
-    if (ret == Z_OK && (strm->avail_out == 0 || strm->avail_in != 0))
-        ret = STATUS_NO_ROOM;
-    s->out_len = (int32_t)(c->out_size - strm->avail_out);
-    s->check = c->check_kind == CHECK_ADLER32 ? adler32(1L, data, (uInt)s->len)
-                                              : crc32(0L, data, (uInt)s->len);
-    s->status = ret;
-}
 
 static void wake_all(int32_t *futex) {
     __builtin_wasm_memory_atomic_notify(futex, UINT32_MAX);
@@ -247,15 +68,11 @@ static void worker_exit(struct ctl *c) {
    sleeping on `submitted` until the claimed one is published, until stop is set. */
 void worker_main(int32_t tid, struct worker *w) {
     struct ctl *c = w->ctl;
-    z_stream strm;
+    void *state;
     (void)tid;
 
-    memset(&strm, 0, sizeof(strm));
-    strm.zalloc = arena_alloc;
-    strm.zfree = arena_free;
-    strm.opaque = w;
-    /* pigz initialises at level 6 and sets the real level per job with deflateParams */
-    if (deflateInit2(&strm, 6, Z_DEFLATED, -15, 8, c->strategy) != Z_OK) {
+    state = compressor_start(c, w);
+    if (state == NULL) {
         __atomic_store_n(&c->failed, 1, __ATOMIC_SEQ_CST);
         worker_exit(c);
         return;
@@ -272,13 +89,13 @@ void worker_main(int32_t tid, struct worker *w) {
                 goto done;
             __builtin_wasm_memory_atomic_wait32(&c->submitted, gen, -1);
         }
-        compress_job(c, w, &strm, s);
+        compressor_job(c, w, state, s);
         __atomic_store_n(&s->done, (int32_t)(seq + 1), __ATOMIC_SEQ_CST);
         __atomic_fetch_add(&c->completed, 1, __ATOMIC_SEQ_CST);
         wake_all(&c->completed);
     }
 done:
-    deflateEnd(&strm);
+    compressor_end(c, w, state);
     worker_exit(c);
 }
 
@@ -342,7 +159,7 @@ struct ctl *wpigz_new(int32_t nthreads, int32_t nslots, int32_t block_size, int3
     c->nthreads = nthreads;
     c->nslots = nslots;
     c->block_size = block_size;
-    /* pigz's OUTPOOL(size): the room one job's deflate call gets */
+    /* pigz's OUTPOOL(size): the room one job's output gets */
     c->out_size = block_size + (block_size >> 4) + DICT;
     c->level = level;
     c->strategy = strategy;
@@ -509,25 +326,4 @@ EXPORT("wpigz_worker_trapped")
 void wpigz_worker_trapped(struct worker *w) {
     __atomic_store_n(&w->ctl->failed, 1, __ATOMIC_SEQ_CST);
     worker_exit(w->ctl);
-}
-
-/* Check-value arithmetic for the host, which combines the per-job values in order. */
-EXPORT("wpigz_crc32_combine")
-uint32_t wpigz_crc32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)crc32_combine(a, b, len_b); }
-
-EXPORT("wpigz_adler32_combine")
-uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
-
-EXPORT("wpigz_zlib_version")
-const char *wpigz_zlib_version(void) { return zlibVersion(); }
-
-/* The engine's library and version for -V and -L: "zlib 1.2.13" or "zlib-ng 2.3.3" (whose
-   zlibVersion() is the zlib version it is compatible with). */
-EXPORT("wpigz_engine_version")
-const char *wpigz_engine_version(void) {
-#ifdef ZLIBNG_VERSION
-    return "zlib-ng " ZLIBNG_VERSION;
-#else
-    return "zlib " ZLIB_VERSION;
-#endif
 }

@@ -33,12 +33,6 @@ from .wasm_host import EngineError, Runtime
 
 PROG = "wpigz"
 
-# who wrote each engine's library, for -L (per-engine facts: to move into wpigz/engines.py)
-ENGINE_AUTHORS = {
-    "zlib": "Jean-loup Gailly and Mark Adler",
-    "zlib-ng": "the zlib-ng contributors, after zlib by Jean-loup Gailly and Mark Adler "
-               "(zlib license)",
-}
 
 
 def header_fields(settings: Settings, path: str | None, source: BinaryIO,
@@ -444,14 +438,16 @@ def main(argv: list[str] | None = None) -> int:
         if settings.help:
             sys.stdout.write(help_text(PROG))
         elif settings.version:
-            sys.stdout.write(f"{PROG} {__version__}\n{Runtime(engine=settings.engine).engine_version()} "
+            runtime = Runtime(engine=settings.engine)
+            sys.stdout.write(f"{PROG} {__version__}\n{runtime.info.library} {runtime.library_version()} "
                              "(WebAssembly engine)\n")
         elif settings.license:
+            runtime = Runtime(engine=settings.engine)
             sys.stdout.write(f"{PROG} {__version__}\n"
                              "Copyright (C) 2026 the wpigz developers\n"
                              "Released under the zlib license; it comes with no warranty.\n"
-                             f"Its engine is {Runtime(engine=settings.engine).engine_version()}, by "
-                             f"{ENGINE_AUTHORS[settings.engine]}.\n")
+                             f"Its engine is {runtime.info.library} {runtime.library_version()}, by "
+                             f"{runtime.info.credit}.\n")
         else:
             status = run(settings, reporter)
             sys.stdout.flush()

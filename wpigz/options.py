@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from .engines import ENGINES
 from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, default_threads
 
 DEFAULTS = DeflateOptions()
@@ -178,8 +179,8 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
     elif key in ("fast", "best"):
         settings.level = 1 if key == "fast" else 9
     elif key == "engine":
-        if value not in ("zlib", "zlib-ng"):
-            raise UsageError(f"unknown engine: {value} (zlib or zlib-ng)")
+        if value not in ENGINES:
+            raise UsageError(f"unknown engine: {value} ({' or '.join(ENGINES)})")
         settings.engine = value
     elif key == "zstd":
         settings.form = "zstd"

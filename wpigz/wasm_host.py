@@ -30,13 +30,16 @@ from importlib import resources
 import wasmtime
 from wasmtime import _ffi as wasmtime_ffi
 
+from .engines import DEFAULT_ENGINE
+from .engines import ENGINES as ENGINE_TABLE
+from .engines import engine_info
 from .errors import EngineError as EngineError          # re-exported: it lives in errors.py
 from .errors import trap_message as _trap_message
 from .wasi_threads import ThreadSpawner
 
-MODULE_FILE = "zlib.wasm"
-# the deflate engines: "zlib" gives pigz's exact bytes; "zlib-ng" is faster, with other bytes
-ENGINES = {"zlib": "zlib.wasm", "zlib-ng": "zlib-ng.wasm"}
+# engine name -> module file (the facts about each engine are in engines.py)
+ENGINES = {name: info.module for name, info in ENGINE_TABLE.items()}
+MODULE_FILE = ENGINES[DEFAULT_ENGINE]
 WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before Python runs again
 
 # job flags and check kinds, as in wasm/engine.c
@@ -101,11 +104,10 @@ class Runtime:
     refused, as wasi-threads allows a host to do).
     """
 
-    def __init__(self, *, engine: str = "zlib", max_memory_pages: int | None = None,
+    def __init__(self, *, engine: str = DEFAULT_ENGINE, max_memory_pages: int | None = None,
                  max_threads: int = 256) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-        self.engine, self.module = compiled_module(ENGINES[engine])
+        self.info = engine_info(engine)
+        self.engine, self.module = compiled_module(self.info.module)
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = typing.cast(wasmtime.MemoryType, memory_import.type).limits
         assert limits.max is not None, "the module's memory is shared, so it has a maximum"
@@ -164,9 +166,10 @@ class Runtime:
         raw = bytes(self.view(address, 64))
         return raw.split(b"\0", 1)[0].decode("ascii")
 
-    def engine_version(self) -> str:
-        """The engine's library and version, "zlib 1.2.13" or "zlib-ng 2.3.3"."""
-        raw = bytes(self.view(self.call("wpigz_engine_version"), 64))
+    def library_version(self) -> str:
+        """The version of the engine's own library ("1.2.13" for zlib, "2.3.3" for zlib-ng,
+        whose zlib_version() is the zlib version it is compatible with)."""
+        raw = bytes(self.view(self.call("wpigz_library_version"), 64))
         return raw.split(b"\0", 1)[0].decode("ascii")
 
     def crc32_combine(self, crc_a: int, crc_b: int, length_b: int) -> int:
