@@ -34,7 +34,6 @@ from .wasm_host import EngineError, Runtime
 PROG = "wpigz"
 
 
-
 def header_fields(settings: Settings, path: str | None, source: BinaryIO,
                   reporter: Reporter | None = None) -> tuple[bytes | None, int]:
     """(name, mtime) for the header: a named file's last path component and lstat time; for
