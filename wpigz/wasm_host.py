@@ -195,11 +195,12 @@ class DeflatePool:
         # 2 x threads jobs in flight, plus the block being read and the one held back until
         # we know whether it is the last: the ring is also what bounds memory. Very large
         # blocks get fewer slots (and workers) so that the ring fits in wasm32's 4 GiB.
+        requested = threads
         self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize)
         self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize, level, strategy,
                                  int(independent), check_kind)
         if self._ctl == 0:
-            raise EngineError(f"not enough wasm memory for {threads} threads with "
+            raise EngineError(f"not enough wasm memory for {requested} threads with "
                               f"{blocksize // 1024} KiB blocks")
         self._workers: list = []
         self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
