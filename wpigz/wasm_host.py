@@ -287,14 +287,14 @@ class Runtime:
         self.spawner = ThreadSpawner(self.engine, self.module, self.memory, max_threads=max_threads,
                                      on_trap=self._worker_trapped)
         self.store, self.instance = self.spawner.instantiate()
-        self._calls: dict[str, _Call] = {}
+        self._fast_calls: dict[str, _Call] = {}
         self.call("_initialize")
 
     def call(self, name: str, *args: int) -> int:
         """Call an export of the main instance (main thread only)."""
-        fast = self._calls.get(name)
+        fast = self._fast_calls.get(name)
         if fast is None:
-            fast = self._calls[name] = _Call(self.store, self.instance, name)
+            fast = self._fast_calls[name] = _Call(self.store, self.instance, name)
         try:
             return fast(*args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
