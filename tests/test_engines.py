@@ -15,6 +15,7 @@ import pytest
 
 import wpigz
 from conftest import random_bytes, text_bytes, tool
+from wpigz.engines import ENGINES as ENGINE_ROWS
 from wpigz.wasm_host import ENGINES, Runtime, compiled_module
 
 K = 1024
@@ -116,3 +117,14 @@ def test_default_engine_stays_pigz_identical():
     expected = subprocess.run([tool("pigz"), "-n", "-c"], input=DATA, capture_output=True).stdout
     assert wpigz.compress(DATA, mtime=0) == expected
     assert wpigz.compress(DATA, mtime=0, engine="zlib-ng") != expected
+
+
+def test_zlib_ng_levels_and_block_size_come_from_its_row():
+    """wpigz -1 is zlib-ng's level 2, and without -b the block size is the row's (engines.py)."""
+    fast, two = (wpigz.compress(DATA, level, mtime=0, threads=2, engine="zlib-ng") for level in (1, 2))
+    assert fast[10:] == two[10:] and fast[8] == 4          # the same deflate body; XFL still says -1
+    command = [sys.executable, "-m", "wpigz", "--engine", "zlib-ng", "-p", "2", "-n"]
+    default, own, small_blocks = (subprocess.run(command + args, input=DATA, capture_output=True, timeout=120).stdout
+                               for args in ([], ["-b", str(ENGINE_ROWS["zlib-ng"].blocksize // K)], ["-b", "128"]))
+    assert default == own != small_blocks
+    assert gzip.decompress(default) == DATA

@@ -172,8 +172,9 @@ class DeflatePool:
         # 2 x threads jobs in flight, plus the block being read and the one held back until
         # we know whether it is the last: the ring is also what bounds memory.
         self.nslots = 2 * threads + 2
-        self._ctl = runtime.call("wpigz_new", threads, self.nslots, blocksize, level, strategy,
-                                 int(independent), check_kind)
+        self._ctl = runtime.call("wpigz_new", threads, self.nslots, blocksize,
+                                 runtime.info.library_levels[level],   # the engine's level mapping
+                                 strategy, int(independent), check_kind)
         if self._ctl == 0:
             raise EngineError(f"not enough wasm memory for {threads} threads with "
                               f"{blocksize // 1024} KiB blocks")
