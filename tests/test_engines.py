@@ -120,9 +120,10 @@ def test_default_engine_stays_pigz_identical():
 
 
 def test_zlib_ng_levels_and_block_size_come_from_its_row():
-    """wpigz -1 is zlib-ng's level 2, and without -b the block size is the row's (engines.py)."""
-    fast, two = (wpigz.compress(DATA, level, mtime=0, threads=2, engine="zlib-ng") for level in (1, 2))
-    assert fast[10:] == two[10:] and fast[8] == 4          # the same deflate body; XFL still says -1
+    """wpigz -1 is zlib-ng's level 2, -6 its 5, and without -b the block size is the row's (engines.py)."""
+    one, two, five, six = (wpigz.compress(DATA, level, mtime=0, threads=2, engine="zlib-ng") for level in (1, 2, 5, 6))
+    assert one[10:] == two[10:] and one[8] == 4            # the same deflate body; XFL still says -1
+    assert five[10:] == six[10:] != two[10:]
     command = [sys.executable, "-m", "wpigz", "--engine", "zlib-ng", "-p", "2", "-n"]
     default, own, small_blocks = (subprocess.run(command + args, input=DATA, capture_output=True, timeout=120).stdout
                                for args in ([], ["-b", str(ENGINE_ROWS["zlib-ng"].blocksize // K)], ["-b", "128"]))

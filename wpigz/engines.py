@@ -49,12 +49,17 @@ ENGINES: dict[str, EngineInfo] = {
         library="zlib-ng", credit="the zlib-ng contributors (Hans Kristian Rosbach et al.), "
                                   "after zlib by Jean-loup Gailly and Mark Adler",
         summary="zlib-ng (faster, slightly different bytes)",
-        # zlib-ng's level 1 (deflate_quick) writes far larger output than zlib's -1: 49.6% of
-        # 8 MB of text against pigz -1's 39.2%, 38.1% of binaries against 31.6%. Its level 2
-        # (deflate_fast) writes 36.8% and 31.2%, smaller than pigz -1, for 0.24 and 0.16 CPU
-        # seconds against level 1's 0.18 and 0.14 (pigz -1: 0.19 and 0.16). So wpigz's -1 is
-        # zlib-ng's 2, a gzip -1's size at about pigz -1's speed.
-        library_levels=(0, 2, 2, 3, 4, 5, 6, 7, 8, 9)),
+        # wpigz's level -> zlib-ng's. Engine alone, 8 MB of text / of binaries, one thread,
+        # 128 KiB blocks, CPU seconds and output % of input (pigz's own in brackets):
+        # - zlib-ng 1 (deflate_quick) writes 49.6% / 38.1% (pigz -1: 39.2% / 31.6%); zlib-ng 2
+        #   (deflate_fast) 36.8% / 31.2% for 0.24 / 0.16 s against 0.18 / 0.14 s (pigz -1: 0.19 /
+        #   0.16 s). So -1 (and -2) is zlib-ng's 2: a gzip -1's size at about pigz -1's speed.
+        # - zlib-ng 5 against 6 on 20 MB of text (512 KiB blocks): 0.69 s against 0.91 s for
+        #   +0.43% output (+0.85% against pigz -6); on binaries 0.30 s against 0.36 s for +0.23%.
+        #   So -6 (and -5) is zlib-ng's 5, and -7 and -8 move down one level each.
+        # - zlib-ng 8 is slower than 9 on both (1.12 / 1.43 s against 0.96 / 0.97 s) and larger on
+        #   binaries (28.55% against 27.99%): no wpigz level uses it.
+        library_levels=(0, 2, 2, 3, 4, 5, 5, 6, 7, 9)),
 }
 
 
