@@ -282,6 +282,9 @@ def main() -> None:
     files = corpus.build(WORK / "corpus", size)
     log("compression")
     compression = measure_compression(files, levels, thread_counts, args.runs, log)
+    log("engines against pigz, levels 1-9")
+    from . import engines as choosing
+    engine_levels = choosing.measure(files, max(thread_counts), args.runs, log)
     log("decompression")
     decompression = measure_decompression(files, args.runs, log)
     log("start-up")
@@ -300,5 +303,6 @@ def main() -> None:
     report.write(HERE / "RESULTS.md", PLOTS, command=command, machine=machine(), files=files,
                  levels=levels, thread_counts=thread_counts, compression=compression,
                  decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
-                 engine=engine, progress_cost=progress_cost, speed=speed_lines)
+                 engine=engine, progress_cost=progress_cost, speed=speed_lines,
+                 engine_levels=choosing.table(engine_levels, files, max(thread_counts)))
     log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")

@@ -4,6 +4,9 @@ on the thread count, and the same command-line and library surface as the defaul
 from __future__ import annotations
 
 import gzip
+import io
+import random
+import struct
 import subprocess
 import sys
 import zlib
@@ -12,6 +15,7 @@ import pytest
 
 import wpigz
 from conftest import random_bytes, text_bytes, tool
+from wpigz.engines import ENGINES as ENGINE_ROWS
 from wpigz.wasm_host import ENGINES, Runtime, compiled_module
 
 K = 1024
@@ -34,6 +38,48 @@ def test_zlib_ng_output_is_valid_and_independent_of_threads(level):
     assert subprocess.run([tool("gzip"), "-dc"], input=outputs[0], capture_output=True).stdout == DATA
     assert subprocess.run([tool("pigz"), "-dc"], input=outputs[0], capture_output=True).stdout == DATA
     assert wpigz.decompress(outputs[0]) == DATA
+
+
+def machine_records(n: int, seed: int = 3) -> bytes:
+    """Binary-like input: packed little-endian records with small deltas and runs of zeros."""
+    rnd = random.Random(seed)
+    out, address = bytearray(), 0x401000
+    while len(out) < n:
+        address += rnd.choice((4, 8, 16, 0x40))
+        out += struct.pack("<IHBB", address, rnd.randrange(16), rnd.choice((0x48, 0x89, 0xE8, 0x8B)), rnd.randrange(3))
+        if rnd.random() < 0.1:
+            out += bytes(rnd.randrange(1, 40))
+    return bytes(out[:n])
+
+
+def mixed(n: int, seed: int = 4) -> bytes:
+    """Text and records cut into pieces of up to 40 KiB, interleaved."""
+    rnd, text, records = random.Random(seed), text_bytes(2 << 20), machine_records(1 << 20)
+    pieces = []
+    for _ in range(60):
+        source, start = rnd.choice((text, records)), rnd.randrange(1 << 20)
+        pieces.append(source[start:start + rnd.randrange(1, 40 * K)])
+    return b"".join(pieces)[:n]
+
+
+# A worker reuses its stream from job to job, so its output must not depend on what it compressed
+# before (deflate_zlib.c's fresh_stream). With 32 KiB blocks these inputs make ten jobs each,
+# which land on different workers for every thread count. The records input is the one that
+# caught the stale window tail: without fresh_stream's high-water reset, levels 1, 6, 7 and 8
+# gave bytes that differ between thread counts.
+@pytest.mark.parametrize("make", [text_bytes, machine_records, mixed])
+def test_zlib_ng_bytes_are_the_same_for_1_2_3_4_threads(make):
+    data = make(300 * K + 7)
+    for level in range(1, 10):
+        outputs = set()
+        for threads in (1, 2, 3, 4):
+            sink = io.BytesIO()
+            with wpigz.GzipFile(None, "wb", level, sink, mtime=0, threads=threads, blocksize=32 * K,
+                                engine="zlib-ng") as f:
+                f.write(data)
+            outputs.add(sink.getvalue())
+        assert len(outputs) == 1, f"level {level}: {len(outputs)} different outputs"
+        assert gzip.decompress(outputs.pop()) == data
 
 
 @pytest.mark.parametrize("args", [["-R"], ["-i"], ["-z"], ["-K"], ["-H"], ["-U"], ["-b", "32", "-9"], ["-R", "-i", "-1"]])
@@ -71,3 +117,15 @@ def test_default_engine_stays_pigz_identical():
     expected = subprocess.run([tool("pigz"), "-n", "-c"], input=DATA, capture_output=True).stdout
     assert wpigz.compress(DATA, mtime=0) == expected
     assert wpigz.compress(DATA, mtime=0, engine="zlib-ng") != expected
+
+
+def test_zlib_ng_levels_and_block_size_come_from_its_row():
+    """wpigz -1 is zlib-ng's level 2, -6 its 5, and without -b the block size is the row's (engines.py)."""
+    one, two, five, six = (wpigz.compress(DATA, level, mtime=0, threads=2, engine="zlib-ng") for level in (1, 2, 5, 6))
+    assert one[10:] == two[10:] and one[8] == 4            # the same deflate body; XFL still says -1
+    assert five[10:] == six[10:] != two[10:]
+    command = [sys.executable, "-m", "wpigz", "--engine", "zlib-ng", "-p", "2", "-n"]
+    default, own, small_blocks = (subprocess.run(command + args, input=DATA, capture_output=True, timeout=120).stdout
+                               for args in ([], ["-b", str(ENGINE_ROWS["zlib-ng"].blocksize // K)], ["-b", "128"]))
+    assert default == own != small_blocks
+    assert gzip.decompress(default) == DATA

@@ -55,7 +55,7 @@ GLUE_SOURCES = ["engine.c", "inflater.c", "thread_start.s"]
 GLUE_HEADERS = ["engine.h"]
 ZLIB_COMPRESSOR = "deflate_zlib.c"       # zlib and zlib-ng: pigz's parallel path
 
-ZLIB_NG_SDIST = "zlib_ng-1.1.0.tar.gz"          # python-zlib-ng 1.1.0, carrying zlib-ng 2.2.x
+ZLIB_NG_SDIST = "zlib_ng-1.1.0.tar.gz"          # python-zlib-ng 1.1.0, carrying zlib-ng 2.3.3
 ZLIB_NG_PIP = "zlib-ng==1.1.0"
 ZLIB_NG_SHA256 = "08a3a8468d4f130e3dc80d28ec42fcc7a878a57dfed616233e791066327d78a3"
 ZLIB_NG_DIR = "src/zlib_ng/zlib-ng"
@@ -65,7 +65,30 @@ ZLIB_NG_SOURCES = ["adler32.c", "compress.c", "crc32.c", "crc32_braid_comb.c", "
                    "trees.c", "zutil.c"]
 ZLIB_NG_DEFINES = ["-DZLIB_COMPAT", "-DDISABLE_RUNTIME_CPU_DETECTION",
                    "-DWORKER_ARENA=(1024*1024)",       # zlib-ng's deflate state is larger than zlib's
-                   "-DWPIGZ_FRESH_STREAM_PER_JOB"]     # output independent of the thread count
+                   "-DWPIGZ_ZLIB_NG",                  # deflate_zlib.c: zlib-ng specifics (fresh_stream)
+                   # what zlib-ng's CMake finds in clang, and its setting for 64-bit CPUs with
+                   # unaligned loads, as wasm32 has (i64 loads, i64.ctz): without them compare256
+                   # falls back to 2-byte compares. OPTIMAL_CMP=64 needs the 64-bit CRC-32 words
+                   # of ZLIB_NG_EDITS below (with 4-byte words its chorba CRC-32 is wrong).
+                   "-DOPTIMAL_CMP=64", "-DHAVE_BUILTIN_CTZ", "-DHAVE_BUILTIN_CTZLL",
+                   "-DHAVE_ATTRIBUTE_ALIGNED", "-DHAVE_BUILTIN_ASSUME_ALIGNED",
+                   # our SIMD128 functions (simd_zlib_ng.c) in place of the generic ones
+                   "-DWPIGZ_SIMD128", "-DWPIGZ_SIMD_COMPARE256", "-DWPIGZ_SIMD_CHUNKSET",
+                   "-DWPIGZ_SIMD_ADLER32"]
+# WebAssembly SIMD128 (wasmtime, Node and Chromium run it): clang also vectorises zlib-ng's
+# generic loops with it (slide_hash)
+ZLIB_NG_CPU = "-mcpu=generic+atomics+bulk_memory+simd128"
+# two one-line edits of zlib-ng's sources at build time (the sdist itself stays pinned): our
+# SIMD128 functions join its build-time choice as one more architecture, and wasm32, whose
+# 64-bit integer operations are native, gets the 64-bit word CRC-32 code (braid and chorba)
+# that zlib-ng otherwise gives only to 64-bit CPUs
+ZLIB_NG_EDITS = {
+    "arch_functions.h": ("#if defined(X86_FEATURES)",
+                         '#if defined(WPIGZ_SIMD128)\n#  include "simd_zlib_ng.h"\n#elif defined(X86_FEATURES)'),
+    "crc32_braid_p.h": ("#if defined(__x86_64__)", "#if defined(__wasm__) || defined(__x86_64__)"),
+}
+ZLIB_NG_SIMD_SOURCES = ["simd_zlib_ng.c"]
+ZLIB_NG_SIMD_HEADERS = ["simd_zlib_ng.h"]
 
 # 65535 pages: the largest maximum wasm-ld accepts for a 32-bit memory. The host may
 # create the shared memory with a smaller maximum.
@@ -177,10 +200,18 @@ def build_zlib_ng(sdist: Path, output: Path) -> None:
         (src / "zlib.h").write_text((src / "zlib.h.in").read_text().replace("@ZLIB_SYMBOL_PREFIX@", ""))
         shutil.copyfile(src / "zconf.h.in", src / "zconf.h")
         shutil.copyfile(src / "zlib_name_mangling.h.empty", src / "zlib_name_mangling.h")
+        for name, (hook, replacement) in ZLIB_NG_EDITS.items():
+            text = (src / name).read_text()
+            if hook not in text:
+                sys.exit(f"build.py: {ZLIB_NG_SDIST}: {name} has no '{hook}' to edit")
+            (src / name).write_text(text.replace(hook, replacement, 1))
+        for name in [*ZLIB_NG_SIMD_SOURCES, *ZLIB_NG_SIMD_HEADERS]:
+            shutil.copy(HERE / name, src / name)
         copy_glue(src, ZLIB_COMPRESSOR)
         generic = sorted(str(p.relative_to(src)) for p in (src / "arch" / "generic").glob("*.c"))
-        cmd = zig + ["cc", *CFLAGS, *ZLIB_NG_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR,
-                     *ZLIB_NG_SOURCES,
+        cflags = [ZLIB_NG_CPU if flag.startswith("-mcpu=") else flag for flag in CFLAGS]
+        cmd = zig + ["cc", *cflags, *ZLIB_NG_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR,
+                     *ZLIB_NG_SOURCES, *ZLIB_NG_SIMD_SOURCES,
                      *generic, "-o", "out.wasm"]
         subprocess.run(cmd, check=True, cwd=src)
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,9 @@
 #include <string.h>
 #include "engine.h"
 #include "zlib.h"
+#ifdef WPIGZ_ZLIB_NG
+#include "deflate.h"                       /* zlib-ng's internal state: see fresh_stream */
+#endif
 
 static voidpf arena_alloc(voidpf opaque, uInt items, uInt size) {
     uint64_t want = (uint64_t)items * size;
@@ -82,7 +85,6 @@ static int deflate_rsync_job(struct ctl *c, z_stream *strm, struct slot *s, unsi
 /* The stream lives at the start of the arena; zlib's allocations follow it. */
 struct zlib_state {
     z_stream strm;
-    uint32_t arena_base;    /* arena_used just after this struct: where zlib's memory starts */
 };
 
 void *compressor_start(struct ctl *c, struct worker *w) {
@@ -90,7 +92,6 @@ void *compressor_start(struct ctl *c, struct worker *w) {
     if (z == NULL)
         return NULL;
     memset(z, 0, sizeof(*z));
-    z->arena_base = w->arena_used;
     z->strm.zalloc = arena_alloc;
     z->strm.zfree = arena_free;
     z->strm.opaque = w;
@@ -98,20 +99,21 @@ void *compressor_start(struct ctl *c, struct worker *w) {
     return deflateInit2(&z->strm, 6, Z_DEFLATED, -15, 8, c->strategy) == Z_OK ? z : NULL;
 }
 
-/* zlib-ng may read window memory past the valid data, so a reused stream carries traces of
-   earlier jobs and the output would depend on which worker got which block. Its build starts
-   every job from a fresh stream in a zeroed arena instead (a memset of the used part per job). */
-static int fresh_stream(struct ctl *c, struct worker *w, struct zlib_state *z) {
-#ifdef WPIGZ_FRESH_STREAM_PER_JOB
-    deflateEnd(&z->strm);
-    memset(w->arena + z->arena_base, 0, w->arena_used - z->arena_base);  /* all zlib-ng touched */
-    w->arena_used = z->arena_base;
-    return deflateInit2(&z->strm, 6, Z_DEFLATED, -15, 8, c->strategy);
-#else
-    (void)c;
-    (void)w;
-    return deflateReset(&z->strm);
+/* A job's output must depend on the job alone, not on which worker compressed it or what that
+   worker compressed before. deflateReset clears everything a stream carries between uses
+   except window memory: zlib-ng's match and hash code reads up to STD_MAX_MATCH bytes past the
+   valid data, which a fresh stream has zeroed as its window first filled (fill_window's
+   high-water mark); after a reset that tail still holds an earlier job's bytes, so matches
+   would be chosen differently. In the zlib-ng build we lower the high-water mark again, so
+   fill_window zeroes the tail exactly as in a fresh stream. (prev[] needs nothing: a hash chain
+   starts at head[], which the reset clears, and reaches only positions this job inserted.) */
+static int fresh_stream(struct zlib_state *z) {
+    int ret = deflateReset(&z->strm);
+#ifdef WPIGZ_ZLIB_NG
+    if (ret == Z_OK)
+        ((deflate_state *)z->strm.state)->high_water = 0;
 #endif
+    return ret;
 }
 
 void compressor_job(struct ctl *c, struct worker *w, void *state, struct slot *s) {
@@ -122,7 +124,7 @@ void compressor_job(struct ctl *c, struct worker *w, void *state, struct slot *s
 
     if (s->flags & JOB_TRAP)
         __builtin_trap();
-    ret = fresh_stream(c, w, z);
+    ret = fresh_stream(z);
     if (ret == Z_OK)
         ret = deflateParams(strm, c->level, c->strategy);
     if (ret == Z_OK && s->hist > 0 && !c->independent)

@@ -35,6 +35,7 @@ from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
+from .engines import engine_info
 from .pipeline import DeflateOptions, DeflateStream, default_threads
 from .wasm_host import DECODER_ENGINE, ENGINES, Runtime
 
@@ -80,14 +81,15 @@ def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any
 
 
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
-         blocksize: int = 128 * 1024, engine: str = "zlib", encoding: str | None = None,
+         blocksize: int | None = None, engine: str = "zlib", encoding: str | None = None,
          errors: str | None = None, newline: str | None = None) -> GzipFile | io.TextIOWrapper:
     """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
 
     filename is a path (str, bytes or PathLike) or a file object to read from or write to.
     mode is one of "r", "rb", "a", "ab", "w", "wb", "x", "xb" (binary) or "rt", "at", "wt",
     "xt" (text). threads is the number of compression threads (None: the CPU count) and
-    blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB); engine is "zlib" (pigz's
+    blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB; None: the engine's default,
+    128 KiB for zlib); engine is "zlib" (pigz's
     exact bytes) or "zlib-ng" (faster, slightly different bytes). In text mode the binary
     file is wrapped in an io.TextIOWrapper with the given encoding, errors and newline.
     """
@@ -230,12 +232,14 @@ class GzipFile(io.BufferedIOBase):
 
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
-                 threads: int | None = None, blocksize: int = 128 * 1024, engine: str = "zlib") -> None:
+                 threads: int | None = None, blocksize: int | None = None, engine: str = "zlib") -> None:
         if mode and ("t" in mode or "U" in mode):
             raise ValueError(f"Invalid mode: {mode!r}")
         if mode and "b" not in mode:
             mode += "b"
         level = 6 if compresslevel == -1 else compresslevel
+        if blocksize is None:
+            blocksize = engine_info(engine).blocksize
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,

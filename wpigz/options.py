@@ -48,7 +48,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, ("best",), None, "Same as -9", harmless=True),
     Option("A", ("alias",), "NAME", "Name of the zip entry for standard input (default -)"),
     Option("b", ("blocksize",), "KiB", f"Compress in blocks of this many KiB, 32..524288 "
-                                       f"(default {DEFAULTS.blocksize // 1024})"),
+                                       f"(default {ENGINES['zlib'].blocksize // 1024}; "
+                                       f"{ENGINES['zlib-ng'].blocksize // 1024} with --engine zlib-ng)"),
     Option("c", ("stdout", "to-stdout"), None, "Write to standard output, keep the input files"),
     Option("d", ("decompress", "uncompress"), None, "Decompress (gzip, zlib, zip, .Z and zstd)"),
     Option("C", ("comment",), "TEXT", "Store TEXT as the gzip comment (zip: the entry's comment)"),
@@ -108,7 +109,7 @@ class Settings:
     """Everything the command line asked for."""
 
     level: int = DEFAULTS.level
-    blocksize: int = DEFAULTS.blocksize
+    blocksize: int | None = None            # None: the engine's default (engines.py)
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY
     independent: bool = False
@@ -140,7 +141,8 @@ class Settings:
         return {"gzip": ".gz", "zlib": ".zz", "zip": ".zip", "zstd": ".zst"}[self.form]
 
     def deflate_options(self) -> DeflateOptions:
-        return DeflateOptions(level=self.level, blocksize=self.blocksize, threads=self.threads,
+        return DeflateOptions(level=self.level, blocksize=self.blocksize or ENGINES[self.engine].blocksize,
+                              threads=self.threads,
                               strategy=self.strategy, independent=self.independent,
                               rsyncable=self.rsyncable,
                               check="adler32" if self.form == "zlib" else "crc32")

@@ -375,8 +375,9 @@ class DeflatePool:
         # blocks get fewer slots (and workers) so that the ring fits in wasm32's 4 GiB.
         requested = threads
         self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize)
-        self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize, level, strategy,
-                                 int(independent), check_kind)
+        self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize,
+                                 runtime.info.library_levels[level],   # the engine's level mapping
+                                 strategy, int(independent), check_kind)
         if self._ctl == 0:
             # the message names the thread count the user asked for, even when a small input
             # made the pool start fewer workers

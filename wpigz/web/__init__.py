@@ -67,7 +67,8 @@ def engines_json() -> bytes:
     """The engine table (wpigz/engines.py) for the page: it offers the engines whose layout it
     can run and loads their modules by these names, so engine facts stay in one place."""
     table = {name: {"module": info.module, "layout": info.layout, "levels": list(info.levels),
-                    "blocksize": info.blocksize, "summary": info.summary}
+                    "blocksize": info.blocksize, "summary": info.summary,
+                    "library_levels": list(info.library_levels)}
              for name, info in ENGINES.items()}
     return json.dumps({"default": DEFAULT_ENGINE, "engines": table}).encode()
 

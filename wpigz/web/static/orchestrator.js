@@ -83,7 +83,9 @@ class Runtime {
     const bytes = new Uint8Array(await response.arrayBuffer());
     const module = await WebAssembly.compile(bytes);
     const { initial, maximum } = memoryImportLimits(bytes);
-    return new Runtime(module, new WebAssembly.Memory({ initial, maximum, shared: true }));
+    const runtime = new Runtime(module, new WebAssembly.Memory({ initial, maximum, shared: true }));
+    runtime.info = table.engines[engine];     // the engine's row, as wasm_host.Runtime.info
+    return runtime;
   }
 
   constructor(module, memory) {
@@ -200,8 +202,9 @@ class DeflatePool {
     // 2 x threads jobs in flight, plus the block being read and the one held back until we
     // know whether it is the last: the ring is also what bounds memory
     this.nslots = 2 * threads + 2;
-    this.ctl = runtime.call("wpigz_new", threads, this.nslots, blocksize, level, strategy,
-                            independent ? 1 : 0, checkKind) >>> 0;
+    this.ctl = runtime.call("wpigz_new", threads, this.nslots, blocksize,
+                            runtime.info.library_levels[level],   // the engine's level mapping
+                            strategy, independent ? 1 : 0, checkKind) >>> 0;
     if (this.ctl === 0)
       throw new EngineError(`not enough wasm memory for ${threads} threads with ${blocksize / 1024} KiB blocks`);
     this.workers = [];
