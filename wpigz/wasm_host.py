@@ -31,11 +31,12 @@ from wasmtime import _ffi as wasmtime_ffi
 
 from .engines import DEFAULT_ENGINE
 from .engines import ENGINES as ENGINE_TABLE
-from .engines import engine_info
+from .engines import MODULES, module_info
 from .wasi_threads import ThreadSpawner
 
 # engine name -> module file (the facts about each engine are in engines.py)
 ENGINES = {name: info.module for name, info in ENGINE_TABLE.items()}
+LEVEL_MODULES = {name: info.module for name, info in MODULES.items()}
 MODULE_FILE = ENGINES[DEFAULT_ENGINE]
 WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before Python runs again
 
@@ -106,7 +107,7 @@ class Runtime:
 
     def __init__(self, *, engine: str = DEFAULT_ENGINE, max_memory_pages: int | None = None,
                  max_threads: int = 256) -> None:
-        self.info = engine_info(engine)
+        self.info = module_info(engine)
         self.engine, self.module = compiled_module(self.info.module)
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = memory_import.type.limits
@@ -165,7 +166,8 @@ class DeflatePool:
     """
 
     def __init__(self, runtime: Runtime, *, threads: int, blocksize: int, level: int,
-                 strategy: int, independent: bool, check_kind: int) -> None:
+                 strategy: int, independent: bool, check_kind: int,
+                 tuning: tuple[int, ...] = ()) -> None:
         self.runtime = runtime
         self.threads = threads
         self.blocksize = blocksize
@@ -178,6 +180,8 @@ class DeflatePool:
             raise EngineError(f"not enough wasm memory for {threads} threads with "
                               f"{blocksize // 1024} KiB blocks")
         self._workers: list = []
+        for i, value in enumerate(tuning):     # engine-specific settings (zopfli's), before start
+            runtime.call("wpigz_tune", self._ctl, i, value)
         self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
                         for i in range(self.nslots)]
         out_size = blocksize + (blocksize >> 4) + DICT
