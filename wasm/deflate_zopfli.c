@@ -16,7 +16,10 @@
    worker's arena, found through a per-thread wasm global (zopfli_heap.s). A block's
    allocations are all released when its job ends, so the heap is simply reset per job: its
    footprint is one block's peak, whatever the input size. build.py sizes the arena
-   (WORKER_ARENA_BYTES) from the block size, from measured peaks (wpigz_zopfli_peak). */
+   (WORKER_ARENA_BYTES) from the block size, from peaks measured with wpigz_zopfli_peak on
+   full blocks of random data (the worst case seen), text, runs and a 4-letter alphabet:
+       -b 32: 5.7 MB (174x)   -b 128: 16.2 MB (124x)   -b 512: 60.7 MB (116x)   -b 2048: 236 MB (113x)
+   for random data, 38-90x for the others, the same with -J 0; iterations do not change it. */
 
 #include <stdint.h>
 #include <string.h>
