@@ -8,7 +8,8 @@ The library mirrors Python's gzip module: ``wpigz.open``, ``wpigz.GzipFile``,
 __version__ = "0.1.0"
 
 from .api import READ, WRITE, BadGzipFile, GzipFile, compress, decompress, open  # noqa: E402
+from .pipeline import ZopfliTuning  # noqa: E402
 from .wasm_host import EngineError  # noqa: E402
 
-__all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "compress", "decompress", "open",
+__all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "ZopfliTuning", "compress", "decompress", "open",
            "__version__"]

@@ -33,7 +33,8 @@ from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
-from .pipeline import DeflateOptions, DeflateStream, default_threads
+from .engines import compressor_for
+from .pipeline import DeflateOptions, DeflateStream, ZopfliTuning, default_threads
 from .wasm_host import Runtime
 
 READ = _gzip.READ
@@ -57,15 +58,18 @@ def _reader_error(problem: Exception) -> Exception:
 
 
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
-         blocksize: int = 128 * 1024, engine: str = "zlib", encoding: str | None = None,
-         errors: str | None = None, newline: str | None = None) -> GzipFile | io.TextIOWrapper:
+         blocksize: int = 128 * 1024, engine: str = "zlib", zopfli: ZopfliTuning | None = None,
+         encoding: str | None = None, errors: str | None = None,
+         newline: str | None = None) -> GzipFile | io.TextIOWrapper:
     """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
 
     filename is a path (str, bytes or PathLike) or a file object to read from or write to.
     mode is one of "r", "rb", "a", "ab", "w", "wb", "x", "xb" (binary) or "rt", "at", "wt",
     "xt" (text). threads is the number of compression threads (None: the CPU count) and
     blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB); engine is "zlib" (pigz's
-    exact bytes) or "zlib-ng" (faster, slightly different bytes). In text mode the binary
+    exact bytes) or "zlib-ng" (faster, slightly different bytes). compresslevel 11 is pigz's
+    -11, zopfli, with either engine; zopfli=ZopfliTuning(...) sets its -I, -J, -F and -O
+    (default: pigz's). In text mode the binary
     file is wrapped in an io.TextIOWrapper with the given encoding, errors and newline.
     """
     if "t" in mode:
@@ -81,10 +85,10 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     gz_mode = mode.replace("t", "")
     if isinstance(filename, (str, bytes, os.PathLike)):
         binary_file = GzipFile(filename, gz_mode, compresslevel, threads=threads, blocksize=blocksize,
-                               engine=engine)
+                               engine=engine, zopfli=zopfli)
     elif hasattr(filename, "read") or hasattr(filename, "write"):
         binary_file = GzipFile(None, gz_mode, compresslevel, filename, threads=threads, blocksize=blocksize,
-                               engine=engine)
+                               engine=engine, zopfli=zopfli)
     else:
         raise TypeError("filename must be a str or bytes object, or a file")
     if "t" in mode:
@@ -196,7 +200,8 @@ class GzipFile(io.BufferedIOBase):
     bytes), read by the sandboxed decoder (every member of a multi-member file).
 
     At most one of filename and fileobj is needed; fileobj, when given, is not closed by
-    close(). mode defaults to fileobj's mode, else "rb". compresslevel is 0-9 (-1 means 6).
+    close(). mode defaults to fileobj's mode, else "rb". compresslevel is 0-9 (-1 means 6) or
+    11 (zopfli, tuned by zopfli=ZopfliTuning(...)).
     mtime is stored in the header when writing (None: now); when reading, the attribute holds
     the last member's stored time. threads and blocksize set the engine (see ``wpigz.open``).
     """
@@ -206,7 +211,8 @@ class GzipFile(io.BufferedIOBase):
 
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
-                 threads: int | None = None, blocksize: int = 128 * 1024, engine: str = "zlib") -> None:
+                 threads: int | None = None, blocksize: int = 128 * 1024, engine: str = "zlib",
+                 zopfli: ZopfliTuning | None = None) -> None:
         if mode and ("t" in mode or "U" in mode):
             raise ValueError(f"Invalid mode: {mode!r}")
         if mode and "b" not in mode:
@@ -215,7 +221,8 @@ class GzipFile(io.BufferedIOBase):
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             self._options = DeflateOptions(level=level, blocksize=blocksize,
-                                           threads=default_threads() if threads is None else threads)
+                                           threads=default_threads() if threads is None else threads,
+                                           zopfli=zopfli or ZopfliTuning())
         if fileobj is None:
             fileobj = self.myfileobj = builtins.open(filename, mode or "rb")
         if filename is None:
@@ -227,7 +234,8 @@ class GzipFile(io.BufferedIOBase):
         origmode = mode
         if mode is None:
             mode = getattr(fileobj, "mode", "rb")
-        self._runtime = Runtime(engine=engine)
+        writing = mode.startswith(("w", "a", "x"))     # level 11 has a module of its own
+        self._runtime = Runtime(engine=compressor_for(engine, level).name if writing else engine)
         self._error: BaseException | None = None
         if mode.startswith("r"):
             self.mode = READ
@@ -240,7 +248,8 @@ class GzipFile(io.BufferedIOBase):
                               "releases.  Specify the mode argument for opening it for writing.",
                               FutureWarning, 2)
                 self._options = DeflateOptions(level=level, blocksize=blocksize,
-                                               threads=default_threads() if threads is None else threads)
+                                               threads=default_threads() if threads is None else threads,
+                                               zopfli=zopfli or ZopfliTuning())
             self.mode = WRITE
             self.name = filename
             self._level = level
@@ -440,11 +449,11 @@ class GzipFile(io.BufferedIOBase):
 
 
 def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
-             threads: int | None = None, engine: str = "zlib") -> bytes:
+             threads: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None) -> bytes:
     """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now)."""
     buffer = io.BytesIO()
     with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,
-                  engine=engine) as f:
+                  engine=engine, zopfli=zopfli) as f:
         f.write(data)
     return buffer.getvalue()
 
