@@ -30,12 +30,23 @@
 /* ---- the per-worker heap: size classes over the arena, reset per job ---- */
 
 #define UNIT 16                 /* allocation granule and header size: 16-byte alignment */
+
+/* A chunk is a 16-byte header -- its class, its capacity in granules, and the next free chunk
+   of its class while it is free -- then the caller's bytes (possibly none: malloc(0)). */
+struct chunk {
+    uint32_t cls;
+    uint32_t capacity;
+    struct chunk *next_free;
+    uint32_t unused;
+};
+_Static_assert(sizeof(struct chunk) == UNIT, "a chunk header is one granule");
 #define NCLASSES 232            /* 1..16 units exactly, then 8 classes per doubling up to 2^32 */
 
 struct zheap {
     unsigned char *base, *next, *end;   /* bump region: [base, end), used up to next */
+    const int32_t *stop;                /* the ring's stop flag (ctl->stop) */
     uint32_t peak;                      /* most bytes of the region in use at once, ever */
-    void *free_list[NCLASSES];          /* freed chunks by class, reused before bumping */
+    struct chunk *free_list[NCLASSES];  /* freed chunks by class, reused before bumping */
 };
 
 void *wpigz_heap_get(void);             /* zopfli_heap.s: this thread's heap */
@@ -56,36 +67,44 @@ static uint32_t class_of(uint32_t units, uint32_t *capacity) {
 
 /* A heap that cannot give zopfli its memory ends the worker with a trap (the host reports
    it): zopfli does not check for NULL, and address 0 is ordinary memory in wasm. build.py
-   sizes arenas so that this does not happen for any block size the host accepts. */
+   sizes arenas so that this does not happen for any block size the host accepts.
+
+   It is also where a block is abandoned when the host stops the ring mid-job (Ctrl-C, an
+   error elsewhere): one zopfli block can take minutes (-I 1000), while the host joins the
+   workers on stopping. zopfli has no cancel hook, but it allocates at every iteration, so a
+   worker that finds the stop flag set here traps, which unwinds it to the host at once; the
+   host is discarding the run anyway. */
 void *wpigz_zmalloc(size_t size) {
     struct zheap *h = wpigz_heap_get();
+    if (__atomic_load_n(h->stop, __ATOMIC_RELAXED))
+        __builtin_trap();
     uint64_t units64 = ((uint64_t)size + UNIT - 1) / UNIT + 1;
     if (units64 > (1u << 27))
         __builtin_trap();
     uint32_t capacity, cls = class_of((uint32_t)units64, &capacity);
-    uint32_t *chunk = h->free_list[cls];
+    struct chunk *chunk = h->free_list[cls];
     if (chunk != NULL) {
-        h->free_list[cls] = *(void **)(chunk + UNIT / 4);
+        h->free_list[cls] = chunk->next_free;
     } else {
         if ((uint64_t)capacity * UNIT > (uint64_t)(h->end - h->next))
             __builtin_trap();
-        chunk = (uint32_t *)h->next;
+        chunk = (struct chunk *)h->next;
         h->next += (size_t)capacity * UNIT;
         if ((uint32_t)(h->next - h->base) > h->peak)
             h->peak = (uint32_t)(h->next - h->base);
     }
-    chunk[0] = cls;
-    chunk[1] = capacity;
-    return (unsigned char *)chunk + UNIT;
+    chunk->cls = cls;
+    chunk->capacity = capacity;
+    return chunk + 1;
 }
 
 void wpigz_zfree(void *p) {
     if (p == NULL)
         return;
     struct zheap *h = wpigz_heap_get();
-    uint32_t *chunk = (uint32_t *)((unsigned char *)p - UNIT);
-    *(void **)p = h->free_list[chunk[0]];
-    h->free_list[chunk[0]] = chunk;
+    struct chunk *chunk = (struct chunk *)p - 1;
+    chunk->next_free = h->free_list[chunk->cls];
+    h->free_list[chunk->cls] = chunk;
 }
 
 void *wpigz_zcalloc(size_t count, size_t size) {
@@ -100,8 +119,8 @@ void *wpigz_zcalloc(size_t count, size_t size) {
 void *wpigz_zrealloc(void *p, size_t size) {
     if (p == NULL)
         return wpigz_zmalloc(size);
-    uint32_t *chunk = (uint32_t *)((unsigned char *)p - UNIT);
-    size_t room = (size_t)(chunk[1] - 1) * UNIT;
+    struct chunk *chunk = (struct chunk *)p - 1;
+    size_t room = (size_t)(chunk->capacity - 1) * UNIT;
     if (size <= room)
         return p;
     void *q = wpigz_zmalloc(size);
@@ -123,7 +142,6 @@ struct zopfli_state {
 };
 
 void *compressor_start(struct ctl *c, struct worker *w) {
-    (void)c;
     struct zopfli_state *z = worker_alloc(w, sizeof(*z));
     if (z == NULL)
         return NULL;
@@ -131,6 +149,7 @@ void *compressor_start(struct ctl *c, struct worker *w) {
     /* the rest of the arena is zopfli's heap, 16-byte aligned */
     z->heap.base = w->arena + w->arena_used;
     z->heap.end = w->arena + (w->arena_size & ~(uint32_t)(UNIT - 1));
+    z->heap.stop = &c->stop;
     heap_reset(&z->heap);
     w->arena_used = w->arena_size;
     wpigz_heap_set(&z->heap);           /* this thread's heap, for zopfli's allocations */

@@ -34,6 +34,7 @@ class EngineInfo:
     credit: str                 # the library's authors, for -L
     summary: str                # one line for -h and the README
     level_modules: tuple[tuple[int, str], ...] = ()     # (level, MODULES row compressing it)
+    arena_per_block: int = 0    # worker memory in block sizes, when it grows with them (build.py)
 
 
 ENGINES: dict[str, EngineInfo] = {
@@ -58,7 +59,8 @@ MODULES: dict[str, EngineInfo] = {
         name="zopfli", module="zopfli.wasm", layout="stream", levels=(11,),
         blocksize=128 * 1024,   # pigz's default: the bytes must be pigz's
         library="zopfli", credit="Lode Vandevenne and Jyrki Alakuijala (Google)",
-        summary="zopfli as bundled with pigz (level 11: pigz's exact bytes)"),
+        summary="zopfli as bundled with pigz (level 11: pigz's exact bytes)",
+        arena_per_block=128),   # WORKER_ARENA_BYTES in wasm/build.py
 }
 
 

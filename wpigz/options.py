@@ -218,7 +218,10 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         settings.test_too = settings.test_too or settings.mode == "test"
         settings.mode = "list"
     elif key == "I":
-        settings.zopfli = replace(settings.zopfli, iterations=_c_int(value or ""))
+        iterations = _c_int(value or "")
+        if iterations < 1:      # pigz 2.6 takes it and writes a stream that fails its CRC check
+            raise UsageError(f"-I {value}: zopfli needs at least one iteration")
+        settings.zopfli = replace(settings.zopfli, iterations=iterations)
     elif key == "J":
         settings.zopfli = replace(settings.zopfli, maxsplits=_c_int(value or ""))
     elif key == "F":

@@ -65,6 +65,8 @@ class ZopfliTuning:
             value = getattr(self, name)
             if not isinstance(value, int) or not -2**31 <= value < 2**31:
                 raise ValueError(f"{name} must be an int (a C int, as pigz keeps it), not {value!r}")
+        if self.iterations < 1:     # zopfli then emits no data: pigz 2.6's -I 0 output fails its CRC
+            raise ValueError(f"iterations must be at least 1, not {self.iterations}")
 
     def values(self) -> tuple[int, int, int, int]:
         """As the zopfli module takes them (wpigz_tune): iterations, splitting, last, maximum."""

@@ -177,8 +177,11 @@ class DeflatePool:
         self._ctl = runtime.call("wpigz_new", threads, self.nslots, blocksize, level, strategy,
                                  int(independent), check_kind)
         if self._ctl == 0:
+            info = runtime.info
+            need = (f" (level {'/'.join(map(str, info.levels))} needs about {info.arena_per_block} times "
+                    f"the block size per thread)") if info.arena_per_block else ""
             raise EngineError(f"not enough wasm memory for {threads} threads with "
-                              f"{blocksize // 1024} KiB blocks")
+                              f"{blocksize // 1024} KiB blocks{need}")
         self._workers: list = []
         for i, value in enumerate(tuning):     # engine-specific settings (zopfli's), before start
             runtime.call("wpigz_tune", self._ctl, i, value)
