@@ -282,6 +282,9 @@ def main() -> None:
     files = corpus.build(WORK / "corpus", size)
     log("compression")
     compression = measure_compression(files, levels, thread_counts, args.runs, log)
+    log("level 11 (zopfli)")
+    from . import zopfli
+    level11 = zopfli.measure(files, args.runs, log, quick=args.quick)
     log("decompression")
     decompression = measure_decompression(files, args.runs, log)
     log("start-up")
@@ -298,5 +301,5 @@ def main() -> None:
     report.write(HERE / "RESULTS.md", PLOTS, command=command, machine=machine(), files=files,
                  levels=levels, thread_counts=thread_counts, compression=compression,
                  decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
-                 engine=engine, progress_cost=progress_cost)
+                 engine=engine, progress_cost=progress_cost, level11=zopfli.section(level11))
     log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")
