@@ -17,7 +17,6 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import corpus
 from .suite import WORK, Sample, run, wpigz_cmd
