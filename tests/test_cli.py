@@ -88,8 +88,8 @@ def test_bundled_and_attached_options(sample):
     (("-x",), "wpigz: invalid option: -x\n"),
     (("--bogus",), "wpigz: invalid option: --bogus\n"),
     (("--blocksize=64",), "wpigz: invalid option: --blocksize=64\n"),
-    (("-10",), "wpigz: only levels 0..9 are allowed\n"),
-    (("-11",), "wpigz: level 11 (zopfli) is not supported by wpigz\n"),
+    (("-10",), "wpigz: only levels 0..9 and 11 are allowed\n"),
+    (("-12",), "wpigz: only levels 0..9 and 11 are allowed\n"),
 ])
 def test_usage_errors(args, message):
     proc = run(*args)

@@ -20,9 +20,9 @@
 #ifndef WORKER_ARENA                    /* per-worker heap for the compressor's state: zlib's */
 #define WORKER_ARENA (320 * 1024)       /* deflate needs about 262 KiB; other engines set their own */
 #endif                                  /* size in build.py */
-#ifndef WORKER_ARENA_BYTES              /* an engine whose memory grows with the block size */
-#define WORKER_ARENA_BYTES(block_size) ((uint64_t)WORKER_ARENA)   /* defines this in build.py */
-#endif
+#ifndef WORKER_ARENA_BYTES              /* the arena for blocks of block_size bytes: a */
+#define WORKER_ARENA_BYTES(block_size) ((uint64_t)WORKER_ARENA)   /* compressor whose memory */
+#endif                                  /* grows with the block (zopfli) defines it in build.py */
 
 /* job flags, set by the host at submission */
 #define JOB_LAST 1                      /* final block of the stream: finish it */

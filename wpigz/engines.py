@@ -39,7 +39,8 @@ class EngineInfo:
 
 ENGINES: dict[str, EngineInfo] = {
     "zlib": EngineInfo(
-        name="zlib", module="zlib.wasm", layout="stream", levels=(*range(10), 11), level_modules=((11, "zopfli"),),
+        name="zlib", module="zlib.wasm", layout="stream", levels=(*range(10), 11),
+        level_modules=((11, "zopfli"),),     # pigz's -11
         blocksize=128 * 1024,   # pigz's default: the bytes must be pigz's
         library="zlib", credit="Jean-loup Gailly and Mark Adler",
         summary="zlib 1.2.13 (default: pigz's exact bytes)"),

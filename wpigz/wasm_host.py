@@ -31,12 +31,11 @@ from wasmtime import _ffi as wasmtime_ffi
 
 from .engines import DEFAULT_ENGINE
 from .engines import ENGINES as ENGINE_TABLE
-from .engines import MODULES, module_info
+from .engines import module_info
 from .wasi_threads import ThreadSpawner
 
 # engine name -> module file (the facts about each engine are in engines.py)
 ENGINES = {name: info.module for name, info in ENGINE_TABLE.items()}
-LEVEL_MODULES = {name: info.module for name, info in MODULES.items()}
 MODULE_FILE = ENGINES[DEFAULT_ENGINE]
 WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before Python runs again
 
