@@ -4,10 +4,10 @@
 
 Zopfli is tens of times slower than level 9, so it gets a slice of the corpus of its own
 rather than the main tables' files: the first 1 MiB of the text and 256 KiB of the binaries
-(256 and 64 KiB with --quick; zopfli is slowest on binaries' long runs). Each round runs wpigz and pigz once each, in alternating order, as whole
-processes timed from start to exit (suite.run: wall and CPU time, peak RSS from GNU time);
-the throughput ratio is taken within each round, and the two outputs are compared byte for
-byte in every round.
+(256 and 64 KiB with --quick; zopfli is slowest on binaries' long runs). Each round runs
+wpigz and pigz once each, in alternating order, as whole processes timed from start to exit
+(suite.run: wall and CPU time, peak RSS from GNU time); the throughput ratio is taken within
+each round, and the two outputs are compared byte for byte in every round.
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ def section(pairs: list[Pair]) -> list[str]:
         return []
     out = ["## Level 11: zopfli (wpigz -11 against pigz -11)", "",
            "The first part of each corpus file (size in the first column), default -11 settings "
-           "(15 iterations, up to 15 splits, 128 KiB blocks). Medians over the rounds (min-max); 'vs pigz' is the median of the "
-           "per-round throughput ratios; 'identical' counts the rounds whose outputs were the same bytes.", "",
+           "(15 iterations, up to 15 splits, 128 KiB blocks). Medians over the rounds (min-max); "
+           "'vs pigz' is the median of the per-round throughput ratios; 'identical' counts the rounds whose outputs were the same bytes.", "",
            "| corpus | threads | wpigz s | pigz s | wpigz KB/s | vs pigz | wpigz peak RSS MiB | "
            "pigz peak RSS MiB | bytes (pigz -11) | identical |",
            "|---|---|---|---|---|---|---|---|---|---|"]

@@ -191,7 +191,8 @@ def test_largest_accepted_value_is_pigz_s(zruntime):
 def test_library_level_11_and_tuning():
     data = text_bytes(90 * K)
     expected = pigz(data, "-n", "-11", "-I", "2", "-J", "3")
-    assert wpigz.compress(data, 11, mtime=0, threads=2, zopfli=wpigz.ZopfliTuning(iterations=2, maxsplits=3)) == expected
+    tuning = wpigz.ZopfliTuning(iterations=2, maxsplits=3)
+    assert wpigz.compress(data, 11, mtime=0, threads=2, zopfli=tuning) == expected
     assert wpigz.compress(data, 11, mtime=0, threads=1, engine="zlib-ng",
                           zopfli=wpigz.ZopfliTuning(iterations=2, maxsplits=3)) == expected
     oneblock = pigz(data, "-n", "-11", "-I", "1", "-O")
