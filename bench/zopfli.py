@@ -80,7 +80,8 @@ def section(pairs: list[Pair]) -> list[str]:
     out = ["## Level 11: zopfli (wpigz -11 against pigz -11)", "",
            "The first part of each corpus file (size in the first column), default -11 settings "
            "(15 iterations, up to 15 splits, 128 KiB blocks). Medians over the rounds (min-max); "
-           "'vs pigz' is the median of the per-round throughput ratios; 'identical' counts the rounds whose outputs were the same bytes.", "",
+           "'vs pigz' is the median of the per-round throughput ratios; 'identical' counts the rounds "
+           "whose outputs were the same bytes.", "",
            "| corpus | threads | wpigz s | pigz s | wpigz KB/s | vs pigz | wpigz peak RSS MiB | "
            "pigz peak RSS MiB | bytes (pigz -11) | identical |",
            "|---|---|---|---|---|---|---|---|---|---|"]
