@@ -82,9 +82,9 @@ def section(pairs: list[Pair]) -> list[str]:
            "(15 iterations, up to 15 splits, 128 KiB blocks). Medians over the rounds (min-max); "
            "'vs pigz' is the median of the per-round throughput ratios; 'identical' counts the rounds "
            "whose outputs were the same bytes.", "",
-           "| corpus | threads | wpigz s | pigz s | wpigz KB/s | vs pigz | wpigz peak RSS MiB | "
-           "pigz peak RSS MiB | bytes (pigz -11) | identical |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "| corpus | threads | wpigz s | pigz s | wpigz KB/s | vs pigz | CPU s wpigz / pigz | "
+           "wpigz peak RSS MiB | pigz peak RSS MiB | bytes (pigz -11) | identical |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in pairs:
         ours = [s.wall for s in p.ours]
         name = f"{p.name} ({p.size >> 10} KiB)"
@@ -92,6 +92,8 @@ def section(pairs: list[Pair]) -> list[str]:
         out.append(f"| {name} | {p.threads} | {statistics.median(ours):.2f} ({min(ours):.2f}-{max(ours):.2f}) | "
                    f"{statistics.median(theirs):.2f} ({min(theirs):.2f}-{max(theirs):.2f}) | "
                    f"{p.size / 1e3 / statistics.median(ours):.1f} | {p.ratio():.2f}x | "
+                   f"{statistics.median(s.cpu for s in p.ours):.2f} / "
+                   f"{statistics.median(s.cpu for s in p.theirs):.2f} | "
                    f"{statistics.median(s.rss_kib for s in p.ours) / 1024:.0f} | "
                    f"{statistics.median(s.rss_kib for s in p.theirs) / 1024:.0f} | "
                    f"{p.theirs[0].out_size} | {sum(p.identical)}/{len(p.identical)} |")
