@@ -277,3 +277,8 @@ uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return 
 /* The version the host shows (-V): the check values and decoders are zlib's */
 EXPORT("wpigz_zlib_version")
 const char *wpigz_zlib_version(void) { return zlibVersion(); }
+
+/* The library's version, for -V and -L: zopfli has none of its own; this is the copy in
+   pigz's source package (build.py's PIGZ_SPEC). */
+EXPORT("wpigz_library_version")
+const char *wpigz_library_version(void) { return "as bundled with pigz 2.8"; }
