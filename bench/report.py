@@ -33,7 +33,7 @@ def _compression_table(compression, item, level, thread_counts) -> list[str]:
 
 def write(path: Path, plots: Path, *, command, machine, files, levels, thread_counts, compression,
           decompression, startup, scaling, runs, engine, progress_cost, speed=None,
-          engine_levels=()) -> None:
+          engine_levels=(), level11=()) -> None:
     plots.mkdir(exist_ok=True)
     text = files[0]
     out = ["# wpigz benchmark results", "",
@@ -62,6 +62,7 @@ def write(path: Path, plots: Path, *, command, machine, files, levels, thread_co
         for level in levels:
             out += _compression_table(compression, item, level, thread_counts)
     out += list(engine_levels)
+    out += list(level11)       # bench/zopfli.py's section
     out += ["## Decompression (files made by pigz -6; zstd's by zstd -6)", "",
             "| corpus | tool | seconds, median (min-max) | MB/s of output | peak RSS MiB | vs gzip -d |",
             "|---|---|---|---|---|---|"]

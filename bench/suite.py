@@ -285,6 +285,9 @@ def main() -> None:
     log("engines against pigz, levels 1-9")
     from . import engines as choosing
     engine_levels = choosing.measure(files, max(thread_counts), args.runs, log)
+    log("level 11 (zopfli)")
+    from . import zopfli
+    level11 = zopfli.measure(files, args.runs, log, quick=args.quick)
     log("decompression")
     decompression = measure_decompression(files, args.runs, log)
     log("start-up")
@@ -304,5 +307,6 @@ def main() -> None:
                  levels=levels, thread_counts=thread_counts, compression=compression,
                  decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
                  engine=engine, progress_cost=progress_cost, speed=speed_lines,
-                 engine_levels=choosing.table(engine_levels, files, max(thread_counts)))
+                 engine_levels=choosing.table(engine_levels, files, max(thread_counts)),
+                 level11=zopfli.section(level11))
     log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")

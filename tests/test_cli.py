@@ -90,8 +90,8 @@ def test_bundled_and_attached_options(sample):
     (("--blocksize=16",), "wpigz: block size too small (must be >= 32K)\n"),
     (("--bogus=1",), "wpigz: invalid option: --bogus=1\n"),
     (("-p", "257"), "wpigz: too many processes: 257\n"),
-    (("-10",), "wpigz: only levels 0..9 are allowed\n"),
-    (("-11",), "wpigz: level 11 (zopfli) is not supported by wpigz\n"),
+    (("-10",), "wpigz: only levels 0..9 and 11 are allowed\n"),
+    (("-12",), "wpigz: only levels 0..9 and 11 are allowed\n"),
 ])
 def test_usage_errors(args, message):
     proc = run(*args)

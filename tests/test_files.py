@@ -263,8 +263,6 @@ def test_harmful_environment_options_are_rejected_like_gzip(tmp_path, value, mes
 # ---- options that are refused or not yet there
 
 @pytest.mark.parametrize("args, message", [
-    (("-I", "5"), "wpigz: -I is a zopfli (-11) option; zopfli is not supported by wpigz\n"),
-    (("-O",), "wpigz: -O is a zopfli (-11) option; zopfli is not supported by wpigz\n"),
     (("-Z",), "wpigz: invalid option: LZW output not supported: -Z\n"),
     (("-a",), "wpigz: invalid option: no ascii conversion: -a\n"),
     (("-S", ""), "wpigz: suffix cannot be empty\n"),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from wpigz.engines import ENGINES, MODULES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -17,8 +19,9 @@ def test_wheel_contains_both_engines_and_py_typed(tmp_path):
                     "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("wpigz-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"wpigz/zlib.wasm", "wpigz/zlib-ng.wasm", "wpigz/py.typed"} <= names
-    for name in ("zlib.wasm", "zlib-ng.wasm"):
+    modules = [info.module for info in (*ENGINES.values(), *MODULES.values())]     # zopfli.wasm too
+    assert {"wpigz/py.typed", *(f"wpigz/{name}" for name in modules)} <= names
+    for name in modules:
         assert zipfile.ZipFile(wheel).read(f"wpigz/{name}") == (ROOT / "wpigz" / name).read_bytes()
 
 

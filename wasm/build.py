@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUTPUT = REPO / "wpigz" / "zlib.wasm"
 OUTPUT_NG = REPO / "wpigz" / "zlib-ng.wasm"
+OUTPUT_ZOPFLI = REPO / "wpigz" / "zopfli.wasm"
 CACHE = HERE / ".cache"
 
 ZIG_VERSION = "0.17.1"                   # pip install ziglang==0.17.1
@@ -90,6 +91,23 @@ ZLIB_NG_EDITS = {
 ZLIB_NG_SIMD_SOURCES = ["simd_zlib_ng.c"]
 ZLIB_NG_SIMD_HEADERS = ["simd_zlib_ng.h"]
 
+# zopfli, as pigz bundles it beside pigz.c (zopfli/src/zopfli). bookworm's pigz 2.6 source is
+# gone from the mirror; trixie's pigz 2.8 carries the same zopfli (pigz records no zopfli update
+# after 2.3.x), and tests/test_zopfli.py checks the bytes against the installed pigz 2.6.
+PIGZ_SPEC = "pigz=2.8-1"
+PIGZ_SUITE = "trixie"
+PIGZ_TARBALL = "pigz_2.8.orig.tar.xz"
+PIGZ_SHA256 = "bec34f9d61e28b9b069da9efd53e73d22cd207a4798ed664832dc9b17aa486aa"
+ZOPFLI_DIR = "zopfli/src/zopfli"
+ZOPFLI_SOURCES = ["blocksplitter.c", "cache.c", "deflate.c", "hash.c", "katajainen.c", "lz77.c",
+                  "squeeze.c", "symbols.c", "tree.c", "util.c"]
+ZOPFLI_COMPRESSOR = "deflate_zopfli.c"
+ZOPFLI_GLUE = ["zopfli_heap.s"]          # beside the compressor; zopfli_alloc.h goes into zopfli/
+ZOPFLI_DEFINES = ["-DNDEBUG",            # as fast as pigz's build; asserts never change the bytes
+                  # each worker's heap: zopfli's measured peak for one block is at most 113x
+                  # the block size + 2 MiB (random data; text 38-90x), see deflate_zopfli.c
+                  "-DWORKER_ARENA_BYTES(b)=(128*(uint64_t)(b)+(8<<20))"]
+
 # 65535 pages: the largest maximum wasm-ld accepts for a 32-bit memory. The host may
 # create the shared memory with a smaller maximum.
 MAX_MEMORY = 65535 * 65536
@@ -121,8 +139,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def debian_source_entries() -> str:
-    """deb-src twins (deb822) of the machine's configured Debian entries for ZLIB_SUITE."""
+def debian_source_entries(suite: str = ZLIB_SUITE) -> str:
+    """deb-src twins (deb822) of the machine's configured Debian entries for ZLIB_SUITE, for
+    suite (the same mirrors serve the other suites)."""
     stanzas = []
     for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
         for block in Path(path).read_text().split("\n\n"):
@@ -132,7 +151,7 @@ def debian_source_entries() -> str:
                     key, value = line.split(":", 1)
                     fields[key.strip()] = value.strip()
             if ZLIB_SUITE in fields.get("Suites", "").split() and "main" in fields.get("Components", ""):
-                stanza = ["Types: deb-src", f"URIs: {fields['URIs']}", f"Suites: {ZLIB_SUITE}",
+                stanza = ["Types: deb-src", f"URIs: {fields['URIs']}", f"Suites: {suite}",
                           "Components: main"]
                 if "Signed-By" in fields:
                     stanza.append(f"Signed-By: {fields['Signed-By']}")
@@ -142,7 +161,7 @@ def debian_source_entries() -> str:
         for line in list_file.read_text().splitlines():
             words = line.split()
             if len(words) >= 4 and words[0] == "deb" and words[2] == ZLIB_SUITE and "main" in words[3:]:
-                stanzas.append(f"Types: deb-src\nURIs: {words[1]}\nSuites: {ZLIB_SUITE}\nComponents: main")
+                stanzas.append(f"Types: deb-src\nURIs: {words[1]}\nSuites: {suite}\nComponents: main")
     if not stanzas:
         sys.exit(f"build.py: no Debian '{ZLIB_SUITE}' entry in the apt configuration; "
                  f"pass --zlib-tarball {ZLIB_TARBALL}")
@@ -151,14 +170,20 @@ def debian_source_entries() -> str:
 
 def fetch_zlib_tarball() -> Path:
     """Debian's orig tarball, from the cache or downloaded with a private apt setup."""
-    cached = CACHE / ZLIB_TARBALL
-    if cached.exists() and sha256(cached) == ZLIB_SHA256:
+    return fetch_debian_tarball(f"{ZLIB_PACKAGE}={ZLIB_DEBIAN_VERSION}", ZLIB_SUITE, ZLIB_TARBALL, ZLIB_SHA256)
+
+
+def fetch_debian_tarball(spec: str, suite: str, tarball: str, digest: str) -> Path:
+    """A Debian source package's orig tarball (spec: package=version), from the cache or
+    downloaded with a private apt setup, checked against digest."""
+    cached = CACHE / tarball
+    if cached.exists() and sha256(cached) == digest:
         return cached
     CACHE.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wpigz-apt-") as tmp:
         root = Path(tmp)
         (root / "parts").mkdir()
-        (root / "parts" / "wpigz-src.sources").write_text(debian_source_entries())
+        (root / "parts" / "wpigz-src.sources").write_text(debian_source_entries(suite))
         (root / "empty.list").write_text("")
         for sub in ("lists/partial", "cache/archives/partial", "download"):
             (root / sub).mkdir(parents=True)
@@ -168,9 +193,11 @@ def fetch_zlib_tarball() -> Path:
                "-o", f"Dir::State::Lists={root / 'lists'}",
                "-o", f"Dir::Cache={root / 'cache'}"]
         subprocess.run(apt + ["update"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(apt + ["source", "--download-only", f"{ZLIB_PACKAGE}={ZLIB_DEBIAN_VERSION}"],
+        subprocess.run(apt + ["source", "--download-only", spec],
                        check=True, cwd=root / "download", stdout=subprocess.DEVNULL)
-        shutil.copyfile(root / "download" / ZLIB_TARBALL, cached)
+        shutil.copyfile(root / "download" / tarball, cached)
+    if sha256(cached) != digest:
+        sys.exit(f"build.py: {cached}: sha256 is not the pinned {digest}")
     return cached
 
 
@@ -218,6 +245,47 @@ def build_zlib_ng(sdist: Path, output: Path) -> None:
         shutil.copyfile(src / "out.wasm", output)
 
 
+def fetch_pigz_tarball() -> Path:
+    """pigz's orig tarball (for its bundled zopfli), from Debian like zlib's."""
+    return fetch_debian_tarball(PIGZ_SPEC, PIGZ_SUITE, PIGZ_TARBALL, PIGZ_SHA256)
+
+
+def build_zopfli(zlib_tarball: Path, pigz_tarball: Path, output: Path) -> None:
+    """wpigz/zopfli.wasm: the glue, deflate_zopfli.c, pigz's zopfli and zlib (check values and
+    decoders). Each zopfli file is compiled through a wrapper that force-includes
+    zopfli_alloc.h, so only zopfli's malloc/free go to the per-worker heap."""
+    for tarball, digest in ((zlib_tarball, ZLIB_SHA256), (pigz_tarball, PIGZ_SHA256)):
+        if sha256(tarball) != digest:
+            sys.exit(f"build.py: {tarball}: sha256 is not the pinned {digest}")
+    zig = check_zig()
+    with tempfile.TemporaryDirectory(prefix="wpigz-build-zopfli-") as tmp:
+        work = Path(tmp)
+        for tarball, name in ((zlib_tarball, "zlib"), (pigz_tarball, "pigz")):
+            with tarfile.open(tarball) as tar:
+                tar.extractall(work / name, filter="data")
+        top = work / "tree"
+        top.mkdir()
+        (zlib_top,) = [p for p in (work / "zlib").iterdir() if p.is_dir()]
+        (pigz_top,) = [p for p in (work / "pigz").iterdir() if p.is_dir()]
+        shutil.copytree(zlib_top, top / "zlib")
+        shutil.copytree(pigz_top / ZOPFLI_DIR, top / "zopfli")
+        copy_glue(top, ZOPFLI_COMPRESSOR)
+        for name in ZOPFLI_GLUE:
+            shutil.copy(HERE / name, top / name)
+        shutil.copy(HERE / "zopfli_alloc.h", top / "zopfli" / "zopfli_alloc.h")
+        wrappers = []
+        for name in ZOPFLI_SOURCES:
+            wrapper = f"zopfli/wpigz_{name}"
+            (top / wrapper).write_text(f'#include "zopfli_alloc.h"\n#include "{name}"\n')
+            wrappers.append(wrapper)
+        cmd = zig + ["cc", *CFLAGS, *ZOPFLI_DEFINES, "-Izlib", "-Izopfli", *LDFLAGS, *GLUE_SOURCES,
+                     *ZOPFLI_GLUE, ZOPFLI_COMPRESSOR, *[f"zlib/{name}" for name in ZLIB_SOURCES],
+                     *wrappers, "-o", "out.wasm"]
+        subprocess.run(cmd, check=True, cwd=top)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(top / "out.wasm", output)
+
+
 def copy_glue(src: Path, compressor: str) -> None:
     """Put wpigz's glue and one compressor beside a library's sources, to build in one tree."""
     for name in [*GLUE_SOURCES, *GLUE_HEADERS, compressor]:
@@ -261,7 +329,9 @@ def main() -> None:
     args = parser.parse_args()
     tarball = args.zlib_tarball or fetch_zlib_tarball()
     sdist = fetch_zlib_ng_sdist()
+    pigz_tarball = fetch_pigz_tarball()
     builds = [(OUTPUT, lambda target: build(tarball, target)), (OUTPUT_NG, lambda target: build_zlib_ng(sdist, target))]
+    builds.append((OUTPUT_ZOPFLI, lambda target: build_zopfli(tarball, pigz_tarball, target)))
     for output, make in builds:
         if args.check:
             with tempfile.TemporaryDirectory(prefix="wpigz-check-") as tmp:

@@ -45,7 +45,7 @@ int32_t wasi_thread_spawn(void *start_arg);
 
 void *worker_alloc(struct worker *w, size_t size) {
     uint64_t want = ((uint64_t)size + 15) & ~(uint64_t)15;
-    if (want > WORKER_ARENA - w->arena_used)
+    if (want > w->arena_size - w->arena_used)
         return NULL;
     void *p = w->arena + w->arena_used;
     w->arena_used += (uint32_t)want;
@@ -175,9 +175,13 @@ struct ctl *wpigz_new(int32_t nthreads, int32_t nslots, int32_t block_size, int3
         if (c->slots[i].in == NULL || c->slots[i].out == NULL)
             goto fail;
     }
+    uint64_t arena_size = WORKER_ARENA_BYTES((uint64_t)block_size);
+    if (arena_size > UINT32_MAX)
+        goto fail;
     for (int i = 0; i < nthreads; i++) {
         unsigned char *stack = malloc(WORKER_STACK);
-        c->workers[i].arena = malloc(WORKER_ARENA);
+        c->workers[i].arena = malloc((size_t)arena_size);
+        c->workers[i].arena_size = (uint32_t)arena_size;
         if (stack == NULL || c->workers[i].arena == NULL) {
             free(stack);
             goto fail;
@@ -210,6 +214,15 @@ void wpigz_free(struct ctl *c) {
     free(c->slots);
     free(c->workers);
     free(c);
+}
+
+/* Set engine-specific setting i (0..3) of c to value, before wpigz_start; engines without
+   settings ignore them (zopfli: iterations, block splitting, splitting last, maximum splits).
+   Main thread only. */
+EXPORT("wpigz_tune")
+void wpigz_tune(struct ctl *c, int32_t i, int32_t value) {
+    if (i >= 0 && i < 4)
+        c->tuning[i] = value;
 }
 
 /* Spawn the workers through wasi thread-spawn. Returns the number started, or the negative

@@ -20,6 +20,9 @@
 #ifndef WORKER_ARENA                    /* per-worker heap for the compressor's state: zlib's */
 #define WORKER_ARENA (320 * 1024)       /* deflate needs about 262 KiB; other engines set their own */
 #endif                                  /* size in build.py */
+#ifndef WORKER_ARENA_BYTES              /* the arena for blocks of block_size bytes: a */
+#define WORKER_ARENA_BYTES(block_size) ((uint64_t)WORKER_ARENA)   /* compressor whose memory */
+#endif                                  /* grows with the block (zopfli) defines it in build.py */
 
 /* job flags, set by the host at submission */
 #define JOB_LAST 1                      /* final block of the stream: finish it */
@@ -63,6 +66,7 @@ struct worker {
     struct ctl *ctl;
     unsigned char *arena;
     uint32_t arena_used;
+    uint32_t arena_size;    /* WORKER_ARENA_BYTES(block_size) */
     int32_t tid;            /* from thread-spawn; <= 0 if never started */
 };
 
@@ -81,6 +85,7 @@ struct ctl {
     int32_t strategy;
     int32_t independent;
     int32_t check_kind;
+    int32_t tuning[4];      /* engine-specific settings (zopfli: -I, !-O, -F, -J), set by wpigz_tune */
     uint32_t scan_h;        /* wpigz_rsync_scan's hash after the bytes it scanned */
     struct slot *slots;
     struct worker *workers;

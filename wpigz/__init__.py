@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "compress", "decompress", "open",
+__all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "ZopfliTuning", "compress", "decompress",
+           "open",
            "__version__"]
 
 _SUBMODULES = {"api", "cli", "decoding", "files", "framing", "listing", "options", "pipeline", "progress",
@@ -23,6 +24,7 @@ _API = {"BadGzipFile", "GzipFile", "READ", "WRITE", "compress", "decompress", "o
 
 if TYPE_CHECKING:
     from .api import READ, WRITE, BadGzipFile, GzipFile, compress, decompress, open  # noqa: F401
+    from .pipeline import ZopfliTuning  # noqa: F401
     from .wasm_host import EngineError  # noqa: F401
 
 
@@ -30,6 +32,9 @@ def __getattr__(name: str) -> Any:
     if name in _API:
         from . import api
         value = getattr(api, name)
+    elif name == "ZopfliTuning":
+        from . import pipeline
+        value = pipeline.ZopfliTuning
     elif name == "EngineError":
         from . import wasm_host
         value = wasm_host.EngineError

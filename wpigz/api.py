@@ -35,9 +35,9 @@ from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
-from .engines import engine_info
-from .pipeline import DeflateOptions, DeflateStream, default_threads
-from .wasm_host import DECODER_ENGINE, ENGINES, Runtime
+from .engines import compressor_for
+from .pipeline import DeflateOptions, DeflateStream, ZopfliTuning, default_threads
+from .wasm_host import DECODER_ENGINE, Runtime
 
 READ = _gzip.READ
 WRITE = _gzip.WRITE
@@ -65,24 +65,26 @@ class LevelError(zlib.error, ValueError):
 
 
 def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any,
-                    message: str) -> tuple[int, DeflateOptions]:
+                    message: str, zopfli: ZopfliTuning | None = None) -> tuple[int, DeflateOptions]:
     """Check the writing arguments as gzip does, with its exception types, before any file is
     opened or thread started: (level, engine options). message is the bad level's text."""
     for value in (compresslevel, threads, blocksize):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
-    if not -1 <= compresslevel <= 9:
+    if not (-1 <= compresslevel <= 9 or compresslevel == 11):     # 11: pigz's zopfli
         raise LevelError(message)
     if mtime is not None:
         struct.pack("<L", int(mtime))               # struct.error out of range, as gzip's header
     options = DeflateOptions(level=6 if compresslevel == -1 else compresslevel, blocksize=blocksize,
-                             threads=default_threads() if threads is None else threads)
+                             threads=default_threads() if threads is None else threads,
+                             zopfli=zopfli or ZopfliTuning())
     return options.level, options
 
 
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
-         blocksize: int | None = None, engine: str = "zlib", encoding: str | None = None,
-         errors: str | None = None, newline: str | None = None) -> GzipFile | io.TextIOWrapper:
+         blocksize: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None,
+         encoding: str | None = None, errors: str | None = None,
+         newline: str | None = None) -> GzipFile | io.TextIOWrapper:
     """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
 
     filename is a path (str, bytes or PathLike) or a file object to read from or write to.
@@ -90,7 +92,9 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     "xt" (text). threads is the number of compression threads (None: the CPU count) and
     blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB; None: the engine's default,
     128 KiB for zlib); engine is "zlib" (pigz's
-    exact bytes) or "zlib-ng" (faster, slightly different bytes). In text mode the binary
+    exact bytes) or "zlib-ng" (faster, slightly different bytes). compresslevel 11 is pigz's
+    -11, zopfli, with either engine; zopfli=ZopfliTuning(...) sets its -I, -J, -F and -O
+    (default: pigz's). In text mode the binary
     file is wrapped in an io.TextIOWrapper with the given encoding, errors and newline.
     """
     if "t" in mode:
@@ -106,10 +110,10 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     gz_mode = mode.replace("t", "")
     if isinstance(filename, (str, bytes, os.PathLike)):
         binary_file = GzipFile(filename, gz_mode, compresslevel, threads=threads, blocksize=blocksize,
-                               engine=engine)
+                               engine=engine, zopfli=zopfli)
     elif hasattr(filename, "read") or hasattr(filename, "write"):
         binary_file = GzipFile(None, gz_mode, compresslevel, filename, threads=threads, blocksize=blocksize,
-                               engine=engine)
+                               engine=engine, zopfli=zopfli)
     else:
         raise TypeError("filename must be a str or bytes object, or a file")
     if "t" in mode:
@@ -222,7 +226,8 @@ class GzipFile(io.BufferedIOBase):
     bytes), read by the sandboxed decoder (every member of a multi-member file).
 
     At most one of filename and fileobj is needed; fileobj, when given, is not closed by
-    close(). mode defaults to fileobj's mode, else "rb". compresslevel is 0-9 (-1 means 6).
+    close(). mode defaults to fileobj's mode, else "rb". compresslevel is 0-9 (-1 means 6) or
+    11 (zopfli, tuned by zopfli=ZopfliTuning(...)).
     mtime is stored in the header when writing (None: now); when reading, the attribute holds
     the last member's stored time. threads and blocksize set the engine (see ``wpigz.open``).
     """
@@ -232,18 +237,20 @@ class GzipFile(io.BufferedIOBase):
 
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
-                 threads: int | None = None, blocksize: int | None = None, engine: str = "zlib") -> None:
+                 threads: int | None = None, blocksize: int | None = None, engine: str = "zlib",
+                 zopfli: ZopfliTuning | None = None) -> None:
         if mode and ("t" in mode or "U" in mode):
             raise ValueError(f"Invalid mode: {mode!r}")
         if mode and "b" not in mode:
             mode += "b"
         level = 6 if compresslevel == -1 else compresslevel
+        compressor = compressor_for(engine, level)     # ValueError for an unknown engine
         if blocksize is None:
-            blocksize = engine_info(engine).blocksize
+            blocksize = compressor.blocksize
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
-                                                   "Invalid initialization option")
+                                                   "Invalid initialization option", zopfli)
         if fileobj is None:
             fileobj = self.myfileobj = builtins.open(filename, mode or "rb")
         if filename is None:
@@ -255,7 +262,9 @@ class GzipFile(io.BufferedIOBase):
         origmode = mode
         if mode is None:
             mode = getattr(fileobj, "mode", "rb")
-        self._runtime = Runtime(engine=DECODER_ENGINE if mode.startswith("r") and engine in ENGINES else engine)
+        # writing: the engine's module, or the one it hands this level to (11: zopfli);
+        # reading: whatever wrote it, the fastest inflater decodes it
+        self._runtime = Runtime(engine=DECODER_ENGINE if mode.startswith("r") else compressor.name)
         self._error: BaseException | None = None
         if mode.startswith("r"):
             self.mode = READ
@@ -268,7 +277,7 @@ class GzipFile(io.BufferedIOBase):
                               "releases.  Specify the mode argument for opening it for writing.",
                               FutureWarning, 2)
                 level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
-                                                       "Invalid initialization option")
+                                                       "Invalid initialization option", zopfli)
             self.mode = WRITE
             self.name = filename
             self._level = level
@@ -468,14 +477,14 @@ class GzipFile(io.BufferedIOBase):
 
 
 def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
-             threads: int | None = None, engine: str = "zlib") -> bytes:
+             threads: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None) -> bytes:
     """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now). A bad
     level raises zlib.error (LevelError), as gzip.compress does."""
-    _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level")
+    _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level", zopfli)
     memoryview(data)                                # TypeError for what is not bytes-like, first
     buffer = io.BytesIO()
     with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,
-                  engine=engine) as f:
+                  engine=engine, zopfli=zopfli) as f:
         f.write(data)
     return buffer.getvalue()
 

@@ -27,6 +27,7 @@ from .files import (STDOUT_LABEL, Abort, AtomicOutput, Input, Interrupted, Outpu
                     decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
 from .pipeline import compress_body
+from .engines import compressor_for
 from .wasm_host import EngineError, Runtime
 
 if TYPE_CHECKING:       # decoding and listing are imported only by the modes that use them
@@ -113,7 +114,7 @@ def _zstd_stream(settings: Settings, source: BinaryIO, sink: BinaryIO, on_block)
         size = info.st_size if stat.S_ISREG(info.st_mode) else -1
     except (AttributeError, OSError, ValueError):
         size = -1
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVELS[settings.level], write_checksum=True,
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVELS[min(settings.level, 9)], write_checksum=True,
                                           threads=settings.threads if settings.threads > 1 else 0)
     counted = _Counting(sink)
     with compressor.stream_writer(typing.cast(BinaryIO, counted), size=size, closefd=False) as writer:
@@ -384,7 +385,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
         reporter.warning("warning: output will be concatenated zip files")
     if not inputs:
         return reporter.status
-    runtime = Runtime(engine=settings.engine)
+    runtime = Runtime(engine=compressor_for(settings.engine, settings.level).name)   # -11: zopfli's
     for index, item in enumerate(inputs, 1):
         compress_one(settings, runtime, reporter, item, index, len(inputs))
     return reporter.status

@@ -7,6 +7,10 @@ and credits its library -- is one row of ``ENGINES`` below. The framing, the pip
 command read this table; nothing else should test an engine's name. This module imports
 nothing heavy, so the command can consult it before it loads wasmtime.
 
+pigz's ``-11`` is a level, not an engine: an engine may hand a level to a module of its own
+(``level_modules``), as zlib and zlib-ng hand level 11 to pigz's zopfli (``MODULES``, which
+nobody picks with ``--engine``). ``compressor_for`` is that one rule.
+
 Layouts:
 * ``"stream"``: pigz's layout. One deflate stream; each block is primed with the 32 KiB of
   input before it and ends on a byte boundary, so the blocks simply concatenate.
@@ -29,17 +33,21 @@ class EngineInfo:
     library: str                # the library it compresses with, as -V names it
     credit: str                 # the library's authors, for -L
     summary: str                # one line for -h and the README
-    library_levels: tuple[int, ...] = tuple(range(10))   # the library's level for each of wpigz's 0-9
+    library_levels: tuple[int, ...] = tuple(range(13))   # the library's level for each of wpigz's
+    level_modules: tuple[tuple[int, str], ...] = ()     # (level, MODULES row compressing it)
+    arena_per_block: int = 0    # worker memory in block sizes, when it grows with them (build.py)
 
 
 ENGINES: dict[str, EngineInfo] = {
     "zlib": EngineInfo(
-        name="zlib", module="zlib.wasm", layout="stream", levels=tuple(range(10)),
+        name="zlib", module="zlib.wasm", layout="stream", levels=(*range(10), 11),
+        level_modules=((11, "zopfli"),),     # pigz's -11
         blocksize=128 * 1024,   # pigz's default: the bytes must be pigz's
         library="zlib", credit="Jean-loup Gailly and Mark Adler",
         summary="zlib 1.2.13 (default: pigz's exact bytes)"),
     "zlib-ng": EngineInfo(
-        name="zlib-ng", module="zlib-ng.wasm", layout="stream", levels=tuple(range(10)),
+        name="zlib-ng", module="zlib-ng.wasm", layout="stream", levels=(*range(10), 11),
+        level_modules=((11, "zopfli"),),
         # Each block is primed with the 32 KiB before it (hashed again: a quarter more work on a
         # 128 KiB block) and starts from a reset stream. Engine alone, 8 MB of text and of
         # binaries, one thread, CPU seconds 128 KiB -> 512 KiB: level 1 0.165 -> 0.125 and
@@ -61,6 +69,30 @@ ENGINES: dict[str, EngineInfo] = {
         #   binaries (28.55% against 27.99%): no wpigz level uses it.
         library_levels=(0, 2, 2, 3, 4, 5, 5, 6, 7, 9)),
 }
+
+
+# Modules that compress a level on an engine's behalf (see level_modules); not engines of their own.
+MODULES: dict[str, EngineInfo] = {
+    "zopfli": EngineInfo(
+        name="zopfli", module="zopfli.wasm", layout="stream", levels=(11,),
+        blocksize=128 * 1024,   # pigz's default: the bytes must be pigz's
+        library="zopfli", credit="Lode Vandevenne and Jyrki Alakuijala (Google)",
+        summary="zopfli as bundled with pigz (level 11: pigz's exact bytes)",
+        arena_per_block=128),   # WORKER_ARENA_BYTES in wasm/build.py
+}
+
+
+def compressor_for(engine: str, level: int) -> EngineInfo:
+    """The row whose module compresses level for engine: the engine's own, or the module it
+    hands that level to. ValueError for an unknown engine."""
+    info = engine_info(engine)
+    handed = dict(info.level_modules)
+    return MODULES[handed[level]] if level in handed else info
+
+
+def module_info(name: str) -> EngineInfo:
+    """The row of an engine or of a level's module (what a Runtime loads)."""
+    return MODULES[name] if name in MODULES else engine_info(name)
 
 
 def engine_info(name: str) -> EngineInfo:

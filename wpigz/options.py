@@ -17,7 +17,7 @@ from ._record import dataclass, field        # dataclasses itself costs start-up
 from typing import Iterator
 
 from .engines import ENGINES
-from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, default_threads
+from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, ZopfliTuning, default_threads
 
 DEFAULTS = DeflateOptions()
 
@@ -43,7 +43,8 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("0..9", (), None, f"Compression level (default {DEFAULTS.level}); -0 stores", harmless=True),
+    Option("0..9", (), None, f"Compression level (default {DEFAULTS.level}); -0 stores, -11 is pigz's zopfli "
+                            f"(tens of times slower, about 5% smaller)", harmless=True),
     Option(None, ("fast",), None, "Same as -1", harmless=True),
     Option(None, ("best",), None, "Same as -9", harmless=True),
     Option("A", ("alias",), "NAME", "Name of the zip entry for standard input (default -)"),
@@ -53,11 +54,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("c", ("stdout", "to-stdout"), None, "Write to standard output, keep the input files"),
     Option("d", ("decompress", "uncompress"), None, "Decompress (gzip, zlib, zip, .Z and zstd)"),
     Option("C", ("comment",), "TEXT", "Store TEXT as the gzip comment (zip: the entry's comment)"),
+    Option("F", ("first",), None, "With -11: iterate before splitting blocks (no effect in pigz's zopfli)"),
     Option("f", ("force",), None, "Overwrite outputs, compress links, special files, any suffix, "
                                   "and to a terminal"),
     Option("h", ("help",), None, "Show this help and exit"),
     Option("H", ("huffman",), None, "Huffman coding only (zlib's Z_HUFFMAN_ONLY)"),
+    Option("I", ("iterations",), "N", f"With -11: N optimization passes per block "
+                                      f"(default {DEFAULTS.zopfli.iterations})"),
     Option("i", ("independent",), None, "Compress blocks independently (no shared dictionary)"),
+    Option("J", ("maxsplits",), "N", f"With -11: at most N deflate blocks per block "
+                                     f"(default {DEFAULTS.zopfli.maxsplits}, 0: no limit)"),
     Option("k", ("keep",), None, "Keep the input files"),
     Option("K", ("zip",), None, "Write a single-entry zip file (.zip), as pigz does"),
     Option("l", ("list",), None, "List the contents of compressed files (-lv: more columns, "
@@ -68,6 +74,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("n", ("no-name",), None, "Store (with -d: restore) neither name nor time", harmless=True),
     Option("N", ("name",), None, "Store (with -d: restore) name and time (default when compressing)",
            harmless=True),
+    Option("O", ("oneblock",), None, "With -11: do not split blocks"),
     Option("p", ("processes",), "N", "Use N compression threads (default: the number of CPUs)"),
     Option("q", ("quiet", "silent"), None, "Print no messages, not even errors", harmless=True),
     Option("r", ("recursive",), None, "Compress the files in directories, recursively"),
@@ -85,14 +92,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, ("engine",), "NAME", "Deflate engine in wasm: zlib (default: pigz's exact bytes) or "
                                       "zlib-ng (faster, slightly different bytes)"),
     Option(None, ("zstd",), None, "Write zstd (.zst) with the zstandard package's own multithreaded "
-                                  "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19"),
+                                  "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19 (-11 as -9)"),
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
     Option(None, ("no-progress",), None, "Never show a progress bar"),
-    # refused with a clear message: decompression is a later release, zopfli and LZW are not offered
-    Option("F", ("first",), None, "", shown=False),
-    Option("I", ("iterations",), "N", "", shown=False),
-    Option("J", ("maxsplits",), "N", "", shown=False),
-    Option("O", ("oneblock",), None, "", shown=False),
+    # refused with pigz's messages: LZW output and ascii conversion are not offered
     Option("Z", ("lzw", "bits", "LZW"), None, "", shown=False),
     Option("a", ("ascii",), None, "", shown=False),
 )
@@ -112,6 +115,7 @@ class Settings:
     blocksize: int | None = None            # None: the engine's default (engines.py)
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY
+    zopfli: ZopfliTuning = ZopfliTuning()   # -I, -J, -F, -O (used at level 11)
     independent: bool = False
     rsyncable: bool = False
     head: int = HEAD_NAME | HEAD_TIME
@@ -144,14 +148,29 @@ class Settings:
         return DeflateOptions(level=self.level, blocksize=self.blocksize or ENGINES[self.engine].blocksize,
                               threads=self.threads,
                               strategy=self.strategy, independent=self.independent,
-                              rsyncable=self.rsyncable,
+                              rsyncable=self.rsyncable, zopfli=self.zopfli,
                               check="adler32" if self.form == "zlib" else "crc32")
 
+
+
+def _replace(record: Any, **changes: Any) -> Any:
+    """dataclasses.replace for wpigz's records (dataclasses itself is kept off the start-up path)."""
+    return type(record)(**{**vars(record), **changes})
 
 def _number(value: str) -> int:
     if not value.isdigit() or not value.isascii():
         raise UsageError(f"invalid numeric parameter: {value}")
     return int(value)
+
+
+def _c_int(value: str) -> int:
+    """A numeric parameter as pigz stores -I and -J: read as a 64-bit size_t (larger is an
+    invalid numeric parameter), then cast to a 32-bit int (2147483648 becomes negative)."""
+    n = _number(value)
+    if n >= 2**64:
+        raise UsageError(f"invalid numeric parameter: {value}")
+    n &= 0xFFFFFFFF
+    return n - 2**32 if n >= 2**31 else n
 
 
 def _apply(settings: Settings, key: str, value: str | None) -> None:
@@ -206,8 +225,17 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
             settings.head >>= 2
         settings.test_too = settings.test_too or settings.mode == "test"
         settings.mode = "list"
-    elif key in ("F", "I", "J", "O"):
-        raise UsageError(f"-{key} is a zopfli (-11) option; zopfli is not supported by wpigz")
+    elif key == "I":
+        iterations = _c_int(value or "")
+        if iterations < 1:      # pigz 2.6 takes it and writes a stream that fails its CRC check
+            raise UsageError(f"-I {value}: zopfli needs at least one iteration")
+        settings.zopfli = _replace(settings.zopfli, iterations=iterations)
+    elif key == "J":
+        settings.zopfli = _replace(settings.zopfli, maxsplits=_c_int(value or ""))
+    elif key == "F":
+        settings.zopfli = _replace(settings.zopfli, first=True)
+    elif key == "O":
+        settings.zopfli = _replace(settings.zopfli, oneblock=True)
     elif key == "Z":
         raise UsageError("invalid option: LZW output not supported: -Z")
     elif key == "a":
@@ -247,10 +275,8 @@ SIMPLE = {
 
 def _set_level(settings: Settings, digits: str) -> None:
     level = int(digits)
-    if level == 11:
-        raise UsageError("level 11 (zopfli) is not supported by wpigz")
-    if level > 9:
-        raise UsageError("only levels 0..9 are allowed")
+    if level == 10 or level > 11:
+        raise UsageError("only levels 0..9 and 11 are allowed")
     settings.level = level
 
 

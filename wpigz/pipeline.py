@@ -30,6 +30,7 @@ import threading
 from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import IO, BinaryIO, Callable
 
+from .engines import DEFAULT_ENGINE, compressor_for
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, Runtime
 
 Z_DEFAULT_STRATEGY = 0
@@ -52,20 +53,43 @@ def default_threads() -> int:
 
 
 @dataclass(frozen=True)
+class ZopfliTuning:
+    """pigz's zopfli settings for level 11 (its defaults, ZopfliInitOptions'): -I, -J, -F, -O."""
+
+    iterations: int = 15                    # -I: optimization passes per block
+    maxsplits: int = 15                     # -J: most deflate blocks per block (0: no limit)
+    first: bool = False                     # -F: zopfli's blocksplittinglast (unused by this zopfli)
+    oneblock: bool = False                  # -O: no block splitting
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "maxsplits"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not -2**31 <= value < 2**31:
+                raise ValueError(f"{name} must be an int (a C int, as pigz keeps it), not {value!r}")
+        if self.iterations < 1:     # zopfli then emits no data: pigz 2.6's -I 0 output fails its CRC
+            raise ValueError(f"iterations must be at least 1, not {self.iterations}")
+
+    def values(self) -> tuple[int, int, int, int]:
+        """As the zopfli module takes them (wpigz_tune): iterations, splitting, last, maximum."""
+        return self.iterations, int(not self.oneblock), int(self.first), self.maxsplits
+
+
+@dataclass(frozen=True)
 class DeflateOptions:
     """What the engine needs to produce a deflate body. These are wpigz's defaults."""
 
-    level: int = 6                          # 0-9
+    level: int = 6                          # 0-9, or 11 (pigz's zopfli level)
     blocksize: int = 128 * 1024             # bytes; pigz's -b is in KiB, 32 KiB .. 512 MiB
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY      # Z_HUFFMAN_ONLY for -H, Z_RLE for -U
     independent: bool = False               # -i: no dictionary, full flush after each block
     rsyncable: bool = False                 # -R: also end blocks where pigz's rolling hash hits
     check: str = "crc32"                    # "crc32" (gzip, zip) or "adler32" (zlib)
+    zopfli: ZopfliTuning = ZopfliTuning()   # level 11's settings
 
     def __post_init__(self) -> None:
-        if not 0 <= self.level <= 9:
-            raise ValueError(f"level must be 0..9, not {self.level}")
+        if not (0 <= self.level <= 9 or self.level == 11):
+            raise ValueError(f"level must be 0..9 or 11, not {self.level}")
         if not 32 * 1024 <= self.blocksize <= 512 * 1024 * 1024:
             raise ValueError(f"blocksize must be 32 KiB .. 512 MiB, not {self.blocksize}")
         if self.threads < 1:
@@ -86,12 +110,14 @@ class BodySummary:
 _local = threading.local()
 
 
-def thread_runtime() -> Runtime:
-    """This Python thread's Runtime, made on first use and kept (a Runtime is single-threaded)."""
-    runtime = getattr(_local, "runtime", None)
-    if runtime is None:
-        runtime = _local.runtime = Runtime()
-    return runtime
+def thread_runtime(level: int = 6) -> Runtime:
+    """This Python thread's Runtime for the default engine at level (level 11 has a module of
+    its own), made on first use and kept (a Runtime is single-threaded)."""
+    name = compressor_for(DEFAULT_ENGINE, level).name
+    runtimes = _local.__dict__.setdefault("runtimes", {})
+    if name not in runtimes:
+        runtimes[name] = Runtime(engine=name)
+    return runtimes[name]
 
 
 def write_all(sink: IO[bytes], data: memoryview) -> None:
@@ -114,7 +140,7 @@ class DeflateStream:
 
     def __init__(self, sink: IO[bytes], options: DeflateOptions, *, runtime: Runtime | None = None,
                  on_block: Callable[[int, int], None] | None = None, size_hint: int | None = None) -> None:
-        self.runtime = runtime or thread_runtime()
+        self.runtime = runtime or thread_runtime(options.level)
         self.sink = sink
         self.options = options
         self.on_block = on_block
@@ -130,7 +156,8 @@ class DeflateStream:
                                 level=options.level, strategy=options.strategy,
                                 independent=options.independent,
                                 check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32,
-                                asked_threads=options.threads)
+                                asked_threads=options.threads,
+                                tuning=options.zopfli.values() if options.level == 11 else ())
         self._lengths = [0] * self.pool.nslots     # input bytes of the job in each slot
         self._next_read = 0         # seq of the job being filled
         self._next_write = 0        # seq of the next job to write out

@@ -36,7 +36,7 @@ from wasmtime._func import maybe_raise_last_exn as _raise_host_exception
 
 from .engines import DEFAULT_ENGINE
 from .engines import ENGINES as ENGINE_TABLE
-from .engines import engine_info
+from .engines import module_info
 from .errors import EngineError as EngineError          # re-exported: it lives in errors.py
 from .errors import trap_message as _trap_message
 from .wasi_threads import ThreadSpawner
@@ -270,7 +270,7 @@ class Runtime:
 
     def __init__(self, *, engine: str = DEFAULT_ENGINE, max_memory_pages: int | None = None,
                  max_threads: int = 256) -> None:
-        self.info = engine_info(engine)
+        self.info = module_info(engine)
         self.engine_name = engine
         self.engine, self.module = compiled_module(self.info.module)
         self._decoder_runtime: Runtime | None = None
@@ -367,7 +367,8 @@ class DeflatePool:
     """
 
     def __init__(self, runtime: Runtime, *, threads: int, blocksize: int, level: int,
-                 strategy: int, independent: bool, check_kind: int, asked_threads: int | None = None) -> None:
+                 strategy: int, independent: bool, check_kind: int, asked_threads: int | None = None,
+                 tuning: tuple[int, ...] = ()) -> None:
         self.runtime = runtime
         self.blocksize = blocksize
         # 2 x threads jobs in flight, plus the block being read and the one held back until
@@ -381,9 +382,14 @@ class DeflatePool:
         if self._ctl == 0:
             # the message names the thread count the user asked for, even when a small input
             # made the pool start fewer workers
+            info = runtime.info
+            need = (f" (level {'/'.join(map(str, info.levels))} needs about {info.arena_per_block} times "
+                    f"the block size per thread)") if info.arena_per_block else ""
             raise EngineError(f"not enough wasm memory for {asked_threads or requested} threads with "
-                              f"{blocksize // 1024} KiB blocks")
+                              f"{blocksize // 1024} KiB blocks{need}")
         self._workers: list = []
+        for i, value in enumerate(tuning):     # engine-specific settings (zopfli's), before start
+            runtime.call("wpigz_tune", self._ctl, i, value)
         self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
                         for i in range(self.nslots)]
         out_size = blocksize + (blocksize >> 4) + DICT
