@@ -14,7 +14,7 @@ and then the ``PIGZ`` environment variable, which may hold only harmless options
 from __future__ import annotations
 
 from ._record import dataclass, field        # dataclasses itself costs start-up time
-from typing import Iterator
+from typing import Any, Iterator
 
 from .engines import ENGINES
 from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, ZopfliTuning, default_threads
