@@ -17,6 +17,6 @@ def test_wheel_contains_both_engines_and_py_typed(tmp_path):
                     "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("wpigz-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"wpigz/zlib.wasm", "wpigz/zlib-ng.wasm", "wpigz/py.typed"} <= names
-    for name in ("zlib.wasm", "zlib-ng.wasm"):
+    assert {"wpigz/zlib.wasm", "wpigz/zlib-ng.wasm", "wpigz/libdeflate.wasm", "wpigz/py.typed"} <= names
+    for name in ("zlib.wasm", "zlib-ng.wasm", "libdeflate.wasm"):
         assert zipfile.ZipFile(wheel).read(f"wpigz/{name}") == (ROOT / "wpigz" / name).read_bytes()

@@ -33,6 +33,7 @@ from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
+from .engines import engine_info
 from .pipeline import DeflateOptions, DeflateStream, default_threads
 from .wasm_host import Runtime
 
@@ -57,15 +58,17 @@ def _reader_error(problem: Exception) -> Exception:
 
 
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
-         blocksize: int = 128 * 1024, engine: str = "zlib", encoding: str | None = None,
+         blocksize: int | None = None, engine: str = "zlib", encoding: str | None = None,
          errors: str | None = None, newline: str | None = None) -> GzipFile | io.TextIOWrapper:
     """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
 
     filename is a path (str, bytes or PathLike) or a file object to read from or write to.
     mode is one of "r", "rb", "a", "ab", "w", "wb", "x", "xb" (binary) or "rt", "at", "wt",
     "xt" (text). threads is the number of compression threads (None: the CPU count) and
-    blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB); engine is "zlib" (pigz's
-    exact bytes) or "zlib-ng" (faster, slightly different bytes). In text mode the binary
+    blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB; None: the engine's default,
+    128 KiB for zlib); engine is "zlib" (pigz's exact bytes), "zlib-ng" (faster, slightly
+    different bytes) or "libdeflate" (faster still, one indexed gzip member per block;
+    compresslevel 11 is its strongest level). In text mode the binary
     file is wrapped in an io.TextIOWrapper with the given encoding, errors and newline.
     """
     if "t" in mode:
@@ -206,12 +209,18 @@ class GzipFile(io.BufferedIOBase):
 
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
-                 threads: int | None = None, blocksize: int = 128 * 1024, engine: str = "zlib") -> None:
+                 threads: int | None = None, blocksize: int | None = None, engine: str = "zlib") -> None:
         if mode and ("t" in mode or "U" in mode):
             raise ValueError(f"Invalid mode: {mode!r}")
         if mode and "b" not in mode:
             mode += "b"
         level = 6 if compresslevel == -1 else compresslevel
+        info = engine_info(engine)
+        if blocksize is None:
+            blocksize = info.blocksize
+        if mode and mode.startswith(("w", "a", "x")) and level not in info.levels:
+            raise ValueError(f"compresslevel must be one of {', '.join(map(str, info.levels))} "
+                             f"for engine {engine!r}, not {compresslevel}")
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             self._options = DeflateOptions(level=level, blocksize=blocksize,
@@ -254,7 +263,8 @@ class GzipFile(io.BufferedIOBase):
         self.fileobj = fileobj
         if self.mode == WRITE:
             self._write_header()
-            self._stream = DeflateStream(fileobj, self._options, runtime=self._runtime)
+            self._stream = DeflateStream(fileobj, self._options, runtime=self._runtime,
+                                         framer=self._framing.job)
             _open_writers.add(self)
 
     def _file(self) -> IO[bytes]:
@@ -298,7 +308,9 @@ class GzipFile(io.BufferedIOBase):
         mtime = self._write_mtime
         if mtime is None:
             mtime = time.time()
-        self._file().write(framing.gzip_header(level=self._level, mtime=int(mtime), name=stored))
+        self._framing = framing.gzip_framing(self._runtime.info.layout, level=self._level, mtime=int(mtime),
+                                             name=stored)
+        self._file().write(self._framing.header)
 
     def _check_writer(self, what: str) -> None:
         self._check_not_closed()
@@ -383,7 +395,7 @@ class GzipFile(io.BufferedIOBase):
                 _open_writers.discard(self)
                 if self._error is None:
                     body = self._stream.finish()
-                    fileobj.write(framing.gzip_trailer(body.check, body.length))
+                    fileobj.write(self._framing.trailer(body.check, body.length))
             elif self.mode == READ:
                 self._buffer.close()
         finally:

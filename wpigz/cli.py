@@ -80,9 +80,11 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
                                        compressed=body.compressed, header_length=len(header),
                                        comment=settings.comment))
         return
-    sink.write(framing.gzip_header(level=settings.level, mtime=mtime, name=name, comment=settings.comment))
-    body = compress_body(source, sink, options, runtime=runtime, on_block=on_block)
-    sink.write(framing.gzip_trailer(body.check, body.length))
+    frame = framing.gzip_framing(runtime.info.layout, level=settings.level, mtime=mtime, name=name,
+                                 comment=settings.comment)
+    sink.write(frame.header)
+    body = compress_body(source, sink, options, runtime=runtime, on_block=on_block, framer=frame.job)
+    sink.write(frame.trailer(body.check, body.length))
 
 
 # wpigz level (0-9) -> zstd level: the default 6 gives zstd's default 3, 9 its strongest common level
@@ -350,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.help:
             sys.stdout.write(help_text(PROG))
         elif settings.version:
-            sys.stdout.write(f"{PROG} {__version__}\nzlib {Runtime(engine=settings.engine).zlib_version()} "
+            engine = Runtime(engine=settings.engine)
+            sys.stdout.write(f"{PROG} {__version__}\n{engine.info.library} {engine.zlib_version()} "
                              "(WebAssembly engine)\n")
         elif settings.license:
             sys.stdout.write(f"{PROG} {__version__}\n"

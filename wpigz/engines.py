@@ -10,6 +10,11 @@ nothing heavy, so the command can consult it before it loads wasmtime.
 Layouts:
 * ``"stream"``: pigz's layout. One deflate stream; each block is primed with the 32 KiB of
   input before it and ends on a byte boundary, so the blocks simply concatenate.
+* ``"members"``: each block is compressed alone into one complete gzip member whose header
+  records the member's size in an ``IG`` subfield (pgzip's convention; see wpigz/members.py).
+  The first member carries the name, time and comment. Readers that know the subfield find
+  every member without decoding and decode them in parallel; every gzip reader decodes them
+  one after another. One stream formats (-z, -K) and zlib's strategies (-H, -U) do not exist.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ DEFAULT_ENGINE = "zlib"
 class EngineInfo:
     name: str                   # as given to --engine and engine=
     module: str                 # the .wasm file inside the package
-    layout: str                 # "stream" (see above)
+    layout: str                 # "stream" or "members" (see above)
     levels: tuple[int, ...]     # the compression levels it accepts
     blocksize: int              # default block size in bytes
     library: str                # the library it compresses with, as -V names it
@@ -43,6 +48,12 @@ ENGINES: dict[str, EngineInfo] = {
         library="zlib-ng", credit="the zlib-ng contributors (Hans Kristian Rosbach et al.), "
                                   "after zlib by Jean-loup Gailly and Mark Adler",
         summary="zlib-ng (faster, slightly different bytes)"),
+    "libdeflate": EngineInfo(
+        name="libdeflate", module="libdeflate.wasm", layout="members",
+        levels=(*range(10), 11),    # 1-9 are libdeflate's 1-9, 11 its strongest level, 12
+        blocksize=1024 * 1024,      # BLOCKSIZE-FIGURE
+        library="libdeflate", credit="Eric Biggers",
+        summary="libdeflate 1.14 (fastest and smallest; one indexed gzip member per block)"),
 }
 
 

@@ -1,7 +1,9 @@
 """Listing (-l): pigz 2.6's table of compressed and original sizes, without decoding.
 
 Plain ``-l`` reads only what the container says: a gzip file's header, and its CRC and ISIZE
-from the last 8 bytes (so a multi-member file shows its last member's figures); a zlib stream's
+from the last 8 bytes (so a multi-member file shows its last member's figures) -- or, when
+every member states its size (members.py: IG or BC subfields), the totals over all members,
+with no single check value; a zlib stream's
 size and trailing Adler-32 (original unknown); a zip's local header; a .Z file's size. ``-lt``
 decodes the input (in the sandbox, through decoding.py) and shows one row per gzip member
 with the real figures. ``-v`` adds the method, check and time columns and the comment. The
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from . import decoding as dz
+from . import members
 
 HEADER_SHORT = "compressed   original reduced  name"
 HEADER_LONG = "method    check    timestamp    compressed   original reduced  name"
@@ -97,6 +100,11 @@ def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
     if form is None:
         raise dz.Unrecognized("unrecognized format")
     if form == "gzip":
+        indexed = _indexed(source.raw)
+        if indexed is not None:         # members with size subfields: totals over all of them
+            return [Row("gzip", None, indexed.first.mtime, indexed.compressed, indexed.original,
+                        display_name(path, indexed.first.name),
+                        _unreliable("gzip", indexed.compressed, indexed.original), indexed.first.comment)]
         name, mtime, comment = dz._gzip_header(source)
         header_length = source.consumed
         size, tail = _size_and_tail(source, 8)
@@ -139,6 +147,22 @@ def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
     if original == zstandard.CONTENTSIZE_UNKNOWN:
         return [Row("zstd", None, 0, size, 0, display_name(path, None), True)]
     return [Row("zstd", None, 0, size, original, display_name(path, None))]
+
+
+def _indexed(raw: BinaryIO) -> members.IndexTotals | None:
+    """A regular file's totals from its members' size subfields (members.py), or None; the
+    file position is left as it was."""
+    try:
+        size = os.fstat(raw.fileno()).st_size
+        if not raw.seekable():
+            return None
+        where = raw.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+    try:
+        return members.index_totals(raw, size)
+    finally:
+        raw.seek(where)
 
 
 def _size_and_tail(source: dz.Source, n: int) -> tuple[int, bytes]:

@@ -80,8 +80,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("V", ("version",), None, "Show the version of wpigz and of its zlib engine and exit"),
     Option("Y", ("synchronous",), None, "Sync each output file to disk before removing its input"),
     Option("z", ("zlib",), None, "Write zlib format (.zz) instead of gzip"),
-    Option(None, ("engine",), "NAME", "Deflate engine in wasm: zlib (default: pigz's exact bytes) or "
-                                      "zlib-ng (faster, slightly different bytes)"),
+    Option(None, ("engine",), "NAME", "Deflate engine in wasm: zlib (default: pigz's exact bytes), "
+                                      "zlib-ng (faster, slightly different bytes) or libdeflate (fastest "
+                                      "and smallest: one indexed gzip member per block, 1 MiB blocks, "
+                                      "-11 is its level 12; no -z, -K, -H, -U)"),
     Option(None, ("zstd",), None, "Write zstd (.zst) with the zstandard package's own multithreaded "
                                   "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19"),
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
@@ -108,6 +110,7 @@ class Settings:
 
     level: int = DEFAULTS.level
     blocksize: int = DEFAULTS.blocksize
+    blocksize_given: int | None = None      # -b, else the engine's default
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY
     independent: bool = False
@@ -159,7 +162,7 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
             raise UsageError("block size too small (must be >= 32K)")
         if kib > 512 * 1024:
             raise UsageError(f"block size too large: {value}")
-        settings.blocksize = kib * 1024
+        settings.blocksize = settings.blocksize_given = kib * 1024
     elif key == "p":
         n = _number(value or "")
         if n < 1:
@@ -244,9 +247,7 @@ SIMPLE = {
 
 def _set_level(settings: Settings, digits: str) -> None:
     level = int(digits)
-    if level == 11:
-        raise UsageError("level 11 (zopfli) is not supported by wpigz")
-    if level > 9:
+    if level > 9 and level != 11:       # 11 is checked against the engine once all is parsed
         raise UsageError("only levels 0..9 are allowed")
     settings.level = level
 
@@ -309,7 +310,24 @@ def parse(argv: list[str], environ: dict[str, str] | None = None) -> Settings:
         if environ and environ.get(variable, "").split():
             _parse_into(settings, environ[variable].split(), variable)
     _parse_into(settings, argv, None)
+    _check_engine(settings)
     return settings
+
+
+def _check_engine(settings: Settings) -> None:
+    """What the chosen engine cannot do (engines.py), refused once every option is known; the
+    engine's own default block size unless -b was given."""
+    info = ENGINES[settings.engine]
+    if settings.level not in info.levels:
+        raise UsageError("level 11 (zopfli) is not supported by wpigz")
+    if info.layout == "members" and settings.form != "zstd":
+        if settings.form in ("zlib", "zip"):
+            raise UsageError(f"--engine {info.name} writes gzip members, not one stream: "
+                             f"-{'z' if settings.form == 'zlib' else 'K'} needs --engine zlib or zlib-ng")
+        if settings.strategy != Z_DEFAULT_STRATEGY:
+            raise UsageError(f"--engine {info.name} has no -H or -U (zlib strategies)")
+    if settings.blocksize_given is None:
+        settings.blocksize = info.blocksize
 
 
 def help_rows() -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Callable
 
+from .framing import JobFramer
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, Runtime
 
 Z_DEFAULT_STRATEGY = 0
@@ -54,7 +55,7 @@ def default_threads() -> int:
 class DeflateOptions:
     """What the engine needs to produce a deflate body. These are wpigz's defaults."""
 
-    level: int = 6                          # 0-9
+    level: int = 6                          # 0-9, or 11 for engines that have it (engines.py)
     blocksize: int = 128 * 1024             # bytes; pigz's -b is in KiB, 32 KiB .. 512 MiB
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY      # Z_HUFFMAN_ONLY for -H, Z_RLE for -U
@@ -63,7 +64,7 @@ class DeflateOptions:
     check: str = "crc32"                    # "crc32" (gzip, zip) or "adler32" (zlib)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.level <= 9:
+        if not 0 <= self.level <= 9 and self.level != 11:
             raise ValueError(f"level must be 0..9, not {self.level}")
         if not 32 * 1024 <= self.blocksize <= 512 * 1024 * 1024:
             raise ValueError(f"blocksize must be 32 KiB .. 512 MiB, not {self.blocksize}")
@@ -112,9 +113,11 @@ class DeflateStream:
     """
 
     def __init__(self, sink: IO[bytes], options: DeflateOptions, *, runtime: Runtime | None = None,
-                 on_block: Callable[[int, int], None] | None = None) -> None:
+                 on_block: Callable[[int, int], None] | None = None,
+                 framer: JobFramer | None = None) -> None:
         self.runtime = runtime or thread_runtime()
         self.sink = sink
+        self.framer = framer        # layout "members": wraps each job's output (framing.py)
         self.options = options
         self.on_block = on_block
         self._combine = self.runtime.adler32_combine if options.check == "adler32" else self.runtime.crc32_combine
@@ -200,8 +203,14 @@ class DeflateStream:
     def _write_oldest(self) -> None:
         seq = self._next_write
         out, job_check = self.pool.wait(seq)
-        write_all(self.sink, out)
         job_len = self._lengths[seq % self.pool.nslots]
+        if self.framer is not None:
+            before, after = self.framer(len(out), job_check, job_len)
+            write_all(self.sink, memoryview(before))
+            write_all(self.sink, out)
+            write_all(self.sink, memoryview(after))
+        else:
+            write_all(self.sink, out)
         self.check = self._combine(self.check, job_check, job_len)
         self.length += job_len
         self.compressed += len(out)
@@ -212,12 +221,13 @@ class DeflateStream:
 
 def compress_body(source: BinaryIO, sink: BinaryIO, options: DeflateOptions, *,
                   runtime: Runtime | None = None,
-                  on_block: Callable[[int, int], None] | None = None) -> BodySummary:
+                  on_block: Callable[[int, int], None] | None = None,
+                  framer: JobFramer | None = None) -> BodySummary:
     """Compress all of source into sink as one raw deflate body, pigz's way: reads go
     straight into the engine's memory. ``on_block(input_bytes, output_bytes)`` is called after
     each job is written (for progress). Engine errors raise EngineError; I/O errors OSError."""
     readinto = getattr(source, "readinto", None)
-    with DeflateStream(sink, options, runtime=runtime, on_block=on_block) as stream:
+    with DeflateStream(sink, options, runtime=runtime, on_block=on_block, framer=framer) as stream:
         while True:
             room = stream.buffer()
             if readinto is not None:
