@@ -91,6 +91,26 @@ class MemberFramer:
         return header, gzip_trailer(crc, length)
 
 
+# ---- BGZF (htslib's blocked gzip, --bgzf): members of at most 64 KiB with a BC subfield
+
+BGZF_BLOCK = 0xFF00         # input bytes per member, as bgzip: any member then fits in 64 KiB
+BGZF_MAX = 1 << 16          # the largest member BSIZE can state
+# the empty member htslib writes at the end of every BGZF file (and checks for)
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+class BgzfFramer:
+    """Per job, as MemberFramer, for BGZF: bgzip's header (no name, no time, XFL 0, OS 255,
+    only the BC subfield holding the member's size minus one), so htslib accepts the file."""
+
+    def __call__(self, body: int, crc: int, length: int) -> tuple[bytes, bytes]:
+        size = 18 + body + MEMBER_TRAILER
+        if size > BGZF_MAX:
+            raise ValueError(f"a BGZF member of {size} bytes is larger than 64 KiB")
+        header = GZIP_MAGIC + bytes([8, GZIP_FEXTRA, 0, 0, 0, 0, 0, 0xFF]) + struct.pack("<H2sHH", 6, b"BC", 2, size - 1)
+        return header, gzip_trailer(crc, length)
+
+
 @dataclass
 class GzipFraming:
     """What a gzip writer puts around the pipeline's output, for one engine layout: ``header``
@@ -99,14 +119,18 @@ class GzipFraming:
 
     header: bytes
     job: JobFramer | None
+    end: bytes = b""            # after the last member (BGZF's end-of-file member)
 
     def trailer(self, check: int, length: int) -> bytes:
-        return b"" if self.job is not None else gzip_trailer(check, length)
+        return self.end if self.job is not None else gzip_trailer(check, length)
 
 
 def gzip_framing(layout: str, *, level: int, mtime: int, name: bytes | None = None,
                  comment: bytes | None = None) -> GzipFraming:
-    """The gzip framing for an engine's layout ("stream" or "members", see engines.py)."""
+    """The gzip framing for an engine's layout ("stream" or "members", see engines.py), or
+    "bgzf" (--bgzf: members framed as htslib's BGZF; name, time and comment are not stored)."""
+    if layout == "bgzf":
+        return GzipFraming(b"", BgzfFramer(), BGZF_EOF)
     if layout == "members":
         return GzipFraming(b"", MemberFramer(level=level, mtime=mtime, name=name, comment=comment))
     return GzipFraming(gzip_header(level=level, mtime=mtime, name=name, comment=comment), None)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .engines import ENGINES
+from .framing import BGZF_BLOCK
 from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, default_threads
 
 DEFAULTS = DeflateOptions()
@@ -84,6 +85,8 @@ OPTIONS: tuple[Option, ...] = (
                                       "zlib-ng (faster, slightly different bytes) or libdeflate (fastest "
                                       "and smallest: one indexed gzip member per block, 1 MiB blocks, "
                                       "-11 is its level 12; no -z, -K, -H, -U)"),
+    Option(None, ("bgzf",), None, "Write BGZF, htslib's blocked gzip that bgzip, samtools and tabix "
+                                  "read (64 KiB members; uses --engine libdeflate; no name, time or comment)"),
     Option(None, ("zstd",), None, "Write zstd (.zst) with the zstandard package's own multithreaded "
                                   "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19"),
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
@@ -118,6 +121,7 @@ class Settings:
     head: int = HEAD_NAME | HEAD_TIME
     form: str = "gzip"                      # "gzip", "zlib", "zip" or "zstd"
     engine: str = "zlib"                    # "zlib" or "zlib-ng"
+    bgzf: bool = False                      # --bgzf: gzip members framed as htslib's BGZF
     suffix: str | None = None               # None: the format's own (.gz, .zz, .zip)
     comment: bytes | None = None
     alias: str = "-"
@@ -186,6 +190,8 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         settings.engine = value
     elif key == "zstd":
         settings.form = "zstd"
+    elif key == "bgzf":
+        settings.bgzf = True
     elif key in ("progress", "no-progress"):
         settings.progress = key == "progress"
     elif key in SIMPLE:
@@ -317,6 +323,15 @@ def parse(argv: list[str], environ: dict[str, str] | None = None) -> Settings:
 def _check_engine(settings: Settings) -> None:
     """What the chosen engine cannot do (engines.py), refused once every option is known; the
     engine's own default block size unless -b was given."""
+    if settings.bgzf:
+        if settings.form != "gzip" or settings.blocksize_given is not None or settings.comment is not None:
+            raise UsageError("--bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C")
+        if settings.engine == "zlib":       # the default: BGZF members need the members layout
+            settings.engine = "libdeflate"
+        if ENGINES[settings.engine].layout != "members":
+            raise UsageError(f"--bgzf needs --engine libdeflate, not {settings.engine}")
+        settings.blocksize_given = BGZF_BLOCK
+        settings.blocksize = BGZF_BLOCK
     info = ENGINES[settings.engine]
     if settings.level not in info.levels:
         raise UsageError("level 11 (zopfli) is not supported by wpigz")
