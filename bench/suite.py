@@ -300,3 +300,5 @@ def main() -> None:
                  decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
                  engine=engine, progress_cost=progress_cost)
     log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")
+    from . import libdeflate        # the libdeflate engine's goals: bench/LIBDEFLATE.md
+    libdeflate.main(min(args.runs, 3), args.quick, log, command)
