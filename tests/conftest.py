@@ -1,4 +1,4 @@
-"""Shared test data and helpers.
+"""Shared test data and helpers, and the path that makes every test use this working tree.
 
 The real tools are required, never mocked: a missing `pigz` or `gzip` is a failure, not a
 skip (.ci/run installs them). Test data is made here, deterministically:
@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import random
 import shutil
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
 
-from wpigz.cli import compress_stream
-from wpigz.options import parse
-from wpigz.wasm_host import Runtime
+# Test this working tree, never an installed copy: the tests' own imports and every `python -m
+# wpigz` they start (often from a temporary directory) find wpigz here first.
+TREE = str(Path(__file__).resolve().parent.parent)
+if sys.path[:1] != [TREE]:
+    sys.path.insert(0, TREE)
+os.environ["PYTHONPATH"] = os.pathsep.join([TREE, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+
+from wpigz.cli import compress_stream  # noqa: E402  (after the path is set)
+from wpigz.options import parse  # noqa: E402
+from wpigz.wasm_host import Runtime  # noqa: E402
 
 _TEXT_CACHE: list[bytes] = []
 
@@ -82,3 +91,22 @@ def wpigz_bytes(runtime: Runtime, data: bytes, *args: str) -> bytes:
 def python_decompress(blob: bytes, *, zlib_format: bool = False) -> bytes:
     import zlib
     return zlib.decompress(blob) if zlib_format else gzip.decompress(blob)
+
+
+LARGE_FILE = 16 << 20
+
+
+@pytest.fixture(autouse=True)
+def _no_large_files_left_behind(request):
+    """pytest keeps the temporary directories of the last three runs: after each test, remove
+    the large files it made there (a 5 GiB stream test's output alone is 500 MB)."""
+    top = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if top is None:
+        return
+    for path in top.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_size >= LARGE_FILE:
+                path.unlink()
+        except OSError:
+            pass

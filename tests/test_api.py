@@ -292,3 +292,67 @@ def test_a_writer_never_closed_does_not_hang_exit_and_is_finished(tmp_path):
 
 def test_package_is_typed():
     assert os.path.exists(os.path.join(os.path.dirname(wpigz.__file__), "py.typed"))
+
+
+@pytest.mark.timeout(300)
+def test_large_blocks_with_two_threads(tmp_path):
+    data = text_bytes(300 * 1024)
+    with wpigz.open(tmp_path / "big.gz", "wb", threads=2, blocksize=128 << 20) as f:
+        f.write(data)
+    assert gzip.decompress((tmp_path / "big.gz").read_bytes()) == data
+
+
+@pytest.mark.timeout(300)
+def test_slots_past_2_gib_are_addressed_unsigned():
+    # three 512 MiB slots: the last lies past 2 GiB, where a signed 32-bit address goes negative
+    import zlib
+    from wpigz.wasm_host import CHECK_CRC32, DeflatePool, Runtime
+    runtime = Runtime()
+    with DeflatePool(runtime, threads=1, blocksize=512 << 20, level=6, strategy=0, independent=False,
+                     check_kind=CHECK_CRC32) as pool:
+        assert (pool.threads, pool.nslots) == (1, 3)
+        assert runtime.call("wpigz_slot_in", pool._ctl, 2) < 0          # what wasm hands back
+        pieces = [b"first piece ", b"second piece ", b"third, in the slot past 2 GiB"]
+        out = b""
+        for seq, piece in enumerate(pieces):
+            pool.input_view(seq)[:len(piece)] = piece
+            pool.submit(seq, len(piece), last=seq == 2)
+        for seq in range(3):
+            out += bytes(pool.wait(seq)[0])
+    assert zlib.decompress(out, -15) == b"".join(pieces)
+
+
+BAD_WRITE_ARGUMENTS = [dict(compresslevel=12), dict(compresslevel=-2), dict(compresslevel=10), dict(compresslevel="x"),
+                       dict(compresslevel=1.5), dict(mtime="x"), dict(mtime=-1), dict(mtime=1 << 33)]
+
+
+@pytest.mark.parametrize("kwargs", BAD_WRITE_ARGUMENTS)
+def test_compress_bad_arguments_raise_gzip_compress_s_exceptions(kwargs):
+    import zlib
+    with pytest.raises(Exception) as theirs:
+        gzip.compress(b"x", **kwargs)
+    with pytest.raises(Exception) as ours:
+        wpigz.compress(b"x", **kwargs)
+    assert isinstance(ours.value, type(theirs.value)), (ours.value, theirs.value)
+    assert str(ours.value) == str(theirs.value)
+    if "compresslevel" in kwargs and isinstance(kwargs["compresslevel"], int):
+        assert isinstance(ours.value, zlib.error)
+
+
+@pytest.mark.parametrize("kwargs", BAD_WRITE_ARGUMENTS)
+def test_gzipfile_bad_arguments_raise_gzipfile_s_exceptions(tmp_path, kwargs):
+    with pytest.raises(Exception) as theirs:
+        gzip.GzipFile(tmp_path / "theirs.gz", "wb", **kwargs).close()
+    with pytest.raises(Exception) as ours:
+        wpigz.GzipFile(tmp_path / "ours.gz", "wb", **kwargs).close()
+    assert isinstance(ours.value, type(theirs.value)), (ours.value, theirs.value)
+    assert str(ours.value) == str(theirs.value)
+    assert not (tmp_path / "ours.gz").exists()          # checked before the file is made
+
+
+@pytest.mark.parametrize("data", ["text", None, 5])
+def test_compress_refuses_what_is_not_bytes_like(data):
+    with pytest.raises(TypeError):
+        gzip.compress(data)
+    with pytest.raises(TypeError):
+        wpigz.compress(data)

@@ -87,7 +87,9 @@ def test_bundled_and_attached_options(sample):
     (("-p",), "wpigz: missing parameter after -p\n"),
     (("-x",), "wpigz: invalid option: -x\n"),
     (("--bogus",), "wpigz: invalid option: --bogus\n"),
-    (("--blocksize=64",), "wpigz: invalid option: --blocksize=64\n"),
+    (("--blocksize=16",), "wpigz: block size too small (must be >= 32K)\n"),
+    (("--bogus=1",), "wpigz: invalid option: --bogus=1\n"),
+    (("-p", "257"), "wpigz: too many processes: 257\n"),
     (("-10",), "wpigz: only levels 0..9 are allowed\n"),
     (("-11",), "wpigz: level 11 (zopfli) is not supported by wpigz\n"),
 ])
@@ -140,3 +142,78 @@ def test_broken_pipe_ends_quietly(tmp_path):
     proc.stdout.close()
     assert proc.wait(timeout=30) == -13     # killed by SIGPIPE, like cat
     assert proc.stderr.read() == b""
+
+
+# ---- every -b/-p combination pigz takes (wasm32's 4 GiB holds fewer 512 MiB slots)
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("args", [("-p", "1", "-b", "524288"), ("-p", "2", "-b", "524288"), ("-p", "4", "-b", "65536"),
+                                  ("-p", "2", "-b", "131072"), ("-p", "1", "-b", "262144")])
+def test_large_blocks_with_any_threads_match_pigz(args):
+    data = text_bytes(200 * K)
+    ours = run(*args, data=data)
+    theirs = subprocess.run([tool("pigz"), "-n", *args], input=data, capture_output=True)   # piped: mtime 0
+    assert (ours.returncode, ours.stderr) == (0, b"")
+    assert ours.stdout == theirs.stdout
+
+
+def test_verbose_says_when_the_ring_is_smaller():
+    proc = run("-v", "-p", "2", "-b", "524288", data=b"hi\n")
+    assert proc.returncode == 0
+    assert proc.stderr.decode() == ("wpigz: 524288 KiB blocks: 3 in flight and 2 threads (not 6 and 2): "
+                                    "the WebAssembly memory holds 4 GiB\n<stdin> to <stdout>\n")
+
+
+# ---- long options with =value, as gzip's; -V and -L name the engine; -vv's one traceback
+
+def test_long_options_take_equals_values(sample):
+    equals = run("-c", "--blocksize=64", "--processes=2", "--comment=note", "--engine=zlib-ng", str(sample))
+    spaced = run("-c", "--blocksize", "64", "--processes", "2", "--comment", "note", "--engine", "zlib-ng", str(sample))
+    assert (equals.returncode, equals.stderr) == (0, b"")
+    assert equals.stdout == spaced.stdout
+    shorts = run("-c", "-b64", "-p2", "-Cnote", str(sample))
+    assert run("-c", "--blocksize=64", "--processes=2", "--comment=note", str(sample)).stdout == shorts.stdout
+
+
+def test_long_option_suffix_with_equals(tmp_path):
+    (tmp_path / "f").write_bytes(b"data\n")
+    proc = run("-k", "--suffix=.x", "f", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert sorted(os.listdir(tmp_path)) == ["f", "f.x"]
+
+
+def test_equals_value_on_an_option_without_one():
+    proc = run("--best=3", data=b"x")
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == ("wpigz: option '--best' doesn't allow an argument\n"
+                                    "wpigz: Try 'wpigz --help' for more information.\n")
+
+
+@pytest.mark.parametrize("engine, library, author", [("zlib", "zlib 1.2.13", "Jean-loup Gailly and Mark Adler"),
+                                                     ("zlib-ng", "zlib-ng 2.3.3", "the zlib-ng contributors")])
+def test_version_and_license_name_the_chosen_engine(engine, library, author):
+    version = run("-V", f"--engine={engine}")
+    assert version.stdout.decode().splitlines() == ["wpigz 0.1.0", f"{library} (WebAssembly engine)"]
+    license_ = run("-L", "--engine", engine).stdout.decode()
+    assert f"Its engine is {library}, by {author}" in license_
+
+
+def test_verbose_errors_show_one_traceback(tmp_path):
+    (tmp_path / "f").write_bytes(text_bytes(300 * K))
+    env = {**os.environ, "WPIGZ_TEST_TRAP_BLOCK": "0"}
+    proc = run("-vv", "-c", "f", cwd=tmp_path, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().count("Traceback") == 1
+
+
+@pytest.mark.timeout(60)
+def test_broken_pipe_with_sigpipe_ignored_is_an_error_like_gzip(tmp_path):
+    big = tmp_path / "big"
+    big.write_bytes(random_bytes(8 << 20))
+    script = "trap '' PIPE; {} -c -1 big | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}"
+    ours = subprocess.run(["bash", "-c", script.format(" ".join(WPIGZ))], cwd=tmp_path, capture_output=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    theirs = subprocess.run(["bash", "-c", script.format(tool("gzip"))], cwd=tmp_path, capture_output=True, timeout=60)
+    assert ours.stdout == theirs.stdout == b"1\n"
+    assert ours.stderr.decode() == "wpigz: <stdout>: Broken pipe\n"
+    assert theirs.stderr.decode().strip() == "gzip: stdout: Broken pipe"

@@ -247,6 +247,8 @@ def test_command_line_wins_over_environment_and_pigz_over_gzip(tmp_path):
     ("-b 64", "wpigz: -b: option not valid in GZIP environment variable\n"),
     ("--stdout", "wpigz: --stdout: option not valid in GZIP environment variable\n"),
     ("somefile", "wpigz: somefile: non-option in GZIP environment variable\n"),
+    ("--", "wpigz: --: option not valid in GZIP environment variable\n"),
+    ("--suffix=.x", "wpigz: --suffix: option not valid in GZIP environment variable\n"),
 ])
 def test_harmful_environment_options_are_rejected_like_gzip(tmp_path, value, message):
     make(tmp_path / "f", b"x\n")
@@ -393,3 +395,43 @@ def test_alias_names_the_zip_entry_for_stdin(tmp_path):
     theirs = subprocess.run([tool("pigz"), "-K", "-m", "-A", "entry.txt"], input=b"zipped\n",
                             capture_output=True).stdout
     assert without_zip_clock(proc.stdout) == without_zip_clock(theirs)
+
+
+# ---- gzip 1.13's rules that pigz 2.6 does not have (listed in the README's differences)
+
+@pytest.mark.parametrize("mtime_ns", [0, -500_000_000])
+def test_timestamp_zero_or_just_before_1970_warns_like_gzip(tmp_path, mtime_ns):
+    path = make(tmp_path / "old", b"o\n")
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    proc = run("-c", path)
+    theirs = subprocess.run([tool("gzip"), "-c", str(path)], capture_output=True)
+    assert proc.returncode == theirs.returncode == 2
+    assert proc.stderr.decode() == f"wpigz: {path}: warning: file timestamp out of range for gzip format\n"
+    assert proc.stdout[4:8] == b"\0\0\0\0"
+
+
+def test_hard_linked_file_is_skipped_like_gzip_unless_forced(tmp_path):
+    make(tmp_path / "f", b"linked\n")
+    os.link(tmp_path / "f", tmp_path / "g")
+    proc = run("f", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr.decode()) == (2, "wpigz: f has 1 other link -- file ignored\n")
+    assert listing(tmp_path) == ["f", "g"]
+    assert subprocess.run([tool("gzip"), "f"], cwd=tmp_path, capture_output=True).returncode == 2
+    assert listing(tmp_path) == ["f", "g"]
+    assert run("-c", "f", cwd=tmp_path).returncode == 0            # to stdout: no link is touched
+    proc = run("-f", "f", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert listing(tmp_path) == ["f.gz", "g"]
+    os.link(tmp_path / "f.gz", tmp_path / "h.gz")
+    os.link(tmp_path / "f.gz", tmp_path / "i.gz")
+    proc = run("-d", "f.gz", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr.decode()) == (2, "wpigz: f.gz has 2 other links -- file ignored\n")
+
+
+@pytest.mark.parametrize("suffix", ["z", ".foo"])
+def test_missing_name_is_tried_with_the_given_suffix_first(tmp_path, suffix):
+    make(tmp_path / "F", b"suffixed\n")
+    assert subprocess.run([tool("gzip"), "-S", suffix, "F"], cwd=tmp_path).returncode == 0
+    proc = run("-d", "-S", suffix, "F", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert (tmp_path / "F").read_bytes() == b"suffixed\n"

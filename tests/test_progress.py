@@ -19,11 +19,13 @@ from conftest import text_bytes, tool
 WPIGZ = [sys.executable, "-m", "wpigz"]
 
 
-def run_on_terminal(args: list[str], cwd, *, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL) -> tuple[int, str]:
-    """Run wpigz with stderr on a pty; return its status and everything drawn on that pty."""
+def run_on_terminal(args: list[str], cwd, *, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    size: tuple[int, int] = (24, 120)) -> tuple[int, str]:
+    """Run wpigz with stderr on a pty of size (rows, columns); return its status and everything
+    drawn on that pty. (0, 0) leaves it as a fresh pty is: 0 x 0."""
     controller, terminal = pty.openpty()
-    # a terminal 24 rows by 120 columns (a fresh pty is 0 x 0, where tqdm draws nothing)
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    if size != (0, 0):
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
     proc = subprocess.Popen([*WPIGZ, *args], cwd=cwd, stdin=stdin, stdout=stdout, stderr=terminal)
     os.close(terminal)
     drawn = bytearray()
@@ -52,9 +54,11 @@ def test_bar_shows_file_of_count_bytes_total_rate_and_ratio(two_files):
     status, drawn = run_on_terminal(["-9", "-p", "1", "-k", "first.txt", "second.txt"], two_files)
     assert status == 0
     assert "[1/2] first.txt" in drawn and "[2/2] second.txt" in drawn
-    assert re.search(r"/6\.00M", drawn), "the total size of a regular file"
-    assert re.search(r"[0-9.]+[kMG]?B/s", drawn), "the rate"
-    assert re.search(r"ratio \d+\.\d%", drawn), "the compression ratio so far"
+    assert re.search(r"/6\.29M", drawn), "the total size of a regular file, in MB (1000-based)"
+    assert re.search(r"[0-9.]+[kMG]?B/s", drawn), "the rate, in the same units"
+    assert "iB" not in drawn
+    saved = [float(x) for x in re.findall(r"ratio (\d+\.\d)%", drawn)]
+    assert saved and all(60 < x < 90 for x in saved), "the space saved so far, as gzip -l's ratio"
     assert "%|" in drawn, "a bar with a percentage"
     for name in ("first.txt", "second.txt"):       # the bar never touches the outputs
         done = subprocess.run([tool("gzip"), "-dc", name + ".gz"], cwd=two_files, capture_output=True)
@@ -92,3 +96,32 @@ def test_progress_forces_the_bar_when_stderr_is_not_a_terminal(two_files):
 def test_no_bar_when_stderr_is_not_a_terminal(two_files):
     proc = subprocess.run([*WPIGZ, "-k", "second.txt"], cwd=two_files, capture_output=True, timeout=60)
     assert (proc.returncode, proc.stderr) == (0, b"")
+
+
+@pytest.fixture
+def zeros_gz(tmp_path):
+    # 96 MiB of zeros in 100 KB: decoding takes long enough for several refreshes
+    with open(tmp_path / "zeros.gz", "wb") as out:
+        subprocess.run([tool("pigz"), "-9"], input=bytes(96 << 20), stdout=out, check=True)
+    return tmp_path
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("args", [["-dc"], ["-t"]])
+def test_bar_while_decompressing_and_testing(zeros_gz, args):
+    status, drawn = run_on_terminal([*args, "zeros.gz"], zeros_gz)
+    assert status == 0
+    assert "[1/1] zeros.gz" in drawn
+    assert re.search(r"[0-9.]+[kMG]?B/s", drawn)
+    saved = [float(x) for x in re.findall(r"ratio (\d+\.\d)%", drawn)]
+    assert saved and all(x > 99.0 for x in saved), saved          # -l says 99.9% saved (input is read ahead)
+    assert "%|" in drawn, "a percentage of the compressed file read"
+
+
+@pytest.mark.timeout(180)
+def test_progress_draws_on_a_terminal_of_size_zero(two_files):
+    status, drawn = run_on_terminal(["--progress", "-9", "-p", "1", "-k", "first.txt"], two_files, size=(0, 0))
+    assert status == 0
+    assert "[1/1] first.txt" in drawn and "%|" in drawn
+    lines = [line for line in re.split(r"[\r\n]", drawn) if "first.txt" in line]
+    assert lines and max(len(line) for line in lines) <= 80 + 16        # 80 columns (plus escape codes)

@@ -97,6 +97,7 @@ CFLAGS = [
     "-mexec-model=reactor",
     "-O2",
     "-Wno-deprecated-non-prototype",     # zlib 1.2.13 still uses K&R definitions
+    "-Wno-unused-command-line-argument", # the -D defines reach thread_start.s too, which has no use for them
 ]
 LDFLAGS = [
     "-Wl,--import-memory",

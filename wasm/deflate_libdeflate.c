@@ -124,4 +124,8 @@ EXPORT("wpigz_adler32_combine")
 uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
 
 EXPORT("wpigz_zlib_version")
-const char *wpigz_zlib_version(void) { return LIBDEFLATE_VERSION_STRING; }
+const char *wpigz_zlib_version(void) { return zlibVersion(); }
+
+/* The version of the library itself, for -V and -L. */
+EXPORT("wpigz_library_version")
+const char *wpigz_library_version(void) { return LIBDEFLATE_VERSION_STRING; }

@@ -155,3 +155,14 @@ uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return 
 
 EXPORT("wpigz_zlib_version")
 const char *wpigz_zlib_version(void) { return zlibVersion(); }
+
+/* The version of the library itself, for -V and -L: zlib-ng's zlibVersion() is the zlib
+   version it is compatible with ("1.3.1.zlib-ng"), not its own. */
+EXPORT("wpigz_library_version")
+const char *wpigz_library_version(void) {
+#ifdef ZLIBNG_VERSION
+    return ZLIBNG_VERSION;
+#else
+    return ZLIB_VERSION;
+#endif
+}

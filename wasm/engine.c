@@ -99,6 +99,50 @@ done:
     worker_exit(c);
 }
 
+/* ---- slot buffers: whole wasm pages, not malloc ----
+
+   zig's malloc for wasm rounds every large request up to a power of two, so the two buffers
+   of a slot for 512 MiB blocks would take 2 GiB and the smallest ring (2 slots) would not fit
+   in wasm32's 4 GiB. Slot buffers are therefore whole pages taken with memory.grow. A freed
+   buffer goes on a free list kept inside the freed pages themselves (wasm memory never
+   shrinks) and is reused by the next ring, best fit. Main thread only, like wpigz_new. */
+
+#define PAGE 65536u
+
+struct region {
+    struct region *next;
+    uint32_t size;                      /* bytes, a multiple of PAGE */
+};
+
+static struct region *spare_regions;
+
+static unsigned char *region_alloc(size_t n) {
+    uint32_t size;
+    if (n > 0xFFFFFFFFu - PAGE)
+        return NULL;
+    size = (uint32_t)((n + PAGE - 1) & ~(size_t)(PAGE - 1));
+    struct region **best = NULL;
+    for (struct region **r = &spare_regions; *r != NULL; r = &(*r)->next)
+        if ((*r)->size >= size && (best == NULL || (*r)->size < (*best)->size))
+            best = r;
+    if (best != NULL) {
+        struct region *found = *best;
+        *best = found->next;
+        return (unsigned char *)found;
+    }
+    intptr_t old = __builtin_wasm_memory_grow(0, size / PAGE);
+    return old < 0 ? NULL : (unsigned char *)((uintptr_t)old * PAGE);
+}
+
+static void region_free(unsigned char *p, size_t n) {
+    if (p == NULL)
+        return;
+    struct region *r = (struct region *)p;
+    r->size = (uint32_t)((n + PAGE - 1) & ~(size_t)(PAGE - 1));
+    r->next = spare_regions;
+    spare_regions = r;
+}
+
 /* ---- exports for the host's main thread ---- */
 
 void wpigz_free(struct ctl *c);
@@ -126,8 +170,8 @@ struct ctl *wpigz_new(int32_t nthreads, int32_t nslots, int32_t block_size, int3
     if (c->slots == NULL || c->workers == NULL)
         goto fail;
     for (int i = 0; i < nslots; i++) {
-        c->slots[i].in = malloc((size_t)DICT + (size_t)block_size + LOOKAHEAD);
-        c->slots[i].out = malloc((size_t)c->out_size);
+        c->slots[i].in = region_alloc((size_t)DICT + (size_t)block_size + LOOKAHEAD);
+        c->slots[i].out = region_alloc((size_t)c->out_size);
         if (c->slots[i].in == NULL || c->slots[i].out == NULL)
             goto fail;
     }
@@ -154,8 +198,8 @@ void wpigz_free(struct ctl *c) {
         return;
     if (c->slots != NULL)
         for (int i = 0; i < c->nslots; i++) {
-            free(c->slots[i].in);
-            free(c->slots[i].out);
+            region_free(c->slots[i].in, (size_t)DICT + (size_t)c->block_size + LOOKAHEAD);
+            region_free(c->slots[i].out, (size_t)c->out_size);
         }
     if (c->workers != NULL)
         for (int i = 0; i < c->nthreads; i++) {

@@ -1,7 +1,8 @@
 /* inflater.c -- wpigz's decompressors, inside the WebAssembly sandbox.
 
    Untrusted compressed data is decoded only here: zlib 1.2.13's inflate for deflate data (gzip
-   members, zlib streams, zip entries) and a Unix compress (.Z, LZW) decoder written for wpigz.
+   members, zlib streams, zip entries), and a Unix compress (.Z, LZW) decoder and a pack (.z,
+   Huffman) decoder written for wpigz.
    The host parses the small container headers and trailers in Python and streams the body
    through one of these decoders, a buffer at a time: it reads input into `in`, calls a step
    function, and writes out whatever appeared in `out`. Both buffers are fixed, so memory stays
@@ -43,6 +44,27 @@ struct lzw {
     uint64_t group_bits;        /* bits read since the current code width began */
 };
 
+#define PACK_MAX_BITS 25        /* gzip's MAX_BITLEN */
+
+/* pack's header after the magic, then its MSB-first Huffman codes (see the pack section) */
+struct pack {
+    uint32_t state;             /* PACK_* below */
+    uint32_t orig_len;          /* the original size, mod 2^32, MSB first */
+    uint32_t header_got;        /* bytes of the current header field read */
+    uint32_t max_len;           /* longest code, 1..25 */
+    uint32_t len;               /* the bit length whose leaf count or literals are being read */
+    uint32_t max_leaves;        /* gzip's bound on the leaves still possible at this length */
+    uint32_t stored;            /* leaf counts read so far (before the EOB adjustment) */
+    uint32_t leaves[PACK_MAX_BITS + 1];
+    uint32_t parents[PACK_MAX_BITS + 1];
+    uint32_t base[PACK_MAX_BITS + 1];   /* index in literal[] of the first leaf of each length */
+    uint32_t nliterals;         /* literals read so far */
+    uint8_t literal[256];
+    uint32_t code, code_len;    /* the code being read, MSB first, and its bits so far */
+    uint32_t byte, have;        /* the current input byte and its bits not yet used */
+    uint32_t produced;          /* output bytes, mod 2^32 */
+};
+
 struct inflater {
     z_stream strm;
     unsigned char *in;
@@ -51,9 +73,10 @@ struct inflater {
     uint32_t out_len;           /* output produced by the last step */
     uint32_t check;
     int32_t check_kind;
-    int32_t mode;               /* 0 deflate, 1 lzw */
+    int32_t mode;               /* 0 deflate, 1 lzw, 2 pack */
     const char *msg;
     struct lzw *lzw;
+    struct pack *pack;
 };
 
 static void update_check(struct inflater *f, const unsigned char *p, uint32_t n) {
@@ -73,10 +96,13 @@ struct inflater *wpigz_inflater_new(uint32_t in_size, uint32_t out_size) {
     f->in = malloc(in_size);
     f->out = malloc(out_size);
     f->lzw = malloc(sizeof(struct lzw));
-    if (f->in == NULL || f->out == NULL || f->lzw == NULL || inflateInit2(&f->strm, -15) != Z_OK) {
+    f->pack = malloc(sizeof(struct pack));
+    if (f->in == NULL || f->out == NULL || f->lzw == NULL || f->pack == NULL ||
+        inflateInit2(&f->strm, -15) != Z_OK) {
         free(f->in);
         free(f->out);
         free(f->lzw);
+        free(f->pack);
         free(f);
         return NULL;
     }
@@ -93,6 +119,7 @@ void wpigz_inflater_free(struct inflater *f) {
     free(f->in);
     free(f->out);
     free(f->lzw);
+    free(f->pack);
     free(f);
 }
 
@@ -303,6 +330,147 @@ static int32_t lzw_step(struct inflater *f, int at_eof) {
     return STEP_MORE;
 }
 
+/* ---- pack (.z), the Huffman packer of old Unix, as gzip's unpack.c reads it ----
+
+   After the magic 1f 1e: the original size (4 bytes, MSB first), the longest code length
+   max_len (1..25), for each length 1..max_len its number of leaves (one byte each; the count
+   for max_len is stored minus 2), then the leaves' byte values in order of length. The codes
+   follow, MSB first; at each length the leaves take the largest codes, in order, and the
+   parents the smallest ones; the largest code of length max_len (the last leaf) ends the
+   data, and the rest of its byte is padding. The checks and messages are gzip's. */
+
+enum { PACK_SIZE, PACK_MAXLEN, PACK_COUNTS, PACK_LITERALS, PACK_CODES, PACK_DONE };
+
+EXPORT("wpigz_pack_reset")
+int32_t wpigz_pack_reset(struct inflater *f) {
+    struct pack *p = f->pack;
+    f->mode = 2;
+    f->check_kind = CHECK_NONE;
+    f->msg = NULL;
+    f->strm.avail_in = 0;
+    memset(p, 0, sizeof(*p));
+    p->state = PACK_SIZE;
+    p->max_leaves = 1;
+    return 0;
+}
+
+/* After the leaves are known: the parents at each length and where each length's leaves
+   start in literal[] (gzip's build_tree); 0, or -1 when the tree is incomplete. */
+static int pack_build(struct pack *p) {
+    uint32_t nodes = 0, base = 0;
+    for (uint32_t len = 1; len <= p->max_len; len++) {
+        p->base[len] = base;
+        base += p->leaves[len];
+    }
+    for (uint32_t len = p->max_len; len >= 1; len--) {
+        nodes >>= 1;
+        p->parents[len] = nodes;
+        nodes += p->leaves[len];
+    }
+    return (nodes >> 1) == 1 ? 0 : -1;
+}
+
+/* Header bytes, one at a time; returns STEP_MORE while more are wanted, STEP_ERROR, or
+   STEP_END when the header is complete. */
+static int32_t pack_header_byte(struct inflater *f, uint32_t b) {
+    struct pack *p = f->pack;
+    switch (p->state) {
+    case PACK_SIZE:
+        p->orig_len = (p->orig_len << 8) | b;
+        if (++p->header_got == 4)
+            p->state = PACK_MAXLEN;
+        return STEP_MORE;
+    case PACK_MAXLEN:
+        if (b == 0 || b > PACK_MAX_BITS) {
+            f->msg = "invalid compressed data -- Huffman code bit length out of range";
+            return STEP_ERROR;
+        }
+        p->max_len = b;
+        p->len = 1;
+        p->state = PACK_COUNTS;
+        return STEP_MORE;
+    case PACK_COUNTS:
+        if (p->max_leaves - (p->len == p->max_len) < b) {
+            f->msg = "too many leaves in Huffman tree";
+            return STEP_ERROR;
+        }
+        p->leaves[p->len] = b;
+        p->max_leaves = (p->max_leaves - b + 1) * 2 - 1;
+        p->stored += b;
+        if (p->len++ < p->max_len)
+            return STEP_MORE;
+        if (p->stored >= 256) {
+            f->msg = "too many leaves in Huffman tree";
+            return STEP_ERROR;
+        }
+        p->leaves[p->max_len]++;            /* the stored count is one short of the literals */
+        p->state = PACK_LITERALS;
+        return STEP_MORE;
+    case PACK_LITERALS:
+        p->literal[p->nliterals++] = (uint8_t)b;
+        if (p->nliterals < p->stored + 1)
+            return STEP_MORE;
+        p->leaves[p->max_len]++;            /* and the end code is one more leaf */
+        if (pack_build(p) < 0) {
+            f->msg = "too few leaves in Huffman tree";
+            return STEP_ERROR;
+        }
+        p->state = PACK_CODES;
+        return STEP_END;
+    }
+    return STEP_ERROR;
+}
+
+static int32_t pack_step(struct inflater *f) {
+    struct pack *p = f->pack;
+    uint32_t out = 0;
+    while (p->state < PACK_CODES) {
+        if (f->strm.avail_in == 0) {
+            f->out_len = 0;
+            return STEP_MORE;
+        }
+        f->strm.avail_in--;
+        int32_t r = pack_header_byte(f, *f->strm.next_in++);
+        if (r == STEP_ERROR)
+            return STEP_ERROR;
+    }
+    while (p->state == PACK_CODES && out < f->out_size) {
+        if (p->have == 0) {
+            if (f->strm.avail_in == 0)
+                break;
+            p->byte = *f->strm.next_in++;
+            f->strm.avail_in--;
+            p->have = 8;
+        }
+        p->have--;
+        p->code = (p->code << 1) | ((p->byte >> p->have) & 1);
+        p->code_len++;
+        if (p->code < p->parents[p->code_len])
+            continue;                       /* an inner node: read on */
+        uint32_t leaf = p->code - p->parents[p->code_len];
+        if (leaf >= p->leaves[p->code_len]) {
+            f->msg = "invalid compressed data -- invalid code";    /* unreachable: the tree is complete */
+            return STEP_ERROR;
+        }
+        if (p->code_len == p->max_len && leaf == p->leaves[p->max_len] - 1) {
+            p->state = PACK_DONE;           /* the end code; the rest of its byte is padding */
+            break;
+        }
+        f->out[out++] = p->literal[p->base[p->code_len] + leaf];
+        p->produced++;
+        p->code = 0;
+        p->code_len = 0;
+    }
+    f->out_len = out;
+    if (p->state != PACK_DONE)
+        return STEP_MORE;
+    if (p->produced != p->orig_len) {
+        f->msg = "invalid compressed data--length error";
+        return STEP_ERROR;
+    }
+    return STEP_END;
+}
+
 /* One step of the current decoder: fills `out` as far as the input allows. at_eof tells the
    LZW decoder that no more input will come (LZW has no end marker). */
 EXPORT("wpigz_inflater_step")
@@ -321,5 +489,7 @@ int32_t wpigz_inflater_step(struct inflater *f, int32_t at_eof) {
         }
         return lzw_step(f, at_eof);
     }
+    if (f->mode == 2)
+        return pack_step(f);
     return inflate_step(f);
 }

@@ -27,8 +27,10 @@ import errno
 import gzip as _gzip
 import io
 import os
+import struct
 import time
 import weakref
+import zlib
 from typing import IO, Any, Generator
 
 from . import framing
@@ -55,6 +57,27 @@ def _reader_error(problem: Exception) -> Exception:
     if isinstance(problem, Unrecognized):
         return BadGzipFile(f"Not a gzipped file ({text})")
     return BadGzipFile(text)
+
+
+class LevelError(zlib.error, ValueError):
+    """A compression level outside 0-9 (or -1): gzip.compress raises zlib.error for it and
+    GzipFile ValueError, so this is both."""
+
+
+def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any,
+                    message: str) -> tuple[int, DeflateOptions]:
+    """Check the writing arguments as gzip does, with its exception types, before any file is
+    opened or thread started: (level, engine options). message is the bad level's text."""
+    for value in (compresslevel, threads, blocksize):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    if not -1 <= compresslevel <= 9:
+        raise LevelError(message)
+    if mtime is not None:
+        struct.pack("<L", int(mtime))               # struct.error out of range, as gzip's header
+    options = DeflateOptions(level=6 if compresslevel == -1 else compresslevel, blocksize=blocksize,
+                             threads=default_threads() if threads is None else threads)
+    return options.level, options
 
 
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
@@ -91,7 +114,8 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     else:
         raise TypeError("filename must be a str or bytes object, or a file")
     if "t" in mode:
-        return io.TextIOWrapper(binary_file, io.text_encoding(encoding), errors, newline)
+        # io.text_encoding is new in 3.10; typeshed declares it only from 3.11
+        return io.TextIOWrapper(binary_file, io.text_encoding(encoding), errors, newline)  # type: ignore[attr-defined]
     return binary_file
 
 
@@ -223,8 +247,8 @@ class GzipFile(io.BufferedIOBase):
                              f"for engine {engine!r}, not {compresslevel}")
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
-            self._options = DeflateOptions(level=level, blocksize=blocksize,
-                                           threads=default_threads() if threads is None else threads)
+            level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
+                                                   "Invalid initialization option")
         if fileobj is None:
             fileobj = self.myfileobj = builtins.open(filename, mode or "rb")
         if filename is None:
@@ -248,8 +272,8 @@ class GzipFile(io.BufferedIOBase):
                 warnings.warn("GzipFile was opened for writing, but this will change in future Python "
                               "releases.  Specify the mode argument for opening it for writing.",
                               FutureWarning, 2)
-                self._options = DeflateOptions(level=level, blocksize=blocksize,
-                                               threads=default_threads() if threads is None else threads)
+                level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
+                                                       "Invalid initialization option")
             self.mode = WRITE
             self.name = filename
             self._level = level
@@ -453,7 +477,10 @@ class GzipFile(io.BufferedIOBase):
 
 def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
              threads: int | None = None, engine: str = "zlib") -> bytes:
-    """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now)."""
+    """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now). A bad
+    level raises zlib.error (LevelError), as gzip.compress does."""
+    _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level")
+    memoryview(data)                                # TypeError for what is not bytes-like, first
     buffer = io.BytesIO()
     with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,
                   engine=engine) as f:

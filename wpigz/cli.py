@@ -20,7 +20,8 @@ import signal
 import stat
 import sys
 import traceback
-from typing import BinaryIO
+import typing
+from typing import BinaryIO, Callable
 
 from . import __version__, framing, listing, progress
 from .decoding import CorruptInput, Unrecognized, decompress
@@ -36,18 +37,21 @@ PROG = "wpigz"
 def header_fields(settings: Settings, path: str | None, source: BinaryIO,
                   reporter: Reporter | None = None) -> tuple[bytes | None, int]:
     """(name, mtime) for the header: a named file's last path component and lstat time; for
-    standard input never a name, and its time only when it is a regular file. A time outside
-    the 32-bit field is stored as 0, with a warning (as gzip does)."""
+    standard input never a name, and its time only when it is a regular file. A time that the
+    field cannot hold -- 0 (it means "no time"), before 1970 even by a fraction of a second,
+    or past 2106 -- is stored as 0, with gzip's warning."""
+    mtime: int | None = None            # whole seconds, rounded down, when there is a time to store
     if path is None:
         name = None
-        mtime = 0
         if settings.head & HEAD_TIME:
             info = os.fstat(source.fileno())
-            mtime = int(info.st_mtime) if stat.S_ISREG(info.st_mode) else 0
+            mtime = info.st_mtime_ns // 10**9 if stat.S_ISREG(info.st_mode) else None
     else:
         name = os.fsencode(os.path.basename(path)) if settings.head & HEAD_NAME else None
-        mtime = int(os.lstat(path).st_mtime) if settings.head & HEAD_TIME else 0
-    if not 0 <= mtime < 1 << 32:
+        mtime = os.lstat(path).st_mtime_ns // 10**9 if settings.head & HEAD_TIME else None
+    if mtime is None:
+        return name, 0
+    if not 0 < mtime < 1 << 32:
         if reporter is not None:
             reporter.warning(f"{path or '<stdin>'}: warning: file timestamp out of range for gzip format")
         mtime = 0
@@ -63,6 +67,8 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
         _zstd_stream(settings, source, sink, on_block)
         return
     options = settings.deflate_options()
+    if reporter is not None and reporter.verbosity >= 2:
+        _note_smaller_ring(runtime, options.threads, options.blocksize)
     if settings.form == "zlib":
         if settings.comment is not None and reporter is not None:
             reporter.warning("can't store comment in zlib format -- ignoring")
@@ -87,6 +93,15 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
     sink.write(frame.trailer(body.check, body.length))
 
 
+def _note_smaller_ring(runtime: Runtime, threads: int, blocksize: int) -> None:
+    """-v: say when blocks this large leave room for fewer slots (and threads) than usual."""
+    workers, slots = runtime.ring_for(threads, blocksize)
+    if slots < 2 * threads + 2:
+        sys.stderr.write(f"{PROG}: {blocksize >> 10} KiB blocks: {slots} in flight and {workers} "
+                         f"thread{'s' if workers > 1 else ''} (not {2 * threads + 2} and {threads}): "
+                         f"the WebAssembly memory holds 4 GiB\n")
+
+
 # wpigz level (0-9) -> zstd level: the default 6 gives zstd's default 3, 9 its strongest common level
 ZSTD_LEVELS = (1, 1, 1, 2, 2, 3, 3, 6, 12, 19)
 
@@ -102,7 +117,7 @@ def _zstd_stream(settings: Settings, source: BinaryIO, sink: BinaryIO, on_block)
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVELS[settings.level], write_checksum=True,
                                           threads=settings.threads if settings.threads > 1 else 0)
     counted = _Counting(sink)
-    with compressor.stream_writer(counted, size=size, closefd=False) as writer:
+    with compressor.stream_writer(typing.cast(BinaryIO, counted), size=size, closefd=False) as writer:
         while chunk := source.read(1 << 20):
             before = counted.written
             writer.write(chunk)
@@ -129,7 +144,42 @@ def _meter(settings: Settings, item: Input, index: int, count: int,
         return None
     info = os.fstat(source.fileno())
     total = info.st_size if stat.S_ISREG(info.st_mode) else None
-    return progress.FileProgress(os.path.basename(item.label), index, count, total)
+    return progress.FileProgress(os.path.basename(item.label), index, count, total,
+                                 decompressing=settings.mode != "compress")
+
+
+class _ReadCounter:
+    """The input, counting the bytes read from it: the decompressing bar's progress."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw: typing.Any = raw          # a file with readinto (BinaryIO does not declare it)
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        return data
+
+    def readinto(self, view) -> int:
+        n = self.raw.readinto(view) or 0
+        self.count += n
+        return n
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def take(self) -> int:
+        """Bytes read since the last call."""
+        n, self.count = self.count, 0
+        return n
+
+
+def _metered(sink: Callable[[memoryview], object], meter: progress.FileProgress,
+             counter: _ReadCounter) -> Callable[[memoryview], None]:
+    def write(piece: memoryview) -> None:
+        sink(piece)
+        meter.update(counter.take(), len(piece))
+    return write
 
 
 def _open_input(item: Input, reporter: Reporter) -> BinaryIO | None:
@@ -145,8 +195,8 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
                  index: int, count: int) -> None:
     """Compress one input to stdout or to its own file. Input problems are reported here;
     OutputError, BrokenPipeError and interruptions go up to end the run."""
-    to_stdout = item.path is None or settings.stdout
-    final = None if to_stdout else item.path + settings.output_suffix
+    final = None if item.path is None or settings.stdout else item.path + settings.output_suffix
+    to_stdout = final is None
     if final is not None and not may_overwrite(final, force=settings.force, reporter=reporter):
         return
     source = _open_input(item, reporter)
@@ -155,29 +205,30 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
     output = None
     meter = None
     try:
-        if to_stdout:
+        if final is None:
             sink = Output(sys.stdout.buffer, STDOUT_LABEL)
         else:
             output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final)
         meter = _meter(settings, item, index, count, source)
-        compress_stream(settings, runtime, source, sink, item.path, reporter=reporter, meter=meter)
+        compress_stream(settings, runtime, source, typing.cast(BinaryIO, sink), item.path, reporter=reporter,
+                        meter=meter)
         sink.flush()
         if output is not None:
             try:
                 output.commit(os.fstat(source.fileno()))
             except OSError as error:
-                raise OutputError(final, error) from error
+                raise OutputError(output.final, error) from error
     except (OSError, EngineError) as error:
         if isinstance(error, BrokenPipeError):
             raise
         message = f"{item.label}: {getattr(error, 'strerror', None) or error}"
-        if reporter.verbosity >= 3:
-            traceback.print_exc()
         if to_stdout:
             # part of this stream may be out already: carrying on would hide a cut-short member
-            # in the middle of the output, so stop, as gzip and pigz do
+            # in the middle of the output, so stop, as gzip and pigz do (main shows -vv's traceback)
             raise Abort(message) from error
+        if reporter.verbosity >= 3:
+            traceback.print_exc()
         reporter.error(message)
         return
     finally:
@@ -189,7 +240,7 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
             source.close()
     if reporter.verbosity >= 2:
         sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
-    if final is not None and not settings.keep:
+    if final is not None and item.path is not None and not settings.keep:
         try:
             os.unlink(item.path)
         except OSError as error:
@@ -205,43 +256,52 @@ def _restored_path(item: Input, stored: bytes | None, default: str) -> str:
     return os.path.join(os.path.dirname(item.path or ""), base)
 
 
-def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input) -> None:
+def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
+                   index: int = 1, count: int = 1) -> None:
     """Decompress (or with -t, test) one input to stdout or to its own file. Corrupt input is
     reported and its partial output removed; the input is kept."""
     testing = settings.mode == "test"
     to_stdout = not testing and (item.path is None or settings.stdout)
     restore_name, restore_time = settings.head & HEAD_NAME, settings.head & HEAD_TIME
     final = None
-    if not testing and not to_stdout:
+    if not testing and not to_stdout and item.path is not None:
         final = decompressed_name(item.path, settings.suffix)
+        assert final is not None, "select_inputs passes only names with a compressed suffix"
         if not restore_name and not may_overwrite(final, force=settings.force, reporter=reporter):
             return
     source = _open_input(item, reporter)
     if source is None:
         return
     output = None
+    meter = None
     try:
+        sink: Callable[[memoryview], object]
         if testing:
             sink = _discard
-        elif to_stdout:
+        elif final is None:
             sink = Output(sys.stdout.buffer, STDOUT_LABEL).write
         else:
             output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final).write
-        decoded = decompress(source, sink, runtime,
+        meter = _meter(settings, item, index, count, source)
+        counter = _ReadCounter(source) if meter is not None else None
+        if meter is not None and counter is not None:
+            sink = _metered(sink, meter, counter)
+        decoded = decompress(typing.cast(BinaryIO, counter) if counter else source, sink, runtime,
                              passthrough=to_stdout and settings.force and settings.mode == "decompress")
+        if meter is not None and counter is not None:
+            meter.update(counter.take(), 0)
         for warning in decoded.warnings:
             reporter.warning(f"{item.label}: {warning}")
         if output is not None:
             if restore_name:
-                final = _restored_path(item, decoded.name, final)
-                output.final = final
+                final = output.final = _restored_path(item, decoded.name, output.final)
                 if not may_overwrite(final, force=settings.force, reporter=reporter):
                     return
             try:
                 output.commit(os.fstat(source.fileno()), mtime=decoded.mtime if restore_time else None)
             except OSError as error:
-                raise OutputError(final, error) from error
+                raise OutputError(output.final, error) from error
     except Unrecognized as problem:
         reporter.error(f"skipping: {item.label} {problem}")
         return
@@ -254,13 +314,15 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
         reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
         return
     finally:
+        if meter is not None:
+            meter.close()
         if output is not None:
             output.discard()
         if item.path is not None:
             source.close()
     if reporter.verbosity >= 2 and not testing:
         sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
-    if final is not None and not settings.keep and not decoded.later_entries:
+    if final is not None and item.path is not None and not settings.keep and not decoded.later_entries:
         try:
             os.unlink(item.path)
         except OSError as error:
@@ -282,7 +344,7 @@ def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Inp
             decoded = decompress(source, _discard, runtime)
             rows = listing.tested_rows(decoded, item.path)
         else:
-            rows = listing.quick_rows(source, item.path)
+            rows = listing.quick_rows(source, item.path, runtime)
         lister.show(rows)
     except Unrecognized as problem:
         reporter.error(f"skipping: {item.label} {problem}")
@@ -303,11 +365,11 @@ def run(settings: Settings, reporter: Reporter) -> int:
     if settings.mode != "compress":
         runtime = Runtime(engine=settings.engine)
         lister = listing.Lister(settings.verbosity)
-        for item in inputs:
+        for index, item in enumerate(inputs, 1):
             if settings.mode == "list":
                 list_one(settings, runtime, reporter, item, lister)
             else:
-                decompress_one(settings, runtime, reporter, item)
+                decompress_one(settings, runtime, reporter, item, index, len(inputs))
         return reporter.status
     uses_stdout = any(item.path is None or settings.stdout for item in inputs)
     if uses_stdout and sys.stdout.isatty() and not settings.force:
@@ -321,6 +383,31 @@ def run(settings: Settings, reporter: Reporter) -> int:
     for index, item in enumerate(inputs, 1):
         compress_one(settings, runtime, reporter, item, index, len(inputs))
     return reporter.status
+
+
+SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "busybox", "ash", "yash", "fish"}
+
+
+def sigpipe_ignored_by_parent(ppid: int | None = None) -> bool:
+    """Whether SIGPIPE reached us ignored (``trap '' PIPE`` in the shell), when gzip reports a
+    broken pipe as an error instead of dying of the signal.
+
+    CPython sets SIGPIPE to ignored at start-up and keeps no record of what it inherited, so
+    this looks at the parent instead, and trusts only a shell: a shell that ignores SIGPIPE
+    passes that on to the commands it runs, while Python's subprocess and libuv (Node) reset
+    it for their children although they ignore it themselves. Linux only (/proc)."""
+    ppid = os.getppid() if ppid is None else ppid
+    try:
+        with open(f"/proc/{ppid}/comm", encoding="utf-8", errors="replace") as f:
+            if f.read().strip() not in SHELLS:
+                return False
+        with open(f"/proc/{ppid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("SigIgn:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGPIPE - 1) & 1)
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def end_quietly_on_broken_pipe() -> None:
@@ -352,14 +439,16 @@ def main(argv: list[str] | None = None) -> int:
         if settings.help:
             sys.stdout.write(help_text(PROG))
         elif settings.version:
-            engine = Runtime(engine=settings.engine)
-            sys.stdout.write(f"{PROG} {__version__}\n{engine.info.library} {engine.zlib_version()} "
+            runtime = Runtime(engine=settings.engine)
+            sys.stdout.write(f"{PROG} {__version__}\n{runtime.info.library} {runtime.library_version()} "
                              "(WebAssembly engine)\n")
         elif settings.license:
+            runtime = Runtime(engine=settings.engine)
             sys.stdout.write(f"{PROG} {__version__}\n"
                              "Copyright (C) 2026 the wpigz developers\n"
                              "Released under the zlib license; it comes with no warranty.\n"
-                             f"Its engine is zlib {Runtime().zlib_version()}, by Jean-loup Gailly and Mark Adler.\n")
+                             f"Its engine is {runtime.info.library} {runtime.library_version()}, by "
+                             f"{runtime.info.credit}.\n")
         else:
             status = run(settings, reporter)
             sys.stdout.flush()
@@ -367,12 +456,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return 0
     except BrokenPipeError:
+        if sigpipe_ignored_by_parent():         # as gzip: an error, status 1
+            reporter.error(f"{STDOUT_LABEL}: Broken pipe")
+            _silence_stdout()
+            return 1
         end_quietly_on_broken_pipe()
         return 1
     except (OutputError, Abort) as error:
         reporter.error(str(error))
-        if settings.verbosity >= 3:
-            traceback.print_exc()
+        if settings.verbosity >= 3:         # where it went wrong: the cause's traceback, once
+            traceback.print_exception(error.__cause__ or error)
         _silence_stdout()
         return 1
     except OSError as error:        # writing help or version text to stdout

@@ -2,18 +2,21 @@
 
 Untrusted bytes meet a parser here, so the division of labour is strict: this module (plain,
 memory-safe Python) reads only the container structure -- gzip headers and trailers, the zlib
-header, a zip local header and data descriptor, the compress (.Z) header -- and every byte of
+header, a zip local header and data descriptor, the compress (.Z) and pack (.z) magic -- and every byte of
 compressed data is decoded by ``wasm_host.Decoder`` inside the WebAssembly sandbox, which also
 computes the check value of the output. Data streams through fixed buffers, so memory is flat
 whatever the output size. zstd (``.zst``) is the exception: it is decoded natively by the
 ``zstandard`` package, outside the sandbox (the README says so).
 
 Formats (first bytes): gzip ``1f 8b`` (every member of a multi-member file), zlib (a 2-byte
-header divisible by 31), zip ``PK 03 04`` (the first entry), compress ``1f 9d``, zstd
-``28 b5 2f fd``. After a gzip member, what follows is handled as GNU gzip does: nothing or only
-zero bytes, silently; something that starts like a gzip member is decoded as one (so a
-truncated or corrupt further member is an error); anything else is "trailing garbage",
-ignored with a warning. Problems raise ``CorruptInput`` with pigz's wording.
+header divisible by 31), zip ``PK 03 04`` (the first entry), compress ``1f 9d``, pack ``1f 1e``,
+zstd ``28 b5 2f fd``. After a gzip or pack member, what follows is handled as GNU gzip 1.13
+does: nothing or only zero bytes, silently; something that starts like a gzip, pack or
+compress member is decoded as one (so a truncated or corrupt further member is an error); a
+single other byte is a cut-short member ("unexpected end of file"); anything else is "trailing
+garbage", ignored with a warning -- except with -cdf (passthrough), where it is copied to the
+output unchanged, as gzip and pigz do. Problems raise ``CorruptInput`` with pigz's wording
+(gzip's for pack, which pigz does not read).
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from __future__ import annotations
 import struct
 import zlib as _zlib_for_header_crc          # only for the 16-bit FHCRC of a gzip header
 from dataclasses import dataclass, field
-from typing import IO, BinaryIO, Callable, Generator
+from typing import IO, Callable, Generator
 
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, STEP_END, STEP_ERROR, Decoder, Runtime
 
 GZIP_MAGIC = b"\x1f\x8b"
 LZW_MAGIC = b"\x1f\x9d"
+PACK_MAGIC = b"\x1f\x1e"
+MEMBER_MAGICS = (GZIP_MAGIC, PACK_MAGIC, LZW_MAGIC)     # what may follow a gzip or pack member
 ZIP_MAGIC = b"PK\x03\x04"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -43,7 +48,7 @@ class Unrecognized(Exception):
 class Member:
     """One decoded unit, for -l and -lt: a gzip member, a zlib stream, a zip entry, an LZW file."""
 
-    method: str                 # "gzip", "zlib", "zip", "lzw", "zstd"
+    method: str                 # "gzip", "zlib", "zip", "lzw", "pack", "zstd"
     compressed: int             # bytes of compressed data (body only)
     original: int               # bytes decoded
     check: int | None           # CRC-32 or Adler-32 of the output, None when the format has none
@@ -68,7 +73,7 @@ class Source:
     """A binary input with a pushback buffer: headers are read from it in Python, bodies go
     straight into the decoder's wasm input buffer."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.pending = bytearray()
         self.consumed = 0               # bytes handed out so far
@@ -116,13 +121,13 @@ class Source:
         return n or 0
 
 
-def _read_into(raw: BinaryIO, view: memoryview) -> int:
+def _read_into(raw: IO[bytes], view: memoryview) -> int:
     data = raw.read(len(view))
     view[:len(data)] = data
     return len(data)
 
 
-Sink = Callable[[memoryview], None]
+Sink = Callable[[memoryview], object]          # what it returns is ignored
 Output = Generator[memoryview, None, None]     # decoded pieces, each valid until the next
 
 
@@ -187,10 +192,12 @@ def _gzip_header(source: Source) -> tuple[bytes | None, int, bytes | None]:
     return name, mtime, comment
 
 
-def _trailing(source: Source, decoded: Decoded, strict: bool) -> bool:
-    """After a gzip member: True if another member follows; otherwise consume the rest, warning
-    about anything but zero bytes (GNU gzip's rules). strict follows Python's gzip module
-    instead: zero padding is skipped, then anything but a member is an error."""
+def _trailing(source: Source, decoded: Decoded, strict: bool, passthrough: bool = False) -> bool:
+    """After a gzip or pack member: True if another member follows. Otherwise, with passthrough
+    return False leaving the rest in source (the caller copies it); else consume the rest,
+    warning about anything but zero bytes (GNU gzip's rules; one lone non-zero byte is a member
+    cut short, as gzip sees it). strict follows Python's gzip module instead: zero padding is
+    skipped, then anything but a gzip member is an error."""
     if strict:
         while True:
             chunk = source.peek(65536)
@@ -205,8 +212,12 @@ def _trailing(source: Source, decoded: Decoded, strict: bool) -> bool:
     head = source.peek(2)
     if not head:
         return False
-    if head[0] == 0x1F and (len(head) == 1 or head[1] == 0x8B):
+    if head in MEMBER_MAGICS:
         return True
+    if passthrough:
+        return False
+    if len(head) == 1 and head != b"\0":
+        raise CorruptInput("corrupted -- unexpected end of file")
     while True:
         chunk = source.read(65536)
         if not chunk:
@@ -216,10 +227,22 @@ def _trailing(source: Source, decoded: Decoded, strict: bool) -> bool:
             return False
 
 
-def _gzip(source: Source, decoder: Decoder, decoded: Decoded, strict: bool = False) -> Output:
+def _gzip(source: Source, decoder: Decoder, decoded: Decoded, strict: bool = False,
+          passthrough: bool = False) -> Output:
+    """gzip members, and pack or compress members among them, as gzip reads them."""
     first = True
     while True:
-        if source.peek(2) != GZIP_MAGIC:               # a further member cut short
+        head = source.peek(2)
+        if head == PACK_MAGIC:
+            yield from _pack(source, decoder, decoded)
+            first = False
+            if not _trailing(source, decoded, strict, passthrough):
+                break
+            continue
+        if head == LZW_MAGIC:                           # it reads to the end of the input
+            yield from _lzw(source, decoder, decoded)
+            return
+        if head != GZIP_MAGIC:                          # a further member cut short
             raise CorruptInput("corrupted -- unexpected end of file")
         name, mtime, comment = _gzip_header(source)
         decoded.member_mtime = mtime
@@ -236,8 +259,43 @@ def _gzip(source: Source, decoder: Decoder, decoded: Decoded, strict: bool = Fal
         if size != produced & 0xFFFFFFFF:
             raise CorruptInput("corrupted -- length mismatch")
         decoded.members.append(Member("gzip", compressed, produced, check))
-        if not _trailing(source, decoded, strict):
-            return
+        if not _trailing(source, decoded, strict, passthrough):
+            break
+    if passthrough:                                     # -cdf: what follows is copied as it is
+        yield from _copy(source)
+
+
+def _copy(source: Source) -> Output:
+    buffer = memoryview(bytearray(256 * 1024))
+    while n := source.readinto(buffer):
+        yield buffer[:n]
+
+
+def _pack(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
+    """One pack member: its header (after the magic) and Huffman codes are decoded in wasm."""
+    source.read(2)
+    decoder.start_pack()
+    start = source.consumed
+    fed = 0
+    produced = 0
+    while True:
+        state, out = decoder.step()
+        if out:
+            produced += len(out)
+            yield out
+        if state == STEP_ERROR:
+            raise CorruptInput(decoder.message())
+        if state == STEP_END:
+            left = decoder.unused()
+            if left:
+                source.unread(bytes(decoder.input[fed - left:fed]))
+            break
+        if not out and decoder.unused() == 0:
+            fed = source.readinto(decoder.input)
+            if fed == 0:
+                raise CorruptInput("corrupted -- unexpected end of file")
+            decoder.feed(fed)
+    decoded.members.append(Member("pack", source.consumed - start + 2, produced, None))
 
 
 def _zlib(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
@@ -361,7 +419,8 @@ def _zstd(source: Source, decoded: Decoded) -> Output:
     start = source.consumed
     produced = 0
     try:
-        with decompressor.stream_reader(source, read_across_frames=True, closefd=False) as reader:
+        # Source has the read() the reader uses; it is not a whole IO[bytes]
+        with decompressor.stream_reader(source, read_across_frames=True, closefd=False) as reader:  # type: ignore[arg-type]
             while True:
                 chunk = reader.read(256 * 1024)
                 if not chunk:
@@ -379,6 +438,8 @@ def detect(head: bytes) -> str | None:
         return "gzip"
     if head[:2] == LZW_MAGIC:
         return "lzw"
+    if head[:2] == PACK_MAGIC:
+        return "pack"
     if head[:4] == ZIP_MAGIC:
         return "zip"
     if head[:4] == ZSTD_MAGIC:
@@ -405,9 +466,7 @@ def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
         form = None
     if form is None and passthrough:
         decoded.form = "copy"
-        buffer = memoryview(bytearray(256 * 1024))
-        while n := source.readinto(buffer):
-            yield buffer[:n]
+        yield from _copy(source)
         return
     if not head:
         raise Unrecognized("empty")
@@ -421,8 +480,8 @@ def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
         yield from members.decode_members(source, runtime, decoded, strict)
         return
     with Decoder(runtime) as decoder:
-        if form == "gzip":
-            yield from _gzip(source, decoder, decoded, strict)
+        if form in ("gzip", "pack"):
+            yield from _gzip(source, decoder, decoded, strict, passthrough)
         else:
             yield from {"zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, decoded)
 

@@ -135,18 +135,19 @@ def select_inputs(names: list[str], *, suffix: str, force: bool, to_stdout: bool
                   reporter: Reporter, mode: str = "compress", decompress_suffix: str | None = None) -> list[Input]:
     """The inputs named on the command line, after pigz's skip rules; directories expanded
     with -r. Reports every skip. When decompressing to files, an input needs a compressed
-    suffix; when decompressing, testing or listing, a missing name is tried with the usual
-    suffixes appended."""
+    suffix; when decompressing, testing or listing, a missing name is tried with the -S suffix
+    and then the usual suffixes appended (gzip's order)."""
     chosen: list[Input] = []
-    rules = dict(suffix=suffix, force=force, to_stdout=to_stdout, recursive=recursive, reporter=reporter,
-                 mode=mode, decompress_suffix=decompress_suffix)
     for name in names or ["-"]:
         if name == "-":
             chosen.append(Input(None))
             continue
         if mode != "compress" and not os.path.lexists(name):
-            name = next((name + s for s in TRIED_SUFFIXES if os.path.lexists(name + s)), name)
-        chosen.extend(_visit(name, top=True, **rules))
+            tried = ((decompress_suffix,) if decompress_suffix else ()) + TRIED_SUFFIXES
+            name = next((name + s for s in tried if os.path.lexists(name + s)), name)
+        chosen.extend(_visit(name, top=True, suffix=suffix, force=force, to_stdout=to_stdout,
+                             recursive=recursive, reporter=reporter, mode=mode,
+                             decompress_suffix=decompress_suffix))
     return chosen
 
 
@@ -189,6 +190,11 @@ def _visit(path: str, *, top: bool, suffix: str, force: bool, to_stdout: bool, r
     if not stat.S_ISREG(info.st_mode) and not force:
         reporter.warning(f"skipping: {path} is a special file or device")
         return
+    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1 and not (force or to_stdout):
+        # gzip 1.13 leaves a file with other hard links alone (pigz compresses it)
+        others = info.st_nlink - 1
+        reporter.warning(f"{path} has {others} other link{'s' if others > 1 else ''} -- file ignored")
+        return
     if mode == "compress" and path.endswith(suffix) and not force:
         # gzip reports this and carries on with exit status 0
         reporter.say(f"skipping: {path} ends with {suffix}")
@@ -225,8 +231,9 @@ class AtomicOutput:
         self.final = final
         self.synchronous = synchronous
         directory = os.path.dirname(final) or "."
-        fd, self.temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(final)}.",
-                                              suffix=".wpigz-tmp")
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(final)}.",
+                                         suffix=".wpigz-tmp")
+        self.temporary: str | None = temporary
         self.file = os.fdopen(fd, "wb")
 
     def commit(self, source_info: os.stat_result, *, mtime: int | None = None) -> None:
@@ -236,13 +243,15 @@ class AtomicOutput:
         if self.synchronous:
             os.fsync(self.file.fileno())
         self.file.close()
-        copy_metadata(source_info, self.temporary)
+        temporary = self.temporary
+        assert temporary is not None, "committed twice"
+        copy_metadata(source_info, temporary)
         if mtime:
             try:
-                os.utime(self.temporary, (mtime, mtime))
+                os.utime(temporary, (mtime, mtime))
             except OSError:
                 pass
-        os.replace(self.temporary, self.final)
+        os.replace(temporary, self.final)
         self.temporary = None
         if self.synchronous:
             directory = os.open(os.path.dirname(self.final) or ".", os.O_RDONLY)

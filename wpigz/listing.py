@@ -1,10 +1,12 @@
 """Listing (-l): pigz 2.6's table of compressed and original sizes, without decoding.
 
 Plain ``-l`` reads only what the container says: a gzip file's header, and its CRC and ISIZE
-from the last 8 bytes (so a multi-member file shows its last member's figures) -- or, when
-every member states its size (members.py: IG or BC subfields), the totals over all members,
-with no single check value; a zlib stream's
-size and trailing Adler-32 (original unknown); a zip's local header; a .Z file's size. ``-lt``
+from the last 8 bytes (so a multi-member file shows its last member's figures); a zlib stream's
+size and trailing Adler-32 (original unknown); a zip's local header; a .Z file's size; a pack
+file's stated size. When every gzip member states its size (members.py: IG or BC
+subfields), the totals over all members, with no single check value. ISIZE holds the size modulo 4 GiB: when a gzip file is large enough to
+have wrapped it (deflate expands at most about 1032:1), it is decoded to count the bytes, as
+gzip 1.12+ does (pigz shows the wrapped figure); smaller files stay instant. ``-lt``
 decodes the input (in the sandbox, through decoding.py) and shows one row per gzip member
 with the real figures. ``-v`` adds the method, check and time columns and the comment. The
 header line is printed once per run, before the first row; ``-q`` prints nothing.
@@ -21,6 +23,7 @@ from typing import BinaryIO
 
 from . import decoding as dz
 from . import members
+from .wasm_host import Runtime
 
 HEADER_SHORT = "compressed   original reduced  name"
 HEADER_LONG = "method    check    timestamp    compressed   original reduced  name"
@@ -60,6 +63,8 @@ def format_row(row: Row, verbosity: int) -> str:
             prefix = f"zlib 8  {check}  {_stamp(row.mtime)}  "
         elif row.method == "zip":
             prefix = f"zip  8  {check}  {_stamp(row.mtime)}  "
+        elif row.method == "pack":
+            prefix = f"pack    --------  {_stamp(row.mtime)}  "
         elif row.method == "zstd":
             prefix = f"zstd    --------  {_stamp(row.mtime)}  "
         else:
@@ -89,9 +94,14 @@ def display_name(path: str | None, stored: bytes | None) -> str:
     return decompressed_name(path, None) or path
 
 
-def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
-    """Plain -l: the figures the container states, without decoding. Raises
-    decompress.Unrecognized or CorruptInput."""
+# deflate's largest expansion is a little under 1032:1 (258 bytes from a 2-bit code, ...)
+MAX_DEFLATE_RATIO = 1032
+
+
+def quick_rows(raw: BinaryIO, path: str | None, runtime: Runtime | None = None) -> list[Row]:
+    """Plain -l: the figures the container states, without decoding -- except a gzip file
+    whose ISIZE may have wrapped, decoded (with runtime, when given and the input can seek)
+    to count its bytes. Raises decompress.Unrecognized or CorruptInput."""
     source = dz.Source(raw)
     head = source.peek(4)
     if not head:
@@ -112,6 +122,11 @@ def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
             raise dz.CorruptInput("not a valid gzip file")
         crc, original = struct.unpack("<II", tail)
         compressed = size - header_length - 8
+        if compressed * MAX_DEFLATE_RATIO >= 1 << 32 and runtime is not None and raw.seekable():
+            raw.seek(0)
+            decoded = dz.decompress(raw, lambda piece: None, runtime)
+            original = sum(member.original for member in decoded.members)
+            return [Row("gzip", crc, mtime, compressed, original, display_name(path, name), False, comment)]
         return [Row("gzip", crc, mtime, compressed, original, display_name(path, name),
                     _unreliable("gzip", compressed, original), comment)]
     if form == "zlib":
@@ -135,6 +150,11 @@ def quick_rows(raw: BinaryIO, path: str | None) -> list[Row]:
         descriptor = bool(flags & 8)
         return [Row("zip", None if descriptor else crc, mtime, csize, usize, display_name(path, name),
                     descriptor or _unreliable("zip", csize, usize))]
+    if form == "pack":
+        stated = source.peek(6)
+        original = struct.unpack(">I", stated[2:6])[0] if len(stated) == 6 else 0
+        size, _ = _size_and_tail(source, 0)
+        return [Row("pack", None, 0, size, original, display_name(path, None))]
     if form == "lzw":
         size, _ = _size_and_tail(source, 0)
         return [Row("lzw", None, 0, max(size - 3, 0), 0, display_name(path, None), True)]

@@ -3,8 +3,9 @@
 The parser follows pigz's rules rather than argparse's: every option is read before any file
 (``wpigz file -9`` compresses at level 9); short options bundle (``-kc9``) and take their
 value attached or as the next argument (``-b64``, ``-p 2``, ``-Sz``); a level is a run of
-digits; long options are exact names (no ``--name=value``); ``--`` ends the options; ``-`` is
-standard input, also after ``--`` (as in gzip). Default options come first from the ``GZIP``
+digits; long options are exact names and take their value as the next argument or, as gzip's
+do, after ``=`` (``--suffix=.x``); ``--`` ends the options; ``-`` is standard input, also after
+``--`` (as in gzip). Default options come first from the ``GZIP``
 and then the ``PIGZ`` environment variable, which may hold only harmless options (levels,
 ``-n``/``-N``, ``-q``/``-v``, ``--rsyncable``, ``--fast``/``--best``), as GNU gzip 1.13 allows.
 ``-h`` and the README's option table are both generated from ``OPTIONS``.
@@ -281,14 +282,20 @@ def _parse_into(settings: Settings, argv: list[str], variable: str | None) -> No
                 raise UsageError(f"{arg}: non-option in {variable} environment variable")
             settings.files.append(arg)
         elif arg == "--":
+            check("--", arg)
             options_done = True
         elif arg.startswith("--"):
-            name = arg[2:]
+            name, equals, attached = arg[2:].partition("=")
             if name not in LONG_TO_SHORT:
                 raise UsageError(f"invalid option: {arg}")
-            check(name, arg)
+            check(name, f"--{name}")
             key = LONG_TO_SHORT[name]
-            _apply(settings, key, _next_value(args, arg) if name in NEEDS_VALUE else None)
+            if name not in NEEDS_VALUE:
+                if equals:
+                    raise UsageError(f"option '--{name}' doesn't allow an argument")
+                _apply(settings, key, None)
+            else:
+                _apply(settings, key, attached if equals else _next_value(args, arg))
         else:
             i = 1
             while i < len(arg):

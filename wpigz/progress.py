@@ -1,18 +1,27 @@
-"""Progress: a tqdm bar on stderr while a file is compressed (the only module importing tqdm).
+"""Progress: a tqdm bar on stderr while a file is compressed, decompressed or tested (the only
+module importing tqdm).
 
 Shown for each input when stderr is a terminal (or with ``--progress``), never with ``-q`` or
-``--no-progress``: bytes read, with the total and an ETA when the input is a regular file, the
-rate, the compression ratio so far, and which input of how many. The pipeline reports every
-job; the bar is updated at most every ``REFRESH_SECONDS`` so it costs nothing measurable. The
-bar is removed when the file is done, so a successful run leaves the screen as it was.
+``--no-progress``: the input bytes read, with the total and an ETA when the input is a regular
+file, the rate, the ratio so far, and which input of how many. Sizes and rates are in
+1000-based units (kB, MB, MB/s), as tqdm prints them. The ratio is what gzip's and ``wpigz -l``'s
+ratio is: the space saved, 100 * (1 - compressed / original). The pipeline (or the decoder)
+reports every piece; the bar is redrawn at most every ``REFRESH_SECONDS`` so it costs nothing
+measurable. A terminal that reports a size of 0 x 0 (a fresh pseudo-terminal does) gets a bar
+80 columns wide (on row 1 of 24). The bar is removed when the file is done, so a successful run leaves the
+screen as it was.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from typing import IO
 
 REFRESH_SECONDS = 0.2
+FALLBACK_COLUMNS = 80
+FALLBACK_ROWS = 24          # tqdm hides a bar below the last row, and 0 rows hides every bar
 
 
 def wanted(setting: bool | None, verbosity: int) -> bool:
@@ -22,14 +31,28 @@ def wanted(setting: bool | None, verbosity: int) -> bool:
     return setting is True or sys.stderr.isatty()
 
 
-class FileProgress:
-    """One input's bar. ``update`` takes the bytes read and written by one job."""
+def _columns(stream: IO[str]) -> int:
+    """The terminal's width, or 0 when it reports none (then the bar has a fixed width)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
-    def __init__(self, label: str, index: int, count: int, total: int | None, stream=None) -> None:
+
+class FileProgress:
+    """One input's bar. ``update`` takes the input bytes read and the output bytes written
+    since the last call; decompressing says which of them is the compressed side."""
+
+    def __init__(self, label: str, index: int, count: int, total: int | None, stream: IO[str] | None = None,
+                 *, decompressing: bool = False) -> None:
         from tqdm import tqdm
+        stream = stream or sys.stderr
+        sized = _columns(stream) > 0
         self._bar = tqdm(total=total, desc=f"[{index}/{count}] {label}", unit="B", unit_scale=True,
-                         unit_divisor=1024, file=stream or sys.stderr, leave=False, dynamic_ncols=True,
+                         unit_divisor=1000, file=stream, leave=False, dynamic_ncols=sized,
+                         ncols=None if sized else FALLBACK_COLUMNS, nrows=None if sized else FALLBACK_ROWS,
                          mininterval=REFRESH_SECONDS)
+        self._decompressing = decompressing
         self._pending = 0
         self._read = 0
         self._written = 0
@@ -43,9 +66,17 @@ class FileProgress:
         if now - self._last >= REFRESH_SECONDS:
             self._flush(now)
 
+    def saved(self) -> float | None:
+        """The space saved so far, in percent (None before any original byte)."""
+        compressed, original = self._read, self._written
+        if not self._decompressing:
+            compressed, original = original, compressed
+        return 100 * (original - compressed) / original if original else None
+
     def _flush(self, now: float) -> None:
-        if self._read:
-            self._bar.set_postfix_str(f"ratio {100 * self._written / self._read:.1f}%", refresh=False)
+        saved = self.saved()
+        if saved is not None:
+            self._bar.set_postfix_str(f"ratio {saved:.1f}%", refresh=False)
         self._bar.update(self._pending)
         self._pending = 0
         self._last = now

@@ -22,6 +22,8 @@ from typing import Callable
 
 import wasmtime
 
+from .errors import EngineError, trap_message
+
 SPAWN_FAILED = -1
 
 
@@ -48,11 +50,11 @@ class ThreadSpawner:
         """A new Store and instance of the module on the shared memory."""
         store = wasmtime.Store(self._engine)
         spawn_type = wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()])
-        provided = {
+        provided: dict[tuple[str, str], wasmtime.Func | wasmtime.SharedMemory] = {
             ("env", "memory"): self._memory,
             ("wasi", "thread-spawn"): wasmtime.Func(store, spawn_type, self._thread_spawn),
         }
-        imports = []
+        imports: list[wasmtime.Func | wasmtime.SharedMemory] = []
         for item in self._module.imports:
             key = (item.module, item.name)
             if key not in provided:
@@ -93,11 +95,12 @@ class ThreadSpawner:
 
     def _run(self, store: wasmtime.Store, instance: wasmtime.Instance, tid: int, start_arg: int) -> None:
         try:
-            instance.exports(store)["wasi_thread_start"](store, tid, start_arg)
+            start = instance.exports(store)["wasi_thread_start"]
+            assert isinstance(start, wasmtime.Func)
+            start(store, tid, start_arg)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
-            from .wasm_host import EngineError, _trap_message
             with self._lock:
-                self._errors.append(EngineError(f"worker thread {tid} trapped: {_trap_message(trap)}"))
+                self._errors.append(EngineError(f"worker thread {tid} trapped: {trap_message(trap)}"))
             try:
                 self._on_trap(store, instance, start_arg)
             except (wasmtime.Trap, wasmtime.WasmtimeError):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import typing
 from importlib import resources
 
 import wasmtime
@@ -32,6 +33,8 @@ from wasmtime import _ffi as wasmtime_ffi
 from .engines import DEFAULT_ENGINE
 from .engines import ENGINES as ENGINE_TABLE
 from .engines import engine_info
+from .errors import EngineError as EngineError          # re-exported: it lives in errors.py
+from .errors import trap_message as _trap_message
 from .wasi_threads import ThreadSpawner
 
 # engine name -> module file (the facts about each engine are in engines.py)
@@ -51,11 +54,13 @@ STATUS_NO_ROOM = -100
 STATUS_DECODE_BAD = -101     # JOB_DECODE: invalid deflate data, or more output than expected
 STATUS_DECODE_LENGTH = -102  # JOB_DECODE: the body ended elsewhere, or gave another size
 DICT = 32768
-
-
-class EngineError(Exception):
-    """The WebAssembly engine failed: a worker trapped, a worker could not be spawned, the
-    module ran out of memory, or zlib reported an error."""
+# What wpigz_new takes from the memory (wasm/engine.c): per slot, its two buffers in whole
+# 64 KiB pages; per worker, a stack and an arena from malloc, which rounds each up to a power
+# of two (at most 512 KiB + 2 MiB, for zlib-ng's arena); and room kept for everything else
+# (module data, the decoder, malloc's own pages).
+PAGE = 65536
+WORKER_BYTES = (512 + 2048) * 1024
+RESERVED_BYTES = 64 << 20
 
 
 class _SharedMemory(wasmtime.SharedMemory):
@@ -93,11 +98,6 @@ def compiled_module(name: str = MODULE_FILE) -> tuple[wasmtime.Engine, wasmtime.
     return engine, wasmtime.Module(engine, wasm)
 
 
-def _trap_message(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
-
-
 class Runtime:
     """A shared memory, the main instance in it, and the thread spawner its workers come from.
 
@@ -112,8 +112,10 @@ class Runtime:
         self.info = engine_info(engine)
         self.engine, self.module = compiled_module(self.info.module)
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
-        limits = memory_import.type.limits
+        limits = typing.cast(wasmtime.MemoryType, memory_import.type).limits
+        assert limits.max is not None, "the module's memory is shared, so it has a maximum"
         maximum = limits.max if max_memory_pages is None else min(limits.max, max_memory_pages)
+        self.max_bytes = maximum * 65536
         memory_type = wasmtime.MemoryType(wasmtime.Limits(limits.min, maximum), shared=True)
         try:
             self.memory = _SharedMemory(self.engine, memory_type)
@@ -128,7 +130,7 @@ class Runtime:
     def call(self, name: str, *args: int) -> int:
         """Call an export of the main instance (main thread only)."""
         try:
-            return self._exports[name](self.store, *args)
+            return typing.cast(wasmtime.Func, self._exports[name])(self.store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
             raise EngineError(f"{name} trapped: {_trap_message(error)}") from error
 
@@ -136,11 +138,27 @@ class Runtime:
     def _worker_trapped(store: wasmtime.Store, instance: wasmtime.Instance, start_arg: int) -> None:
         # The worker never reached its own exit bookkeeping: do it through its own instance,
         # which also wakes a main thread waiting in wpigz_wait.
-        instance.exports(store)["wpigz_worker_trapped"](store, start_arg)
+        typing.cast(wasmtime.Func, instance.exports(store)["wpigz_worker_trapped"])(store, start_arg)
+
+    def ring_for(self, threads: int, blocksize: int) -> tuple[int, int]:
+        """(workers, slots) for a compression run: 2 x threads + 2 slots when they fit in the
+        memory's maximum (4 GiB for wasm32), else as many slots as fit (at least 2, so that
+        -b 512M works even with -p 1) and no more workers than can have a job at once."""
+        def pages(n: int) -> int:
+            return -(-n // PAGE) * PAGE
+        slot = pages(DICT + blocksize + LOOKAHEAD) + pages(blocksize + (blocksize >> 4) + DICT)
+        budget = self.max_bytes - RESERVED_BYTES
+        nslots = 2 * threads + 2
+        while nslots > 2 and nslots * slot + threads * WORKER_BYTES > budget:
+            nslots -= 1
+            threads = min(threads, nslots - 1)
+        return threads, nslots
 
     def view(self, address: int, length: int) -> memoryview:
         """A writable memoryview of [address, address + length) in the shared memory: no copy.
-        Shared memories never move, so the view stays valid while the Runtime lives."""
+        Shared memories never move, so the view stays valid while the Runtime lives. Addresses
+        come from wasm as signed 32-bit results: those past 2 GiB are made unsigned here."""
+        address &= 0xFFFFFFFF
         if address < 0 or length < 0 or address + length > self.memory.data_len():
             raise EngineError(f"wasm memory range {address}+{length} out of bounds")
         base = ctypes.cast(self.memory.data_ptr(), ctypes.c_void_p).value or 0
@@ -149,6 +167,12 @@ class Runtime:
     def zlib_version(self) -> str:
         address = self.call("wpigz_zlib_version")
         raw = bytes(self.view(address, 64))
+        return raw.split(b"\0", 1)[0].decode("ascii")
+
+    def library_version(self) -> str:
+        """The version of the engine's own library ("1.2.13" for zlib, "2.3.3" for zlib-ng,
+        whose zlib_version() is the zlib version it is compatible with)."""
+        raw = bytes(self.view(self.call("wpigz_library_version"), 64))
         return raw.split(b"\0", 1)[0].decode("ascii")
 
     def crc32_combine(self, crc_a: int, crc_b: int, length_b: int) -> int:
@@ -170,15 +194,16 @@ class DeflatePool:
     def __init__(self, runtime: Runtime, *, threads: int, blocksize: int, level: int,
                  strategy: int, independent: bool, check_kind: int) -> None:
         self.runtime = runtime
-        self.threads = threads
         self.blocksize = blocksize
         # 2 x threads jobs in flight, plus the block being read and the one held back until
-        # we know whether it is the last: the ring is also what bounds memory.
-        self.nslots = 2 * threads + 2
-        self._ctl = runtime.call("wpigz_new", threads, self.nslots, blocksize, level, strategy,
+        # we know whether it is the last: the ring is also what bounds memory. Very large
+        # blocks get fewer slots (and workers) so that the ring fits in wasm32's 4 GiB.
+        requested = threads
+        self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize)
+        self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize, level, strategy,
                                  int(independent), check_kind)
         if self._ctl == 0:
-            raise EngineError(f"not enough wasm memory for {threads} threads with "
+            raise EngineError(f"not enough wasm memory for {requested} threads with "
                               f"{blocksize // 1024} KiB blocks")
         self._workers: list = []
         self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
@@ -267,7 +292,7 @@ CHECK_NONE = 2
 
 
 class Decoder:
-    """The sandboxed decompressor (wasm/inflater.c): raw inflate or Unix-compress LZW, fed and
+    """The sandboxed decompressor (wasm/inflater.c): raw inflate, Unix-compress LZW or pack, fed and
     drained through two fixed buffers in wasm memory. Main thread only; ``close`` is
     idempotent and also happens on leaving a ``with`` block."""
 
@@ -299,6 +324,10 @@ class Decoder:
         if self.runtime.call("wpigz_lzw_reset", self._f, flags_byte) < 0:
             return self.message()
         return None
+
+    def start_pack(self) -> None:
+        """Start decoding a pack (.z) member; the host has consumed its magic."""
+        self.runtime.call("wpigz_pack_reset", self._f)
 
     def feed(self, length: int) -> None:
         """The first length bytes of ``input`` are new data (all earlier input was used)."""

@@ -121,7 +121,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             path = "/index.html"
         name = path[1:]
         if name in STATIC:
-            data = resources.files(__package__).joinpath("static", name).read_bytes()
+            data = resources.files(__package__).joinpath("static").joinpath(name).read_bytes()
             return self._send_bytes(data, STATIC[name])
         if name == "engines.json":
             return self._send_bytes(engines_json(), "application/json")
