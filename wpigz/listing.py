@@ -19,7 +19,7 @@ import struct
 import sys
 import time
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from . import decoding as dz
 from . import members
@@ -169,7 +169,7 @@ def quick_rows(raw: BinaryIO, path: str | None, runtime: Runtime | None = None) 
     return [Row("zstd", None, 0, size, original, display_name(path, None))]
 
 
-def _indexed(raw: BinaryIO) -> members.IndexTotals | None:
+def _indexed(raw: IO[bytes]) -> members.IndexTotals | None:
     """A regular file's totals from its members' size subfields (members.py), or None; the
     file position is left as it was."""
     try:

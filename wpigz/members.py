@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO, Generator
+from typing import IO, Generator
 
 from . import decoding as dz
 from .pipeline import default_threads
@@ -112,7 +112,7 @@ class IndexTotals:
     last_crc: int
 
 
-def index_totals(raw: BinaryIO, file_size: int) -> IndexTotals | None:
+def index_totals(raw: IO[bytes], file_size: int) -> IndexTotals | None:
     """Walk a seekable file's members by their size subfields, reading only headers and
     trailers. None unless every member is indexed and the sizes tile the file exactly (then
     -l shows what it shows for any gzip file)."""
