@@ -65,13 +65,13 @@ class LevelError(zlib.error, ValueError):
 
 
 def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any,
-                    message: str) -> tuple[int, DeflateOptions]:
+                    message: str, levels: tuple[int, ...] = tuple(range(10))) -> tuple[int, DeflateOptions]:
     """Check the writing arguments as gzip does, with its exception types, before any file is
     opened or thread started: (level, engine options). message is the bad level's text."""
     for value in (compresslevel, threads, blocksize):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
-    if not -1 <= compresslevel <= 9:
+    if compresslevel != -1 and compresslevel not in levels:    # the engine's (11: libdeflate's 12)
         raise LevelError(message)
     if mtime is not None:
         struct.pack("<L", int(mtime))               # struct.error out of range, as gzip's header
@@ -242,13 +242,10 @@ class GzipFile(io.BufferedIOBase):
         info = engine_info(engine)
         if blocksize is None:
             blocksize = info.blocksize
-        if mode and mode.startswith(("w", "a", "x")) and level not in info.levels:
-            raise ValueError(f"compresslevel must be one of {', '.join(map(str, info.levels))} "
-                             f"for engine {engine!r}, not {compresslevel}")
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
-                                                   "Invalid initialization option")
+                                                   "Invalid initialization option", info.levels)
         if fileobj is None:
             fileobj = self.myfileobj = builtins.open(filename, mode or "rb")
         if filename is None:
@@ -273,7 +270,7 @@ class GzipFile(io.BufferedIOBase):
                               "releases.  Specify the mode argument for opening it for writing.",
                               FutureWarning, 2)
                 level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
-                                                       "Invalid initialization option")
+                                                       "Invalid initialization option", info.levels)
             self.mode = WRITE
             self.name = filename
             self._level = level
@@ -479,7 +476,7 @@ def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
              threads: int | None = None, engine: str = "zlib") -> bytes:
     """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now). A bad
     level raises zlib.error (LevelError), as gzip.compress does."""
-    _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level")
+    _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level", engine_info(engine).levels)
     memoryview(data)                                # TypeError for what is not bytes-like, first
     buffer = io.BytesIO()
     with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,
