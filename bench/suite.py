@@ -310,3 +310,5 @@ def main() -> None:
                  engine_levels=choosing.table(engine_levels, files, max(thread_counts)),
                  level11=zopfli.section(level11))
     log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")
+    from . import libdeflate        # the libdeflate engine's goals: bench/LIBDEFLATE.md
+    libdeflate.main(min(args.runs, 3), args.quick, log, command)

@@ -109,7 +109,7 @@ def test_unknown_engine_is_refused():
         wpigz.compress(b"x", engine="zopfli")
     proc = subprocess.run([sys.executable, "-m", "wpigz", "--engine", "zopfli"], input=b"", capture_output=True)
     assert proc.returncode == 1
-    assert proc.stderr.decode() == ("wpigz: unknown engine: zopfli (zlib or zlib-ng)\n"
+    assert proc.stderr.decode() == ("wpigz: unknown engine: zopfli (zlib or zlib-ng or libdeflate)\n"
                                     "wpigz: Try 'wpigz --help' for more information.\n")
 
 

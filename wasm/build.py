@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reproducible build of wpigz's WebAssembly engines (wpigz/zlib.wasm and wpigz/zlib-ng.wasm).
+"""Reproducible build of wpigz's WebAssembly engines (wpigz/zlib.wasm, zlib-ng.wasm, libdeflate.wasm).
 
 The module is zlib 1.2.13 -- the version Debian's pigz 2.6 is linked with, so the deflate
 bytes match -- plus the glue in this folder (engine.c, inflater.c, thread_start.s), compiled by the
@@ -15,6 +15,11 @@ The second module, zlib-ng.wasm, is the same glue over zlib-ng in zlib-compatibl
 its generic C code (no CPU-specific paths): faster, with slightly different bytes. Its source
 is the PyPI sdist of python-zlib-ng (which carries the zlib-ng C sources), pinned by version and
 sha256 and fetched with `pip download --no-binary :all:`.
+
+The third module, libdeflate.wasm, is the same ring and threads over libdeflate 1.14 (Debian's
+source package `libdeflate 1.14-1`, fetched the same way as zlib's and pinned by sha256) with
+its own compressor, deflate_libdeflate.c (one job = one gzip member's body, and the decoding
+of indexed members), plus zlib 1.2.13 for the shared inflater and the check-value arithmetic.
 
 zlib's source is never committed. It is Debian's orig tarball of the source package
 `zlib 1:1.2.13.dfsg-1`, checked against the sha256 below. Without --zlib-tarball it is
@@ -40,6 +45,7 @@ REPO = HERE.parent
 OUTPUT = REPO / "wpigz" / "zlib.wasm"
 OUTPUT_NG = REPO / "wpigz" / "zlib-ng.wasm"
 OUTPUT_ZOPFLI = REPO / "wpigz" / "zopfli.wasm"
+OUTPUT_LD = REPO / "wpigz" / "libdeflate.wasm"
 CACHE = HERE / ".cache"
 
 ZIG_VERSION = "0.17.1"                   # pip install ziglang==0.17.1
@@ -107,6 +113,20 @@ ZOPFLI_DEFINES = ["-DNDEBUG",            # as fast as pigz's build; asserts neve
                   # each worker's heap: zopfli's measured peak for one block is at most 113x
                   # the block size + 2 MiB (random data; text 38-90x), see deflate_zopfli.c
                   "-DWORKER_ARENA_BYTES(b)=(128*(uint64_t)(b)+(8<<20))"]
+
+LIBDEFLATE_PACKAGE = "libdeflate"               # Debian's source package, bookworm
+LIBDEFLATE_DEBIAN_VERSION = "1.14-1"
+LIBDEFLATE_TARBALL = "libdeflate_1.14.orig.tar.gz"
+LIBDEFLATE_SHA256 = "89e7df898c37c3427b0f39aadcf733731321a278771d20fc553f92da8d4808ac"
+LIBDEFLATE_SOURCES = ["lib/adler32.c", "lib/crc32.c", "lib/deflate_compress.c", "lib/deflate_decompress.c",
+                      "lib/utils.c"]
+LIBDEFLATE_COMPRESSOR = "deflate_libdeflate.c"  # one job = one gzip member's body
+LIBDEFLATE_DEFINES = [
+    # libdeflate's state per worker, measured (native build): 0.2 MB at level 1, 0.65 MB at
+    # 2-9, 9.0 MB at 10-12 (the near-optimal parser). The arena is reserved, not touched,
+    # beyond what the level uses.
+    "-DWORKER_ARENA=(10*1024*1024)",
+]
 
 # 65535 pages: the largest maximum wasm-ld accepts for a 32-bit memory. The host may
 # create the shared memory with a smaller maximum.
@@ -286,6 +306,37 @@ def build_zopfli(zlib_tarball: Path, pigz_tarball: Path, output: Path) -> None:
         shutil.copyfile(top / "out.wasm", output)
 
 
+def fetch_libdeflate_tarball() -> Path:
+    """libdeflate's Debian orig tarball (bookworm, like zlib's)."""
+    return fetch_debian_tarball(f"{LIBDEFLATE_PACKAGE}={LIBDEFLATE_DEBIAN_VERSION}", ZLIB_SUITE, LIBDEFLATE_TARBALL,
+                                LIBDEFLATE_SHA256)
+
+
+def build_libdeflate(tarball: Path, zlib_tarball: Path, output: Path) -> None:
+    """libdeflate 1.14 (compression, and decoding of indexed members) plus zlib 1.2.13 for the
+    shared inflater and the check-value arithmetic, with the libdeflate compressor."""
+    if sha256(tarball) != LIBDEFLATE_SHA256:
+        sys.exit(f"build.py: {tarball}: sha256 is not the pinned {LIBDEFLATE_SHA256}")
+    if sha256(zlib_tarball) != ZLIB_SHA256:
+        sys.exit(f"build.py: {zlib_tarball}: sha256 is not the pinned {ZLIB_SHA256}")
+    zig = check_zig()
+    with tempfile.TemporaryDirectory(prefix="wpigz-build-ld-") as tmp:
+        work = Path(tmp)
+        with tarfile.open(tarball) as tar:
+            tar.extractall(work, filter="data")
+        (src,) = [p for p in work.iterdir() if p.is_dir()]
+        with tarfile.open(zlib_tarball) as tar:
+            tar.extractall(src / "zlib-src", filter="data")
+        (zlib_dir,) = [p for p in (src / "zlib-src").iterdir() if p.is_dir()]
+        copy_glue(src, LIBDEFLATE_COMPRESSOR)
+        zlib_files = [str((zlib_dir / name).relative_to(src)) for name in ZLIB_SOURCES]
+        cmd = zig + ["cc", *CFLAGS, *LIBDEFLATE_DEFINES, "-I.", f"-I{zlib_dir.relative_to(src)}", *LDFLAGS,
+                     *GLUE_SOURCES, LIBDEFLATE_COMPRESSOR, *LIBDEFLATE_SOURCES, *zlib_files, "-o", "out.wasm"]
+        subprocess.run(cmd, check=True, cwd=src)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / "out.wasm", output)
+
+
 def copy_glue(src: Path, compressor: str) -> None:
     """Put wpigz's glue and one compressor beside a library's sources, to build in one tree."""
     for name in [*GLUE_SOURCES, *GLUE_HEADERS, compressor]:
@@ -332,6 +383,8 @@ def main() -> None:
     pigz_tarball = fetch_pigz_tarball()
     builds = [(OUTPUT, lambda target: build(tarball, target)), (OUTPUT_NG, lambda target: build_zlib_ng(sdist, target))]
     builds.append((OUTPUT_ZOPFLI, lambda target: build_zopfli(tarball, pigz_tarball, target)))
+    ld_tarball = fetch_libdeflate_tarball()
+    builds.append((OUTPUT_LD, lambda target: build_libdeflate(ld_tarball, tarball, target)))
     for output, make in builds:
         if args.check:
             with tempfile.TemporaryDirectory(prefix="wpigz-check-") as tmp:

@@ -28,6 +28,8 @@
 #define JOB_LAST 1                      /* final block of the stream: finish it */
 #define JOB_TRAP 2                      /* test hook: the worker traps on this job */
 #define JOB_RSYNC 4                     /* -R: also end a block after every rolling-hash hit */
+#define JOB_DECODE 8                    /* decode, not compress: a gzip member's deflate body
+                                           (only the libdeflate module; deflate_libdeflate.c) */
 
 #define LOOKAHEAD 1                     /* room past a block: the host reads one byte ahead to
                                            learn whether the input goes on */
@@ -44,6 +46,9 @@
 /* job status, written by the worker */
 #define STATUS_OK 0
 #define STATUS_NO_ROOM (-100)           /* output did not fit the slot: a bug, never seen */
+#define STATUS_DECODE_BAD (-101)        /* JOB_DECODE: not valid deflate data, or too much output */
+#define STATUS_DECODE_LENGTH (-102)     /* JOB_DECODE: the body did not end where the input ends,
+                                           or gave other than the expected number of bytes */
 
 struct slot {
     int32_t ready;          /* seq + 1 once published by the main thread */
@@ -53,7 +58,8 @@ struct slot {
     int32_t hist;           /* valid history bytes just before the data (<= DICT) */
     int32_t out_len;        /* compressed bytes produced */
     uint32_t check;         /* CRC-32 or Adler-32 of this job's input alone */
-    uint32_t rsync_h;       /* -R: the rolling hash before the job's first byte */
+    uint32_t rsync_h;       /* -R: the rolling hash before the job's first byte;
+                               JOB_DECODE: the number of bytes the body must decode to */
     int32_t status;         /* STATUS_OK, a library's error code, or STATUS_NO_ROOM */
     unsigned char *in;      /* DICT bytes of history area, then room for block_size bytes */
     unsigned char *out;     /* out_size bytes */

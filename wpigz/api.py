@@ -35,7 +35,7 @@ from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
-from .engines import compressor_for
+from .engines import compressor_for, engine_info
 from .pipeline import DeflateOptions, DeflateStream, ZopfliTuning, default_threads
 from .wasm_host import DECODER_ENGINE, Runtime
 
@@ -65,13 +65,14 @@ class LevelError(zlib.error, ValueError):
 
 
 def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any,
-                    message: str, zopfli: ZopfliTuning | None = None) -> tuple[int, DeflateOptions]:
+                    message: str, zopfli: ZopfliTuning | None = None,
+                    levels: tuple[int, ...] = (*range(10), 11)) -> tuple[int, DeflateOptions]:
     """Check the writing arguments as gzip does, with its exception types, before any file is
     opened or thread started: (level, engine options). message is the bad level's text."""
     for value in (compresslevel, threads, blocksize):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
-    if not (-1 <= compresslevel <= 9 or compresslevel == 11):     # 11: pigz's zopfli
+    if compresslevel != -1 and compresslevel not in levels:    # the engine's (11: zopfli or libdeflate's 12)
         raise LevelError(message)
     if mtime is not None:
         struct.pack("<L", int(mtime))               # struct.error out of range, as gzip's header
@@ -91,10 +92,11 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     mode is one of "r", "rb", "a", "ab", "w", "wb", "x", "xb" (binary) or "rt", "at", "wt",
     "xt" (text). threads is the number of compression threads (None: the CPU count) and
     blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB; None: the engine's default,
-    128 KiB for zlib); engine is "zlib" (pigz's
-    exact bytes) or "zlib-ng" (faster, slightly different bytes). compresslevel 11 is pigz's
-    -11, zopfli, with either engine; zopfli=ZopfliTuning(...) sets its -I, -J, -F and -O
-    (default: pigz's). In text mode the binary
+    128 KiB for zlib); engine is "zlib" (pigz's exact bytes), "zlib-ng" (faster, slightly
+    different bytes) or "libdeflate" (faster still, one indexed gzip member per block).
+    compresslevel 11 is pigz's -11, zopfli, with zlib and zlib-ng (zopfli=ZopfliTuning(...)
+    sets its -I, -J, -F and -O; default: pigz's), and libdeflate's strongest level, 12, with
+    libdeflate. In text mode the binary
     file is wrapped in an io.TextIOWrapper with the given encoding, errors and newline.
     """
     if "t" in mode:
@@ -250,7 +252,8 @@ class GzipFile(io.BufferedIOBase):
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
-                                                   "Invalid initialization option", zopfli)
+                                                   "Invalid initialization option", zopfli,
+                                                   engine_info(engine).levels)
         if fileobj is None:
             fileobj = self.myfileobj = builtins.open(filename, mode or "rb")
         if filename is None:
@@ -277,7 +280,8 @@ class GzipFile(io.BufferedIOBase):
                               "releases.  Specify the mode argument for opening it for writing.",
                               FutureWarning, 2)
                 level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
-                                                       "Invalid initialization option", zopfli)
+                                                       "Invalid initialization option", zopfli,
+                                                       engine_info(engine).levels)
             self.mode = WRITE
             self.name = filename
             self._level = level
@@ -291,7 +295,8 @@ class GzipFile(io.BufferedIOBase):
         self.fileobj = fileobj
         if self.mode == WRITE:
             self._write_header()
-            self._stream = DeflateStream(fileobj, self._options, runtime=self._runtime)
+            self._stream = DeflateStream(fileobj, self._options, runtime=self._runtime,
+                                         framer=self._framing.job)
             _open_writers.add(self)
 
     def _file(self) -> IO[bytes]:
@@ -335,7 +340,9 @@ class GzipFile(io.BufferedIOBase):
         mtime = self._write_mtime
         if mtime is None:
             mtime = time.time()
-        self._file().write(framing.gzip_header(level=self._level, mtime=int(mtime), name=stored))
+        self._framing = framing.gzip_framing(self._runtime.info.layout, level=self._level, mtime=int(mtime),
+                                             name=stored)
+        self._file().write(self._framing.header)
 
     def _check_writer(self, what: str) -> None:
         self._check_not_closed()
@@ -420,7 +427,7 @@ class GzipFile(io.BufferedIOBase):
                 _open_writers.discard(self)
                 if self._error is None:
                     body = self._stream.finish()
-                    fileobj.write(framing.gzip_trailer(body.check, body.length))
+                    fileobj.write(self._framing.trailer(body.check, body.length))
             elif self.mode == READ:
                 self._buffer.close()
         finally:
@@ -480,7 +487,8 @@ def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
              threads: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None) -> bytes:
     """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now). A bad
     level raises zlib.error (LevelError), as gzip.compress does."""
-    _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level", zopfli)
+    _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level", zopfli,
+                    engine_info(engine).levels)
     memoryview(data)                                # TypeError for what is not bytes-like, first
     buffer = io.BytesIO()
     with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,

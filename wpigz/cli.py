@@ -88,9 +88,11 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
                                        compressed=body.compressed, header_length=len(header),
                                        comment=settings.comment))
         return
-    sink.write(framing.gzip_header(level=settings.level, mtime=mtime, name=name, comment=settings.comment))
-    body = compress_body(source, sink, options, runtime=runtime, on_block=on_block)
-    sink.write(framing.gzip_trailer(body.check, body.length))
+    frame = framing.gzip_framing("bgzf" if settings.bgzf else runtime.info.layout, level=settings.level, mtime=mtime, name=name,
+                                 comment=settings.comment)
+    sink.write(frame.header)
+    body = compress_body(source, sink, options, runtime=runtime, on_block=on_block, framer=frame.job)
+    sink.write(frame.trailer(body.check, body.length))
 
 
 def _note_smaller_ring(runtime: Runtime, threads: int, blocksize: int) -> None:

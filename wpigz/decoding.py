@@ -485,6 +485,9 @@ def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
     if form == "zstd":
         yield from _zstd(source, decoded)
         return
+    if form == "gzip" and members.first_is_indexed(source):     # sizes stated: decode in parallel
+        yield from members.decode_members(source, runtime, decoded, strict)
+        return
     with Decoder(runtime) as decoder:
         if form in ("gzip", "pack"):
             yield from _gzip(source, decoder, decoded, strict, passthrough)
@@ -498,3 +501,6 @@ def decompress(raw: IO[bytes], sink: Sink, runtime: Runtime, *, passthrough: boo
     for piece in decode(raw, runtime, decoded, passthrough=passthrough):
         sink(piece)
     return decoded
+
+
+from . import members  # noqa: E402  (members builds on this module)

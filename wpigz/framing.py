@@ -5,13 +5,21 @@ The pipeline produces a raw deflate body and a check value; this stage wraps it.
 OS = 3 -- and the CRC-32 / ISIZE trailer. zlib (RFC 1950, ``-z``) gets pigz's own FLEVEL
 choice (which differs from zlib's) and the big-endian Adler-32 trailer. See
 shared/reference/pigz-2.6-behavior.md section 2.
+
+Engines whose layout is ``"members"`` (engines.py) write each block as a gzip member of its
+own: ``gzip_framing`` gives the caller what to write around the body (nothing, for that layout)
+and the pipeline a per-job framer (``MemberFramer``) that wraps every job's output in a header
+carrying the member's size (the ``IG`` subfield) and the member's CRC-32 / ISIZE trailer.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
+from typing import Callable
 
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_FEXTRA = 0x04
 GZIP_FNAME = 0x08
 GZIP_FCOMMENT = 0x10
 OS_UNIX = 3
@@ -41,6 +49,91 @@ def gzip_header(*, level: int, mtime: int, name: bytes | None = None, comment: b
 def gzip_trailer(crc: int, length: int) -> bytes:
     """CRC-32 and ISIZE (the input length modulo 2**32), little-endian."""
     return struct.pack("<II", crc & 0xFFFFFFFF, length & 0xFFFFFFFF)
+
+
+# ---- gzip members with a size subfield (layout "members")
+
+INDEX_ID = b"IG"            # FEXTRA subfield: SI1 'I', SI2 'G', LEN 4, the whole member's size (pgzip)
+MEMBER_TRAILER = 8
+
+
+def member_header(*, level: int, mtime: int, body: int, name: bytes | None = None,
+                  comment: bytes | None = None) -> bytes:
+    """A gzip header whose only extra subfield is IG, holding the size of the whole member
+    (this header, a body of ``body`` bytes and the 8-byte trailer). The subfield comes first
+    in the extra field and the extra field is 8 bytes, as pgzip's reader requires."""
+    flags = GZIP_FEXTRA | (GZIP_FNAME if name is not None else 0) | (GZIP_FCOMMENT if comment is not None else 0)
+    tail = (name + b"\0" if name is not None else b"") + (comment + b"\0" if comment is not None else b"")
+    size = 10 + 2 + 8 + len(tail) + body + MEMBER_TRAILER
+    if size >= 1 << 32:
+        raise ValueError(f"a gzip member of {size} bytes is too large for its size subfield")
+    return (GZIP_MAGIC + struct.pack("<BBIBB", 8, flags, mtime & 0xFFFFFFFF, gzip_xfl(level), OS_UNIX)
+            + struct.pack("<H2sHI", 8, INDEX_ID, 4, size) + tail)
+
+
+JobFramer = Callable[[int, int, int], "tuple[bytes, bytes]"]
+
+
+class MemberFramer:
+    """Per job, for the pipeline's writer: ``framer(body_bytes, crc, input_bytes)`` gives the
+    bytes before the job's deflate body (its member header) and after it (its trailer). The
+    first member carries the name and comment; every member carries the time."""
+
+    def __init__(self, *, level: int, mtime: int, name: bytes | None, comment: bytes | None) -> None:
+        self.level, self.mtime, self.name, self.comment = level, mtime, name, comment
+        self.members = 0
+
+    def __call__(self, body: int, crc: int, length: int) -> tuple[bytes, bytes]:
+        first = self.members == 0
+        self.members += 1
+        header = member_header(level=self.level, mtime=self.mtime, body=body,
+                               name=self.name if first else None, comment=self.comment if first else None)
+        return header, gzip_trailer(crc, length)
+
+
+# ---- BGZF (htslib's blocked gzip, --bgzf): members of at most 64 KiB with a BC subfield
+
+BGZF_BLOCK = 0xFF00         # input bytes per member, as bgzip: any member then fits in 64 KiB
+BGZF_MAX = 1 << 16          # the largest member BSIZE can state
+# the empty member htslib writes at the end of every BGZF file (and checks for)
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+class BgzfFramer:
+    """Per job, as MemberFramer, for BGZF: bgzip's header (no name, no time, XFL 0, OS 255,
+    only the BC subfield holding the member's size minus one), so htslib accepts the file."""
+
+    def __call__(self, body: int, crc: int, length: int) -> tuple[bytes, bytes]:
+        size = 18 + body + MEMBER_TRAILER
+        if size > BGZF_MAX:
+            raise ValueError(f"a BGZF member of {size} bytes is larger than 64 KiB")
+        header = GZIP_MAGIC + bytes([8, GZIP_FEXTRA, 0, 0, 0, 0, 0, 0xFF]) + struct.pack("<H2sHH", 6, b"BC", 2, size - 1)
+        return header, gzip_trailer(crc, length)
+
+
+@dataclass
+class GzipFraming:
+    """What a gzip writer puts around the pipeline's output, for one engine layout: ``header``
+    before it, ``trailer(check, length)`` after it, and ``job``, the per-job framer to hand to
+    the pipeline (None when the body is one stream)."""
+
+    header: bytes
+    job: JobFramer | None
+    end: bytes = b""            # after the last member (BGZF's end-of-file member)
+
+    def trailer(self, check: int, length: int) -> bytes:
+        return self.end if self.job is not None else gzip_trailer(check, length)
+
+
+def gzip_framing(layout: str, *, level: int, mtime: int, name: bytes | None = None,
+                 comment: bytes | None = None) -> GzipFraming:
+    """The gzip framing for an engine's layout ("stream" or "members", see engines.py), or
+    "bgzf" (--bgzf: members framed as htslib's BGZF; name, time and comment are not stored)."""
+    if layout == "bgzf":
+        return GzipFraming(b"", BgzfFramer(), BGZF_EOF)
+    if layout == "members":
+        return GzipFraming(b"", MemberFramer(level=level, mtime=mtime, name=name, comment=comment))
+    return GzipFraming(gzip_header(level=level, mtime=mtime, name=name, comment=comment), None)
 
 
 def zlib_header(level: int) -> bytes:

@@ -3,7 +3,8 @@
 Plain ``-l`` reads only what the container says: a gzip file's header, and its CRC and ISIZE
 from the last 8 bytes (so a multi-member file shows its last member's figures); a zlib stream's
 size and trailing Adler-32 (original unknown); a zip's local header; a .Z file's size; a pack
-file's stated size. ISIZE holds the size modulo 4 GiB: when a gzip file is large enough to
+file's stated size. When every gzip member states its size (members.py: IG or BC
+subfields), the totals over all members, with no single check value. ISIZE holds the size modulo 4 GiB: when a gzip file is large enough to
 have wrapped it (deflate expands at most about 1032:1), it is decoded to count the bytes, as
 gzip 1.12+ does (pigz shows the wrapped figure); smaller files stay instant. ``-lt``
 decodes the input (in the sandbox, through decoding.py) and shows one row per gzip member
@@ -18,9 +19,10 @@ import struct
 import sys
 import time
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from . import decoding as dz
+from . import members
 from .wasm_host import Runtime
 
 HEADER_SHORT = "compressed   original reduced  name"
@@ -108,6 +110,11 @@ def quick_rows(raw: BinaryIO, path: str | None, runtime: Runtime | None = None) 
     if form is None:
         raise dz.Unrecognized("unrecognized format")
     if form == "gzip":
+        indexed = _indexed(source.raw)
+        if indexed is not None:         # members with size subfields: totals over all of them
+            return [Row("gzip", None, indexed.first.mtime, indexed.compressed, indexed.original,
+                        display_name(path, indexed.first.name),
+                        _unreliable("gzip", indexed.compressed, indexed.original), indexed.first.comment)]
         name, mtime, comment = dz._gzip_header(source)
         header_length = source.consumed
         size, tail = _size_and_tail(source, 8)
@@ -160,6 +167,22 @@ def quick_rows(raw: BinaryIO, path: str | None, runtime: Runtime | None = None) 
     if original == zstandard.CONTENTSIZE_UNKNOWN:
         return [Row("zstd", None, 0, size, 0, display_name(path, None), True)]
     return [Row("zstd", None, 0, size, original, display_name(path, None))]
+
+
+def _indexed(raw: IO[bytes]) -> members.IndexTotals | None:
+    """A regular file's totals from its members' size subfields (members.py), or None; the
+    file position is left as it was."""
+    try:
+        size = os.fstat(raw.fileno()).st_size
+        if not raw.seekable():
+            return None
+        where = raw.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+    try:
+        return members.index_totals(raw, size)
+    finally:
+        raw.seek(where)
 
 
 def _size_and_tail(source: dz.Source, n: int) -> tuple[int, bytes]:

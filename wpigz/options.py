@@ -16,7 +16,8 @@ from __future__ import annotations
 from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import Any, Iterator
 
-from .engines import ENGINES
+from .engines import ENGINES, compressor_for
+from .framing import BGZF_BLOCK
 from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, ZopfliTuning, default_threads
 
 DEFAULTS = DeflateOptions()
@@ -50,7 +51,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("A", ("alias",), "NAME", "Name of the zip entry for standard input (default -)"),
     Option("b", ("blocksize",), "KiB", f"Compress in blocks of this many KiB, 32..524288 "
                                        f"(default {ENGINES['zlib'].blocksize // 1024}; "
-                                       f"{ENGINES['zlib-ng'].blocksize // 1024} with --engine zlib-ng)"),
+                                       f"{ENGINES['zlib-ng'].blocksize // 1024} with --engine zlib-ng, "
+                                       f"{ENGINES['libdeflate'].blocksize // 1024} with libdeflate)"),
     Option("c", ("stdout", "to-stdout"), None, "Write to standard output, keep the input files"),
     Option("d", ("decompress", "uncompress"), None, "Decompress (gzip, zlib, zip, .Z and zstd)"),
     Option("C", ("comment",), "TEXT", "Store TEXT as the gzip comment (zip: the entry's comment)"),
@@ -89,8 +91,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("V", ("version",), None, "Show the version of wpigz and of its zlib engine and exit"),
     Option("Y", ("synchronous",), None, "Sync each output file to disk before removing its input"),
     Option("z", ("zlib",), None, "Write zlib format (.zz) instead of gzip"),
-    Option(None, ("engine",), "NAME", "Deflate engine in wasm: zlib (default: pigz's exact bytes) or "
-                                      "zlib-ng (faster, slightly different bytes)"),
+    Option(None, ("engine",), "NAME", "Deflate engine in wasm: zlib (default: pigz's exact bytes), "
+                                      "zlib-ng (faster, slightly different bytes) or libdeflate (fastest "
+                                      "and smallest: one indexed gzip member per block, 1 MiB blocks, "
+                                      "-11 is its level 12; no -z, -K, -H, -U)"),
+    Option(None, ("bgzf",), None, "Write BGZF, htslib's blocked gzip that bgzip, samtools and tabix "
+                                  "read (64 KiB members; uses --engine libdeflate; no name, time or comment)"),
     Option(None, ("zstd",), None, "Write zstd (.zst) with the zstandard package's own multithreaded "
                                   "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19 (-11 as -9)"),
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
@@ -112,7 +118,8 @@ class Settings:
     """Everything the command line asked for."""
 
     level: int = DEFAULTS.level
-    blocksize: int | None = None            # None: the engine's default (engines.py)
+    blocksize: int = DEFAULTS.blocksize     # set from the engine's default after parsing unless -b
+    blocksize_given: int | None = None      # -b, else the engine's default
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY
     zopfli: ZopfliTuning = ZopfliTuning()   # -I, -J, -F, -O (used at level 11)
@@ -121,6 +128,7 @@ class Settings:
     head: int = HEAD_NAME | HEAD_TIME
     form: str = "gzip"                      # "gzip", "zlib", "zip" or "zstd"
     engine: str = "zlib"                    # "zlib" or "zlib-ng"
+    bgzf: bool = False                      # --bgzf: gzip members framed as htslib's BGZF
     suffix: str | None = None               # None: the format's own (.gz, .zz, .zip)
     comment: bytes | None = None
     alias: str = "-"
@@ -181,7 +189,7 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
             raise UsageError("block size too small (must be >= 32K)")
         if kib > 512 * 1024:
             raise UsageError(f"block size too large: {value}")
-        settings.blocksize = kib * 1024
+        settings.blocksize = settings.blocksize_given = kib * 1024
     elif key == "p":
         n = _number(value or "")
         if n < 1:
@@ -205,6 +213,8 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         settings.engine = value
     elif key == "zstd":
         settings.form = "zstd"
+    elif key == "bgzf":
+        settings.bgzf = True
     elif key in ("progress", "no-progress"):
         settings.progress = key == "progress"
     elif key in SIMPLE:
@@ -275,7 +285,7 @@ SIMPLE = {
 
 def _set_level(settings: Settings, digits: str) -> None:
     level = int(digits)
-    if level == 10 or level > 11:
+    if level == 10 or level > 11:       # 11 is checked against the engine once all is parsed
         raise UsageError("only levels 0..9 and 11 are allowed")
     settings.level = level
 
@@ -344,7 +354,33 @@ def parse(argv: list[str], environ: dict[str, str] | None = None) -> Settings:
         if environ and environ.get(variable, "").split():
             _parse_into(settings, environ[variable].split(), variable)
     _parse_into(settings, argv, None)
+    _check_engine(settings)
     return settings
+
+
+def _check_engine(settings: Settings) -> None:
+    """What the chosen engine cannot do (engines.py), refused once every option is known; the
+    engine's own default block size unless -b was given."""
+    if settings.bgzf:
+        if settings.form != "gzip" or settings.blocksize_given is not None or settings.comment is not None:
+            raise UsageError("--bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C")
+        if settings.engine == "zlib":       # the default: BGZF members need the members layout
+            settings.engine = "libdeflate"
+        if ENGINES[settings.engine].layout != "members":
+            raise UsageError(f"--bgzf needs --engine libdeflate, not {settings.engine}")
+        settings.blocksize_given = BGZF_BLOCK
+        settings.blocksize = BGZF_BLOCK
+    info = ENGINES[settings.engine]
+    if settings.level not in info.levels:
+        raise UsageError(f"--engine {info.name} has no level {settings.level}")
+    if info.layout == "members" and settings.form != "zstd":
+        if settings.form in ("zlib", "zip"):
+            raise UsageError(f"--engine {info.name} writes gzip members, not one stream: "
+                             f"-{'z' if settings.form == 'zlib' else 'K'} needs --engine zlib or zlib-ng")
+        if settings.strategy != Z_DEFAULT_STRATEGY:
+            raise UsageError(f"--engine {info.name} has no -H or -U (zlib strategies)")
+    if settings.blocksize_given is None:     # the default of the module compressing this level
+        settings.blocksize = compressor_for(settings.engine, settings.level).blocksize
 
 
 def help_rows() -> list[tuple[str, str]]:

@@ -31,6 +31,7 @@ from ._record import dataclass, field        # dataclasses itself costs start-up
 from typing import IO, BinaryIO, Callable
 
 from .engines import DEFAULT_ENGINE, compressor_for
+from .framing import JobFramer
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, Runtime
 
 Z_DEFAULT_STRATEGY = 0
@@ -78,7 +79,7 @@ class ZopfliTuning:
 class DeflateOptions:
     """What the engine needs to produce a deflate body. These are wpigz's defaults."""
 
-    level: int = 6                          # 0-9, or 11 (pigz's zopfli level)
+    level: int = 6                          # 0-9, or 11 (zopfli, or libdeflate's 12: engines.py)
     blocksize: int = 128 * 1024             # bytes; pigz's -b is in KiB, 32 KiB .. 512 MiB
     threads: int = field(default_factory=default_threads)
     strategy: int = Z_DEFAULT_STRATEGY      # Z_HUFFMAN_ONLY for -H, Z_RLE for -U
@@ -139,9 +140,11 @@ class DeflateStream:
     """
 
     def __init__(self, sink: IO[bytes], options: DeflateOptions, *, runtime: Runtime | None = None,
-                 on_block: Callable[[int, int], None] | None = None, size_hint: int | None = None) -> None:
+                 on_block: Callable[[int, int], None] | None = None, size_hint: int | None = None,
+                 framer: JobFramer | None = None) -> None:
         self.runtime = runtime or thread_runtime(options.level)
         self.sink = sink
+        self.framer = framer        # layout "members": wraps each job's output (framing.py)
         self.options = options
         self.on_block = on_block
         self._combine = self.runtime.adler32_combine if options.check == "adler32" else self.runtime.crc32_combine
@@ -232,8 +235,14 @@ class DeflateStream:
     def _write_oldest(self) -> None:
         seq = self._next_write
         out, job_check = self.pool.wait(seq)
-        write_all(self.sink, out)
         job_len = self._lengths[seq % self.pool.nslots]
+        if self.framer is not None:
+            before, after = self.framer(len(out), job_check, job_len)
+            write_all(self.sink, memoryview(before))
+            write_all(self.sink, out)
+            write_all(self.sink, memoryview(after))
+        else:
+            write_all(self.sink, out)
         self.check = self._combine(self.check, job_check, job_len)
         self.length += job_len
         self.compressed += len(out)
@@ -244,13 +253,14 @@ class DeflateStream:
 
 def compress_body(source: BinaryIO, sink: BinaryIO, options: DeflateOptions, *,
                   runtime: Runtime | None = None,
-                  on_block: Callable[[int, int], None] | None = None) -> BodySummary:
+                  on_block: Callable[[int, int], None] | None = None,
+                  framer: JobFramer | None = None) -> BodySummary:
     """Compress all of source into sink as one raw deflate body, pigz's way: reads go
     straight into the engine's memory. ``on_block(input_bytes, output_bytes)`` is called after
     each job is written (for progress). Engine errors raise EngineError; I/O errors OSError."""
     readinto = getattr(source, "readinto", None)
     with DeflateStream(sink, options, runtime=runtime, on_block=on_block,
-                       size_hint=_remaining(source)) as stream:
+                       size_hint=_remaining(source), framer=framer) as stream:
         while True:
             room = stream.buffer()
             if readinto is not None:

@@ -55,10 +55,13 @@ WAIT_SLICE_MS = 100          # longest a main-thread wait stays in wasm before P
 JOB_LAST = 1
 JOB_TRAP = 2
 JOB_RSYNC = 4
+JOB_DECODE = 8               # the libdeflate module only: decode a gzip member's body (members.py)
 LOOKAHEAD = 1                # bytes of room past a block in each input slot
 CHECK_CRC32 = 0
 CHECK_ADLER32 = 1
 STATUS_NO_ROOM = -100
+STATUS_DECODE_BAD = -101     # JOB_DECODE: invalid deflate data, or more output than expected
+STATUS_DECODE_LENGTH = -102  # JOB_DECODE: the body ended elsewhere, or gave another size
 DICT = 32768
 # What wpigz_new takes from the memory (wasm/engine.c): per slot, its two buffers in whole
 # 64 KiB pages; per worker, a stack and an arena from malloc, which rounds each up to a power
@@ -422,6 +425,12 @@ class DeflatePool:
         flags = (JOB_LAST if last else 0) | (JOB_TRAP if trap else 0) | (JOB_RSYNC if rsync_h is not None else 0)
         self.runtime.call("wpigz_submit", self._ctl, seq, length, flags, rsync_h or 0)
 
+    def submit_decode(self, seq: int, length: int, expected: int) -> None:
+        """Publish decode job seq (libdeflate module, a pool made with level -1): the first
+        length bytes of input_view(seq) are one gzip member's deflate body, which must decode
+        to exactly expected bytes (see wasm/deflate_libdeflate.c)."""
+        self.runtime.call("wpigz_submit", self._ctl, seq, length, JOB_DECODE, expected)
+
     def rsync_scan(self, seq: int, length: int, h: int) -> tuple[int, int]:
         """Roll the -R hash h over the first length bytes of slot seq's data: (offset just past
         the last hit or -1, the hash after all length bytes)."""
@@ -431,6 +440,14 @@ class DeflatePool:
 
     def wait(self, seq: int) -> tuple[memoryview, int]:
         """Block until job seq is compressed; return its output and its check value."""
+        status, out, check = self.wait_status(seq)
+        if status != 0:
+            what = "output larger than its buffer" if status == STATUS_NO_ROOM else f"zlib error {status}"
+            raise EngineError(f"deflate failed on block {seq}: {what}")
+        return out, check
+
+    def wait_status(self, seq: int) -> tuple[int, memoryview, int]:
+        """Block until job seq is done; return its status (0 or STATUS_*), output and check."""
         while True:
             state = self.runtime.call("wpigz_wait", self._ctl, seq, WAIT_SLICE_MS)
             if state == 1:
@@ -438,12 +455,9 @@ class DeflatePool:
             if state < 0:
                 raise self.runtime.spawner.first_error() or EngineError("every worker thread has exited")
         status = self.runtime.call("wpigz_status", self._ctl, seq)
-        if status != 0:
-            what = "output larger than its buffer" if status == STATUS_NO_ROOM else f"zlib error {status}"
-            raise EngineError(f"deflate failed on block {seq}: {what}")
         length = self.runtime.call("wpigz_out_len", self._ctl, seq)
         check = self.runtime.call("wpigz_check", self._ctl, seq) & 0xFFFFFFFF
-        return self._outputs[seq % self.nslots][:length], check
+        return status, self._outputs[seq % self.nslots][:length], check
 
     def close(self) -> None:
         if self._ctl == 0:

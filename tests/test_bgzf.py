@@ -1,0 +1,105 @@
+"""--bgzf: htslib's BGZF, checked against the real bgzip (Debian's tabix package): bgzip indexes
+wpigz's output (it refuses anything but BGZF) and reads any range of it; wpigz reads bgzip's
+output, decoding its members in parallel."""
+
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from conftest import random_bytes, text_bytes, tool
+from wpigz import decoding, framing, members
+from wpigz.wasm_host import Runtime
+
+K = 1024
+DATA = text_bytes(300 * K + 7) + random_bytes(200 * K) + bytes(100 * K)
+
+
+def wpigz_bgzf(data: bytes, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wpigz", "--bgzf", *args], input=data, capture_output=True,
+                          timeout=120)
+
+
+def bgzf_members(blob: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos < len(blob):
+        header = members.parse_header(blob[pos:])
+        assert header is not None and header.kind == "BC" and header.size <= 65536
+        out.append(blob[pos:pos + header.size])
+        pos += header.size
+    assert pos == len(blob)
+    return out
+
+
+@pytest.mark.parametrize("size", [0, 1, framing.BGZF_BLOCK - 1, framing.BGZF_BLOCK, framing.BGZF_BLOCK + 1,
+                                  len(DATA)])
+@pytest.mark.parametrize("level", ["-1", "-6", "-11"])
+def test_bgzip_indexes_and_reads_what_wpigz_writes(tmp_path, size, level):
+    data = DATA[:size]
+    proc = wpigz_bgzf(data, level, "-p", "2")
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    blob = proc.stdout
+    found = bgzf_members(blob)
+    assert found[-1] == framing.BGZF_EOF
+    assert len(found) == max(1, -(-size // framing.BGZF_BLOCK)) + 1
+    path = tmp_path / "w.gz"
+    path.write_bytes(blob)
+    assert subprocess.run([tool("bgzip"), "-t", str(path)], capture_output=True).returncode == 0
+    assert subprocess.run([tool("bgzip"), "-dc", str(path)], capture_output=True, check=True).stdout == data
+    # -r builds a .gzi index only for BGZF; then -b/-s read any range through it
+    reindex = subprocess.run([tool("bgzip"), "-r", str(path)], capture_output=True)
+    assert (reindex.returncode, reindex.stderr) == (0, b"")
+    if size > 1000:
+        start = size // 2 - 300
+        part = subprocess.run([tool("bgzip"), "-dc", "-b", str(start), "-s", "600", str(path)], capture_output=True,
+                              check=True).stdout
+        assert part == data[start:start + 600]
+    assert wpigz_bgzf(data, level, "-p", "1").stdout == blob        # the same bytes for any thread count
+
+
+def test_bgzip_refuses_to_index_what_is_not_bgzf(tmp_path):
+    # the check above has teeth: the libdeflate engine's IG members are not BGZF
+    path = tmp_path / "ig.gz"
+    path.write_bytes(subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate"], input=DATA,
+                                    capture_output=True, check=True).stdout)
+    assert subprocess.run([tool("bgzip"), "-r", str(path)], capture_output=True).returncode != 0
+
+
+def test_wpigz_reads_bgzip_output_in_parallel(tmp_path, monkeypatch):
+    path = tmp_path / "b"
+    path.write_bytes(DATA)
+    subprocess.run([tool("bgzip"), "-k", str(path)], check=True)
+    blob = (tmp_path / "b.gz").read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "wpigz", "-dc", str(tmp_path / "b.gz")], capture_output=True,
+                          timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, DATA, b"")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a BGZF member was decoded sequentially")
+        yield b""
+    monkeypatch.setattr(decoding, "_inflate", refuse)
+    found = decoding.Decoded("unknown")
+    out = b"".join(bytes(p) for p in decoding.decode(io.BytesIO(blob), Runtime(), found))
+    assert out == DATA and len(found.members) == len(bgzf_members(blob))
+
+
+def test_header_is_bgzips():
+    blob = wpigz_bgzf(b"abc", "-9").stdout
+    assert blob[:16] == bytes.fromhex("1f8b08040000000000ff060042430200")
+    assert struct.unpack("<H", blob[16:18])[0] == len(blob) - 28 - 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-z",), "wpigz: --bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C\n"),
+    (("-b", "64"), "wpigz: --bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C\n"),
+    (("-C", "x"), "wpigz: --bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C\n"),
+    (("--engine", "zlib-ng"), "wpigz: --bgzf needs --engine libdeflate, not zlib-ng\n"),
+])
+def test_refused_combinations(args, message):
+    proc = wpigz_bgzf(b"x", *args)
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert proc.stderr.decode() == message + "wpigz: Try 'wpigz --help' for more information.\n"

@@ -1,0 +1,131 @@
+/* deflate_libdeflate.c -- the libdeflate compressor: one job is one whole gzip member's body.
+
+   The compressor seam of engine.h for the libdeflate (1.14) module. libdeflate compresses a
+   whole buffer at once and always ends with a final block; it has no preset dictionary. So
+   this engine does not write pigz's single stream: each job is compressed on its own into a
+   complete raw deflate stream, which the host frames as one gzip member (a header with the
+   member's size in an `IG` subfield, the body, the member's CRC-32 and ISIZE; see
+   wpigz/members.py). Jobs share nothing, so the output is the same for any thread count.
+
+   The same workers also decode (JOB_DECODE): a job then holds one gzip member's deflate body,
+   whose ISIZE the host passes in rsync_h, and the worker inflates it with libdeflate into the
+   slot's output, checking that the body is consumed exactly and that exactly ISIZE bytes
+   come out; the host compares the CRC-32 it reports with the member's trailer. This is how
+   wpigz -d decodes indexed members in parallel.
+
+   Memory: libdeflate allocates its (de)compressor with a global malloc hook that takes no
+   context, and wasi-libc's malloc is not safe on worker threads. So each worker allocates
+   its state while holding alloc_lock, with the hook pointing at that worker's arena
+   (worker_alloc); the lock is held only for that one allocation at start-up. */
+
+#include <stdint.h>
+#include <string.h>
+#include "engine.h"
+#include "libdeflate.h"
+#include "zlib.h"
+
+/* ---- libdeflate's allocations, from the allocating worker's arena ---- */
+
+static int32_t alloc_lock;              /* futex: 1 while a worker allocates */
+static struct worker *alloc_worker;     /* whose arena the hook allocates from meanwhile */
+
+static void *arena_malloc(size_t size) { return worker_alloc(alloc_worker, size); }
+
+static void arena_free(void *p) {
+    (void)p;                            /* the arena lives as long as the worker */
+}
+
+static void lock_allocator(struct worker *w) {
+    while (__atomic_exchange_n(&alloc_lock, 1, __ATOMIC_SEQ_CST) != 0)
+        __builtin_wasm_memory_atomic_wait32(&alloc_lock, 1, -1);
+    alloc_worker = w;
+    libdeflate_set_memory_allocator(arena_malloc, arena_free);
+}
+
+static void unlock_allocator(void) {
+    alloc_worker = NULL;
+    __atomic_store_n(&alloc_lock, 0, __ATOMIC_SEQ_CST);
+    __builtin_wasm_memory_atomic_notify(&alloc_lock, 1);
+}
+
+/* pigz's level numbers to libdeflate's: 0-9 are the same; -11 (zopfli in pigz) is libdeflate's
+   strongest level, 12. A pool made for decoding passes a negative level. */
+static int libdeflate_level(int level) { return level == 11 ? 12 : level; }
+
+struct ld_state {
+    struct libdeflate_compressor *compressor;       /* NULL in a decoding pool */
+    struct libdeflate_decompressor *decompressor;
+};
+
+void *compressor_start(struct ctl *c, struct worker *w) {
+    struct ld_state *st = worker_alloc(w, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    memset(st, 0, sizeof(*st));
+    lock_allocator(w);
+    if (c->level >= 0)
+        st->compressor = libdeflate_alloc_compressor(libdeflate_level(c->level));
+    else
+        st->decompressor = libdeflate_alloc_decompressor();
+    unlock_allocator();
+    return st->compressor != NULL || st->decompressor != NULL ? st : NULL;
+}
+
+/* Decode one member body: s->len bytes at s->in + DICT, exactly s->rsync_h bytes expected. */
+static void decode_job(struct ctl *c, struct ld_state *st, struct slot *s) {
+    size_t used = 0, produced = 0;
+    uint32_t expected = s->rsync_h;
+    enum libdeflate_result r = LIBDEFLATE_BAD_DATA;
+    if (st->decompressor != NULL && expected <= (uint32_t)c->out_size)
+        r = libdeflate_deflate_decompress_ex(st->decompressor, s->in + DICT, (size_t)s->len,
+                                             s->out, expected, &used, &produced);
+    s->out_len = (int32_t)produced;
+    s->check = (uint32_t)libdeflate_crc32(0, s->out, produced);
+    if (r != LIBDEFLATE_SUCCESS)
+        s->status = STATUS_DECODE_BAD;
+    else if (used != (size_t)s->len || produced != expected)
+        s->status = STATUS_DECODE_LENGTH;
+    else
+        s->status = STATUS_OK;
+}
+
+void compressor_job(struct ctl *c, struct worker *w, void *state, struct slot *s) {
+    struct ld_state *st = state;
+    unsigned char *data = s->in + DICT;
+    size_t n;
+    (void)w;
+
+    if (s->flags & JOB_TRAP)
+        __builtin_trap();
+    if (s->flags & JOB_DECODE) {
+        decode_job(c, st, s);
+        return;
+    }
+    /* a whole member body: no dictionary, no carry, always a final block; -R and the
+       check kind do not apply (the host refuses them for this engine) */
+    n = st->compressor == NULL ? 0
+        : libdeflate_deflate_compress(st->compressor, data, (size_t)s->len, s->out, (size_t)c->out_size);
+    s->out_len = (int32_t)n;
+    s->check = (uint32_t)libdeflate_crc32(0, data, (size_t)s->len);
+    s->status = n == 0 ? STATUS_NO_ROOM : STATUS_OK;
+}
+
+void compressor_end(struct ctl *c, struct worker *w, void *state) {
+    (void)c;
+    (void)w;
+    (void)state;            /* everything came from the arena, which the host frees */
+}
+
+/* Check-value arithmetic and the version for the host (zlib's, linked for the inflater). */
+EXPORT("wpigz_crc32_combine")
+uint32_t wpigz_crc32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)crc32_combine(a, b, len_b); }
+
+EXPORT("wpigz_adler32_combine")
+uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
+
+EXPORT("wpigz_zlib_version")
+const char *wpigz_zlib_version(void) { return zlibVersion(); }
+
+/* The version of the library itself, for -V and -L. */
+EXPORT("wpigz_library_version")
+const char *wpigz_library_version(void) { return LIBDEFLATE_VERSION_STRING; }
