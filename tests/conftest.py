@@ -110,3 +110,15 @@ def _no_large_files_left_behind(request):
                 path.unlink()
         except OSError:
             pass
+
+
+def peak_rss_measured(cmd: list[str], report: Path) -> list[str]:
+    """cmd run under GNU time, which writes its peak RSS (KiB) to report (read it with
+    peak_rss_kib). A child's own ru_maxrss from os.wait4 is no good here: a process forked from
+    the (large, long-running) pytest process inherits pytest's high-water mark at exec, while
+    time's is small."""
+    return [tool("time"), "-f", "%M", "-o", str(report), *cmd]
+
+
+def peak_rss_kib(report: Path) -> int:
+    return int(report.read_text().split()[-1])

@@ -380,7 +380,8 @@ class DeflatePool:
         requested = threads
         self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize)
         self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize,
-                                 runtime.info.library_levels[level],   # the engine's level mapping
+                                 # the engine's level mapping; a decoding pool's negative level as is
+                                 runtime.info.library_levels[level] if level >= 0 else level,
                                  strategy, int(independent), check_kind)
         if self._ctl == 0:
             # the message names the thread count the user asked for, even when a small input
