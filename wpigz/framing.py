@@ -15,7 +15,7 @@ carrying the member's size (the ``IG`` subfield) and the member's CRC-32 / ISIZE
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from ._record import dataclass         # dataclasses itself costs start-up time
 from typing import Callable
 
 GZIP_MAGIC = b"\x1f\x8b"
