@@ -116,16 +116,6 @@ void compressor_end(struct ctl *c, struct worker *w, void *state) {
     (void)state;            /* everything came from the arena, which the host frees */
 }
 
-/* Check-value arithmetic and the version for the host (zlib's, linked for the inflater). */
-EXPORT("wpigz_crc32_combine")
-uint32_t wpigz_crc32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)crc32_combine(a, b, len_b); }
-
-EXPORT("wpigz_adler32_combine")
-uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
-
-EXPORT("wpigz_zlib_version")
-const char *wpigz_zlib_version(void) { return zlibVersion(); }
-
 /* The version of the library itself, for -V and -L. */
 EXPORT("wpigz_library_version")
 const char *wpigz_library_version(void) { return LIBDEFLATE_VERSION_STRING; }

@@ -148,16 +148,6 @@ void compressor_end(struct ctl *c, struct worker *w, void *state) {
     deflateEnd(&((struct zlib_state *)state)->strm);
 }
 
-/* Check-value arithmetic for the host, which combines the per-job values in order. */
-EXPORT("wpigz_crc32_combine")
-uint32_t wpigz_crc32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)crc32_combine(a, b, len_b); }
-
-EXPORT("wpigz_adler32_combine")
-uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
-
-EXPORT("wpigz_zlib_version")
-const char *wpigz_zlib_version(void) { return zlibVersion(); }
-
 /* The version of the library itself, for -V and -L: zlib-ng's zlibVersion() is the zlib
    version it is compatible with ("1.3.1.zlib-ng"), not its own. */
 EXPORT("wpigz_library_version")

@@ -267,17 +267,6 @@ uint32_t wpigz_zopfli_peak(struct ctl *c) {
     return peak;
 }
 
-/* Check-value arithmetic for the host, which combines the per-job values in order. */
-EXPORT("wpigz_crc32_combine")
-uint32_t wpigz_crc32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)crc32_combine(a, b, len_b); }
-
-EXPORT("wpigz_adler32_combine")
-uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
-
-/* The version the host shows (-V): the check values and decoders are zlib's */
-EXPORT("wpigz_zlib_version")
-const char *wpigz_zlib_version(void) { return zlibVersion(); }
-
 /* The library's version, for -V and -L: zopfli has none of its own; this is the copy in
    pigz's source package (build.py's PIGZ_SPEC). */
 EXPORT("wpigz_library_version")

@@ -124,8 +124,9 @@ void compressor_job(struct ctl *c, struct worker *w, void *state, struct slot *s
 /* On worker w's thread, as it exits. */
 void compressor_end(struct ctl *c, struct worker *w, void *state);
 
-/* Besides these, a compressor's file exports to the host (main thread) the check-value
-   arithmetic the host needs to combine per-job values in order -- wpigz_crc32_combine and
-   wpigz_adler32_combine -- and wpigz_zlib_version, the library's version string. */
+/* Besides these, a compressor's file exports wpigz_library_version, its library's version
+   string for -V and -L. The check-value arithmetic the host needs to combine per-job values
+   (wpigz_crc32_combine, wpigz_adler32_combine) and wpigz_zlib_version are zlib's, shared by
+   every module, in inflater.c. */
 
 #endif

@@ -493,3 +493,16 @@ int32_t wpigz_inflater_step(struct inflater *f, int32_t at_eof) {
         return pack_step(f);
     return inflate_step(f);
 }
+
+/* ---- shared by every module (each links zlib for these decoders) ---- */
+
+/* Check-value arithmetic for the host, which combines the per-job values in order. */
+EXPORT("wpigz_crc32_combine")
+uint32_t wpigz_crc32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)crc32_combine(a, b, len_b); }
+
+EXPORT("wpigz_adler32_combine")
+uint32_t wpigz_adler32_combine(uint32_t a, uint32_t b, uint32_t len_b) { return (uint32_t)adler32_combine(a, b, len_b); }
+
+/* The zlib version the check values and decoders come from. */
+EXPORT("wpigz_zlib_version")
+const char *wpigz_zlib_version(void) { return zlibVersion(); }
