@@ -249,11 +249,34 @@ def test_a_lying_size_is_never_trusted(lie, member):
     assert outcome(bad, parallel=True)[0] == DATA
 
 
-@pytest.mark.parametrize("tail", [b"", b"\0" * 100, b"junk", b"\x1f", b"\x1f\x8b", gzip.compress(b"more", mtime=0)])
+# a compress (.Z) or pack member may follow a gzip member, as gzip reads them; b"\x1f\x9d" alone
+# is a compress member cut short (found by the Hypothesis test below)
+LZW_HELLO = subprocess.run(["compress", "-c"], input=b"hello\n" * 100, capture_output=True, check=True).stdout
+
+
+@pytest.mark.parametrize("tail", [b"", b"\0" * 100, b"junk", b"\x1f", b"\x1f\x8b", gzip.compress(b"more", mtime=0),
+                                  b"\x1f\x9d", pytest.param(LZW_HELLO, id="compress-member"), b"\x1f\x1e"])
 @pytest.mark.parametrize("strict", [False, True])
 def test_what_follows_is_handled_as_by_the_sequential_decoder(tail, strict):
     blob = indexed_blob() + tail
     assert outcome(blob, parallel=True, strict=strict) == outcome(blob, parallel=False, strict=strict)
+
+
+def test_a_compress_member_after_indexed_members_is_decoded_like_gzip_does(tmp_path):
+    path = tmp_path / "mixed.gz"
+    path.write_bytes(wpigz_cmd("-c", data=DATA).stdout + LZW_HELLO)
+    for tool_cmd in (["gzip"], [sys.executable, "-m", "wpigz"]):
+        done = subprocess.run([*tool_cmd, "-dc", str(path)], capture_output=True, timeout=60)
+        assert (done.returncode, done.stdout) == (0, DATA + b"hello\n" * 100), tool_cmd
+
+
+def test_passthrough_copies_what_follows_indexed_members(tmp_path):
+    """-cdf copies trailing data that is not a member, as gzip and pigz do."""
+    path = tmp_path / "trailing.gz"
+    path.write_bytes(wpigz_cmd("-c", data=DATA).stdout + b"TRAILING TEXT\n")
+    for tool_cmd in (["gzip"], ["pigz"], [sys.executable, "-m", "wpigz"]):
+        done = subprocess.run([*tool_cmd, "-cdf", str(path)], capture_output=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (0, DATA + b"TRAILING TEXT\n", b""), tool_cmd
 
 
 def test_indexed_and_plain_members_mixed():

@@ -237,9 +237,9 @@ def _trailing(source: Source, decoded: Decoded, strict: bool, passthrough: bool 
 
 
 def _gzip(source: Source, decoder: Decoder, decoded: Decoded, strict: bool = False,
-          passthrough: bool = False) -> Output:
-    """gzip members, and pack or compress members among them, as gzip reads them."""
-    first = True
+          passthrough: bool = False, first: bool = True) -> Output:
+    """gzip members, and pack or compress members among them, as gzip reads them (first:
+    the next member is the input's first, whose header names the output)."""
     while True:
         head = source.peek(2)
         if head == PACK_MAGIC:
@@ -486,7 +486,7 @@ def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
         yield from _zstd(source, decoded)
         return
     if form == "gzip" and members.first_is_indexed(source):     # sizes stated: decode in parallel
-        yield from members.decode_members(source, runtime, decoded, strict)
+        yield from members.decode_members(source, runtime, decoded, strict, passthrough)
         return
     with Decoder(runtime) as decoder:
         if form in ("gzip", "pack"):

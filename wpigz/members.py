@@ -178,10 +178,11 @@ def first_is_indexed(source: dz.Source) -> bool:
 
 
 def decode_members(source: dz.Source, runtime: Runtime, decoded: dz.Decoded, strict: bool = False,
-                   threads: int | None = None) -> dz.Output:
+                   passthrough: bool = False, threads: int | None = None) -> dz.Output:
     """Decode a gzip input whose members state their sizes, several members at once (see the
     module's docstring); yields the output in order, records the members in decoded, and
-    applies decoding's rules to whatever follows the last member."""
+    applies decoding's rules to whatever follows the last member (passthrough: -cdf copies
+    it)."""
     runtime = _runtime(runtime)
     threads = threads or default_threads()
     first = parse_header(source.peek(MAX_HEADER))
@@ -264,10 +265,14 @@ def decode_members(source: dz.Source, runtime: Runtime, decoded: dz.Decoded, str
             if source.peek(2) != dz.GZIP_MAGIC:
                 if not (yield from drain()):
                     continue
-                if not dz._trailing(source, decoded, strict):
+                if not dz._trailing(source, decoded, strict, passthrough):
+                    if passthrough:
+                        yield from dz._copy(source)
                     return
-                if source.peek(2) != dz.GZIP_MAGIC:      # a lone 1f: a member cut short
-                    yield from sequential_member()
+                if source.peek(2) != dz.GZIP_MAGIC:
+                    # a pack or compress member follows: the rest goes as decoding reads it
+                    yield from dz._gzip(source, decoder, decoded, strict, passthrough, first=not started)
+                    return
                 continue
             header = parse_header(source.peek(1024)) or parse_header(source.peek(MAX_HEADER))
             body = -1 if header is None or header.size is None else header.size - header.length - TRAILER
