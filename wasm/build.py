@@ -251,9 +251,7 @@ def build_zlib_ng(sdist: Path, output: Path) -> None:
     zig = check_zig()
     with tempfile.TemporaryDirectory(prefix="wpigz-build-ng-") as tmp:
         work = Path(tmp)
-        with tarfile.open(sdist) as tar:
-            tar.extractall(work, filter="data")
-        (top,) = [p for p in work.iterdir() if p.is_dir()]
+        top = extract(sdist, work)
         src = top / ZLIB_NG_DIR
         # what zlib-ng's CMake would generate for a zlib-compatible build without a symbol prefix
         (src / "zlib.h").write_text((src / "zlib.h.in").read_text().replace("@ZLIB_SYMBOL_PREFIX@", ""))
@@ -265,12 +263,8 @@ def build_zlib_ng(sdist: Path, output: Path) -> None:
         copy_glue(src, ZLIB_COMPRESSOR)
         generic = sorted(str(p.relative_to(src)) for p in (src / "arch" / "generic").glob("*.c"))
         cflags = [ZLIB_NG_CPU if flag.startswith("-mcpu=") else flag for flag in CFLAGS]
-        cmd = zig + ["cc", *cflags, *ZLIB_NG_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR,
-                     *ZLIB_NG_SOURCES, *ZLIB_NG_SIMD_SOURCES,
-                     *generic, "-o", "out.wasm"]
-        subprocess.run(cmd, check=True, cwd=src)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / "out.wasm", output)
+        link_module(zig, src, [*cflags, *ZLIB_NG_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR,
+                               *ZLIB_NG_SOURCES, *ZLIB_NG_SIMD_SOURCES, *generic], output)
 
 
 def fetch_pigz_tarball() -> Path:
@@ -282,19 +276,14 @@ def build_zopfli(zlib_tarball: Path, pigz_tarball: Path, output: Path) -> None:
     """wpigz/zopfli.wasm: the glue, deflate_zopfli.c, pigz's zopfli and zlib (check values and
     decoders). Each zopfli file is compiled through a wrapper that force-includes
     zopfli_alloc.h, so only zopfli's malloc/free go to the per-worker heap."""
-    for tarball, digest in ((zlib_tarball, ZLIB_SHA256), (pigz_tarball, PIGZ_SHA256)):
-        if sha256(tarball) != digest:
-            sys.exit(f"build.py: {tarball}: sha256 is not the pinned {digest}")
+    check_pinned((zlib_tarball, ZLIB_SHA256), (pigz_tarball, PIGZ_SHA256))
     zig = check_zig()
     with tempfile.TemporaryDirectory(prefix="wpigz-build-zopfli-") as tmp:
         work = Path(tmp)
-        for tarball, name in ((zlib_tarball, "zlib"), (pigz_tarball, "pigz")):
-            with tarfile.open(tarball) as tar:
-                tar.extractall(work / name, filter="data")
+        zlib_top = extract(zlib_tarball, work / "zlib")
+        pigz_top = extract(pigz_tarball, work / "pigz")
         top = work / "tree"
         top.mkdir()
-        (zlib_top,) = [p for p in (work / "zlib").iterdir() if p.is_dir()]
-        (pigz_top,) = [p for p in (work / "pigz").iterdir() if p.is_dir()]
         shutil.copytree(zlib_top, top / "zlib")
         shutil.copytree(pigz_top / ZOPFLI_DIR, top / "zopfli")
         copy_glue(top, ZOPFLI_COMPRESSOR)
@@ -306,12 +295,9 @@ def build_zopfli(zlib_tarball: Path, pigz_tarball: Path, output: Path) -> None:
             wrapper = f"zopfli/wpigz_{name}"
             (top / wrapper).write_text(f'#include "zopfli_alloc.h"\n#include "{name}"\n')
             wrappers.append(wrapper)
-        cmd = zig + ["cc", *CFLAGS, *ZOPFLI_DEFINES, "-Izlib", "-Izopfli", *LDFLAGS, *GLUE_SOURCES,
-                     *ZOPFLI_GLUE, ZOPFLI_COMPRESSOR, *[f"zlib/{name}" for name in ZLIB_SOURCES],
-                     *wrappers, "-o", "out.wasm"]
-        subprocess.run(cmd, check=True, cwd=top)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(top / "out.wasm", output)
+        link_module(zig, top, [*CFLAGS, *ZOPFLI_DEFINES, "-Izlib", "-Izopfli", *LDFLAGS, *GLUE_SOURCES,
+                               *ZOPFLI_GLUE, ZOPFLI_COMPRESSOR, *[f"zlib/{name}" for name in ZLIB_SOURCES],
+                               *wrappers], output)
 
 
 def fetch_libdeflate_tarball() -> Path:
@@ -323,28 +309,41 @@ def fetch_libdeflate_tarball() -> Path:
 def build_libdeflate(tarball: Path, zlib_tarball: Path, output: Path) -> None:
     """libdeflate 1.14 (compression, and decoding of indexed members) plus zlib 1.2.13 for the
     shared inflater and the check-value arithmetic, with the libdeflate compressor."""
-    if sha256(tarball) != LIBDEFLATE_SHA256:
-        sys.exit(f"build.py: {tarball}: sha256 is not the pinned {LIBDEFLATE_SHA256}")
-    if sha256(zlib_tarball) != ZLIB_SHA256:
-        sys.exit(f"build.py: {zlib_tarball}: sha256 is not the pinned {ZLIB_SHA256}")
+    check_pinned((tarball, LIBDEFLATE_SHA256), (zlib_tarball, ZLIB_SHA256))
     zig = check_zig()
     with tempfile.TemporaryDirectory(prefix="wpigz-build-ld-") as tmp:
         work = Path(tmp)
-        with tarfile.open(tarball) as tar:
-            tar.extractall(work, filter="data")
-        (src,) = [p for p in work.iterdir() if p.is_dir()]
-        with tarfile.open(zlib_tarball) as tar:
-            tar.extractall(src / "zlib-src", filter="data")
-        (zlib_dir,) = [p for p in (src / "zlib-src").iterdir() if p.is_dir()]
+        src = extract(tarball, work)
+        zlib_dir = extract(zlib_tarball, src / "zlib-src")
         apply_edits(src, LIBDEFLATE_EDITS, LIBDEFLATE_TARBALL)
         copy_glue(src, LIBDEFLATE_COMPRESSOR)
         zlib_files = [str((zlib_dir / name).relative_to(src)) for name in ZLIB_SOURCES]
         cflags = [LIBDEFLATE_CPU if flag.startswith("-mcpu=") else flag for flag in CFLAGS]
-        cmd = zig + ["cc", *cflags, *LIBDEFLATE_DEFINES, "-I.", f"-I{zlib_dir.relative_to(src)}", *LDFLAGS,
-                     *GLUE_SOURCES, LIBDEFLATE_COMPRESSOR, *LIBDEFLATE_SOURCES, *zlib_files, "-o", "out.wasm"]
-        subprocess.run(cmd, check=True, cwd=src)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / "out.wasm", output)
+        link_module(zig, src, [*cflags, *LIBDEFLATE_DEFINES, "-I.", f"-I{zlib_dir.relative_to(src)}", *LDFLAGS,
+                               *GLUE_SOURCES, LIBDEFLATE_COMPRESSOR, *LIBDEFLATE_SOURCES, *zlib_files], output)
+
+
+def check_pinned(*pinned: tuple[Path, str]) -> None:
+    """Stop unless every (tarball, sha256) pair matches."""
+    for tarball, digest in pinned:
+        if sha256(tarball) != digest:
+            sys.exit(f"build.py: {tarball}: sha256 is not the pinned {digest}")
+
+
+def extract(tarball: Path, into: Path) -> Path:
+    """Unpack tarball into the directory into; return the one top-level directory it holds."""
+    with tarfile.open(tarball) as tar:
+        tar.extractall(into, filter="data")
+    (top,) = [p for p in into.iterdir() if p.is_dir()]
+    return top
+
+
+def link_module(zig: list[str], tree: Path, args: list[str], output: Path) -> None:
+    """Compile and link one module with zig cc inside tree (relative paths only, so nothing
+    about this machine reaches the output), then copy it to output."""
+    subprocess.run(zig + ["cc", *args, "-o", "out.wasm"], check=True, cwd=tree)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tree / "out.wasm", output)
 
 
 def apply_edits(src: Path, edits: dict[str, tuple[str, str]], origin: str) -> None:
@@ -375,21 +374,13 @@ def check_zig() -> list[str]:
 
 
 def build(tarball: Path, output: Path) -> None:
-    if sha256(tarball) != ZLIB_SHA256:
-        sys.exit(f"build.py: {tarball}: sha256 is not the pinned {ZLIB_SHA256}")
+    check_pinned((tarball, ZLIB_SHA256))
     zig = check_zig()
     with tempfile.TemporaryDirectory(prefix="wpigz-build-") as tmp:
         work = Path(tmp)
-        with tarfile.open(tarball) as tar:
-            tar.extractall(work, filter="data")
-        (src,) = [p for p in work.iterdir() if p.is_dir()]
+        src = extract(tarball, work)
         copy_glue(src, ZLIB_COMPRESSOR)
-        # relative paths only, run inside the tree: nothing about this machine reaches the output
-        cmd = zig + ["cc", *CFLAGS, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR, *ZLIB_SOURCES,
-                     "-o", "out.wasm"]
-        subprocess.run(cmd, check=True, cwd=src)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / "out.wasm", output)
+        link_module(zig, src, [*CFLAGS, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR, *ZLIB_SOURCES], output)
 
 
 def main() -> None:
