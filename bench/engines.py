@@ -1,9 +1,10 @@
-"""Which engine to pick: wpigz's two engines against pigz at every level 1-9, on every corpus file.
+"""Which engine to pick: wpigz's three engines against pigz at every level 1-9, on every corpus file.
 
 Whole commands, as a user runs them (start-up included), with the machine's thread count:
-pigz, `wpigz` (the zlib engine: pigz's exact bytes) and `wpigz --engine zlib-ng`, in rounds
-with the order rotated (suite.py's method), each ratio taken within a round. The table is what
-the README's paragraph on choosing an engine is written from.
+pigz, `wpigz` (the zlib engine: pigz's exact bytes), `wpigz --engine zlib-ng` and `wpigz
+--engine libdeflate`, in rounds with the order rotated (suite.py's method), each ratio taken
+within a round. The table and bench/plots/engines.png are what the README's paragraph on
+choosing an engine is written from.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import statistics
 from .suite import Series, compress_cmd, run
 
 MB = 1e6
-TOOLS = ["pigz", "wpigz", "wpigz zlib-ng"]
+TOOLS = ["pigz", "wpigz", "wpigz zlib-ng", "wpigz libdeflate"]
+ENGINE_TOOLS = {"zlib": "wpigz", "zlib-ng": "wpigz zlib-ng", "libdeflate": "wpigz libdeflate"}
 LEVELS = range(1, 10)
 
 
@@ -39,24 +41,48 @@ def measure(files, threads: int, runs: int, log) -> dict:
 
 def table(results: dict, files, threads: int) -> list[str]:
     """RESULTS.md's section: per file, per level, each engine's speed and size next to pigz's."""
-    out = ["## Choosing an engine: both engines against pigz, levels 1-9", "",
+    out = ["## Choosing an engine: the three engines against pigz, levels 1-9", "",
            f"Whole commands with {threads} threads; 'x pigz' is the median of per-round throughput ratios, "
-           "'size vs pigz' compares the output sizes.", ""]
+           "'size' compares the output's size with pigz's at the same level. "
+           "![engines against pigz](plots/engines.png)", ""]
     for item in files:
-        out += [f"#### {item.name}", "",
-                "| level | pigz MB/s | pigz ratio % | zlib engine MB/s | x pigz | zlib-ng engine MB/s | x pigz | "
-                "zlib-ng ratio % | zlib-ng size vs pigz |",
-                "|---|---|---|---|---|---|---|---|---|"]
+        head = "| level | pigz MB/s | pigz ratio % |"
+        rule = "|---|---|---|"
+        for engine in ENGINE_TOOLS:
+            head += f" {engine} MB/s | x pigz | size |"
+            rule += "---|---|---|"
+        out += [f"#### {item.name}", "", head, rule]
         for level in LEVELS:
-            pigz, zlib, ng = (results[(item.name, tool, level)] for tool in TOOLS)
-            size = {name: s.median("out_size") for name, s in (("pigz", pigz), ("ng", ng))}
-            out.append(f"| {level} | {item.size / MB / pigz.median('wall'):.1f} | "
-                       f"{100 * size['pigz'] / item.size:.2f} | {item.size / MB / zlib.median('wall'):.1f} | "
-                       f"{statistics.median(zlib.ratios):.2f}x | {item.size / MB / ng.median('wall'):.1f} | "
-                       f"{statistics.median(ng.ratios):.2f}x | {100 * size['ng'] / item.size:.2f} | "
-                       f"{100 * (size['ng'] / size['pigz'] - 1):+.2f}% |")
+            pigz = results[(item.name, "pigz", level)]
+            pigz_size = pigz.median("out_size")
+            row = f"| {level} | {item.size / MB / pigz.median('wall'):.1f} | {100 * pigz_size / item.size:.2f} |"
+            for tool in ENGINE_TOOLS.values():
+                s = results[(item.name, tool, level)]
+                row += (f" {item.size / MB / s.median('wall'):.1f} | {statistics.median(s.ratios):.2f}x | "
+                        f"{100 * (s.median('out_size') / pigz_size - 1):+.2f}% |")
+            out.append(row)
         out.append("")
     return out
+
+
+def plot(results: dict, files, threads: int, target) -> None:
+    """Throughput against pigz's (median per-round ratio) at each level, one panel per file."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(1, len(files), figsize=(5 * len(files), 4), squeeze=False)
+    for ax, item in zip(axes[0], files):
+        for engine, tool in ENGINE_TOOLS.items():
+            ax.plot(list(LEVELS), [statistics.median(results[(item.name, tool, level)].ratios) for level in LEVELS],
+                    marker="o", label=engine)
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_title(f"{item.name}, {threads} threads")
+        ax.set_xlabel("level")
+        ax.set_ylabel("throughput / pigz's")
+        ax.legend()
+    figure.tight_layout()
+    figure.savefig(target, dpi=100)
+    plt.close(figure)
 
 
 def main() -> None:
@@ -78,6 +104,9 @@ def main() -> None:
     threads = os.cpu_count() or 1
     results = measure(files, threads, args.runs, lambda text: print(f"[{time.time() - started:6.0f}s] {text}",
                                                                     flush=True))
+    from .suite import PLOTS
+    PLOTS.mkdir(exist_ok=True)
+    plot(results, files, threads, PLOTS / "engines.png")
     print("\n".join(table(results, files, threads)))
 
 

@@ -96,8 +96,9 @@ def compress_cmd(tool: str, level: int, threads: int, path: Path) -> list[str] |
     """The command compressing path to stdout, or None when the tool has no such setting."""
     if tool == "wpigz":
         return wpigz_cmd() + [f"-{level}", "-p", str(threads), "-c", str(path)]
-    if tool == "wpigz zlib-ng":
-        return wpigz_cmd() + ["--engine", "zlib-ng", f"-{level}", "-p", str(threads), "-c", str(path)]
+    if tool in ("wpigz zlib-ng", "wpigz libdeflate"):
+        engine = tool.split()[1]
+        return wpigz_cmd() + ["--engine", engine, f"-{level}", "-p", str(threads), "-c", str(path)]
     if tool == "pigz":
         return ["pigz", f"-{level}", "-p", str(threads), "-c", str(path)]
     if tool == "gzip":
@@ -285,6 +286,8 @@ def main() -> None:
     log("engines against pigz, levels 1-9")
     from . import engines as choosing
     engine_levels = choosing.measure(files, max(thread_counts), args.runs, log)
+    PLOTS.mkdir(exist_ok=True)
+    choosing.plot(engine_levels, files, max(thread_counts), PLOTS / "engines.png")
     log("level 11 (zopfli)")
     from . import zopfli
     level11 = zopfli.measure(files, args.runs, log, quick=args.quick)
