@@ -349,6 +349,9 @@ def test_picked_file_gets_its_name_and_time_as_wpigz_c_file(tmp_path):
                 return tools.evaluate(session, expression)
 
             tools.wait_for(session, "location.href + ' ' + document.readyState", (f"{url} complete",), PAGE_TIMEOUT)
+            # the page is loaded before its script has finished setting up (it fetches the
+            # engine list): picking a file earlier was once lost under load
+            tools.wait_for(session, "document.documentElement.dataset.ready", ("yes",), PAGE_TIMEOUT)
             node = tools.call("Runtime.evaluate", session, expression="document.getElementById('file')")
             tools.call("DOM.setFileInputFiles", session, files=[str(picked)], objectId=node["result"]["objectId"])
             evaluate("document.getElementById('threads').value = '2';"

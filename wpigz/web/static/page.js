@@ -199,9 +199,10 @@ async function init() {
     if (params.get("post")) post(params.get("post") + ".error", `wpigz: ${problem}`);
     return;
   }
-  await listEngines();
   $("isolation").textContent = `Cross-origin isolated: shared memory is available; ` +
     `${navigator.hardwareConcurrency || 1} hardware threads.`;
+  // the controls work from here on, before the engine list arrives: a file picked while
+  // engines.json is on its way must not be lost (the form's default engine is zlib)
   $("file").addEventListener("change", () => { if ($("file").files.length) pick($("file").files[0]); });
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -222,6 +223,8 @@ async function init() {
     $("start").disabled = !picked;
     $("problem").textContent = "cancelled";
   });
+  await listEngines();
+  document.documentElement.dataset.ready = "yes";     // for scripts driving the page (tests)
   if (params.get("src")) automatic().catch((error) => { $("problem").textContent = String(error); });
 }
 
