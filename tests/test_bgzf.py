@@ -1,17 +1,21 @@
 """--bgzf: htslib's BGZF, checked against the real bgzip (Debian's tabix package): bgzip indexes
 wpigz's output (it refuses anything but BGZF) and reads any range of it; wpigz reads bgzip's
-output, decoding its members in parallel."""
+output, decoding its members in parallel, with as many workers as -p asks for."""
 
 from __future__ import annotations
 
+import gzip
 import io
+import random
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import random_bytes, text_bytes, tool
+import wpigz
+from conftest import pigz, random_bytes, text_bytes, tool
 from wpigz import decoding, framing, members
 from wpigz.wasm_host import Runtime
 
@@ -103,3 +107,40 @@ def test_refused_combinations(args, message):
     proc = wpigz_bgzf(b"x", *args)
     assert (proc.returncode, proc.stdout) == (1, b"")
     assert proc.stderr.decode() == message + "wpigz: Try 'wpigz --help' for more information.\n"
+
+
+# ---- decoding threads follow -p (and the reader's threads)
+
+COUNTING_POOLS = """\
+import sys
+from wpigz import cli, members
+class CountingPool(members.DeflatePool):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        sys.stderr.write(f"decoding pool: {self.threads} threads, {len(self._workers)} started\\n")
+members.DeflatePool = CountingPool
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("writer", ["bgzip", "libdeflate"])
+def test_decoding_workers_follow_p(tmp_path, threads, writer):
+    path = tmp_path / "in"
+    path.write_bytes(DATA)
+    if writer == "bgzip":
+        subprocess.run([tool("bgzip"), "-k", str(path)], check=True)
+    else:
+        subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "-b", "64", "-k", str(path)],
+                       check=True)
+    packed = str(tmp_path / "in.gz")
+    for args in (("-dc",), ("-t",)):
+        # the real command, with DeflatePool replaced by a subclass that says how many workers it got
+        proc = subprocess.run([sys.executable, "-c", COUNTING_POOLS, *args, "-p", str(threads), packed],
+                              capture_output=True, timeout=60)
+        assert proc.returncode == 0
+        assert proc.stdout == (DATA if args == ("-dc",) else b"")
+        assert proc.stderr.decode() == f"decoding pool: {threads} threads, {threads} started\n"
+    plain = subprocess.run([sys.executable, "-m", "wpigz", "-dc", "-p", str(threads), packed], capture_output=True,
+                           timeout=60)
+    assert (plain.returncode, plain.stdout, plain.stderr) == (0, DATA, b"")
