@@ -1,6 +1,7 @@
 """--bgzf: htslib's BGZF, checked against the real bgzip (Debian's tabix package): bgzip indexes
 wpigz's output (it refuses anything but BGZF) and reads any range of it; wpigz reads bgzip's
-output, decoding its members in parallel, with as many workers as -p asks for."""
+output, decoding its members in parallel, with as many workers as -p (or the
+reader's threads) asks for; the library writes the same BGZF with bgzf=True."""
 
 from __future__ import annotations
 
@@ -109,6 +110,58 @@ def test_refused_combinations(args, message):
     assert proc.stderr.decode() == message + "wpigz: Try 'wpigz --help' for more information.\n"
 
 
+# ---- the library: bgzf=True writes the command's bytes
+
+@pytest.mark.parametrize("size", [0, 1, framing.BGZF_BLOCK, framing.BGZF_BLOCK + 1, len(DATA)])
+@pytest.mark.parametrize("level", [0, 1, 6, 11])
+def test_library_bgzf_is_the_commands_bytes(tmp_path, size, level):
+    data = DATA[:size]
+    command = wpigz_bgzf(data, f"-{level}", "-n")
+    assert (command.returncode, command.stderr) == (0, b"")
+    blob = wpigz.compress(data, level, bgzf=True, threads=2)
+    assert blob == command.stdout
+    # through a file object too, written in uneven pieces, with another thread count and a
+    # name and time that BGZF does not store
+    path = tmp_path / "lib.gz"
+    with wpigz.open(path, "wb", compresslevel=level, threads=3, bgzf=True) as f:
+        for start in range(0, size, 40_000):
+            f.write(data[start:start + 40_000])
+    assert path.read_bytes() == blob
+    assert bgzf_members(blob)[-1] == framing.BGZF_EOF
+    assert subprocess.run([tool("bgzip"), "-t", str(path)], capture_output=True).returncode == 0
+    assert subprocess.run([tool("bgzip"), "-dc", str(path)], capture_output=True, check=True).stdout == data
+
+
+def test_library_bgzf_text_mode_and_engine_spelled_out(tmp_path):
+    text = DATA[:200_000].decode("latin-1")
+    path = tmp_path / "t.gz"
+    with wpigz.open(path, "wt", encoding="latin-1", engine="libdeflate", bgzf=True) as f:
+        f.write(text)
+    assert path.read_bytes() == wpigz_bgzf(text.encode("latin-1")).stdout
+    with wpigz.open(path, "rt", encoding="latin-1") as f:
+        assert f.read() == text
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: wpigz.compress(b"x", bgzf=True, engine="zlib-ng"), "bgzf=True needs engine='libdeflate', not 'zlib-ng'"),
+    (lambda: wpigz.open(io.BytesIO(), "wb", bgzf=True, engine="zlib-ng"),
+     "bgzf=True needs engine='libdeflate', not 'zlib-ng'"),
+    (lambda: wpigz.GzipFile(fileobj=io.BytesIO(), mode="wb", bgzf=True, blocksize=64 * K),
+     "bgzf=True writes BGZF's own 64 KiB members: no blocksize"),
+    (lambda: wpigz.compress(b"x", bgzf=True, engine="lzma"), "engine must be one of"),
+])
+def test_library_refuses_what_cannot_be_bgzf(call, message):
+    # the command refuses the same (--engine zlib-ng, -b: test_refused_combinations)
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_library_refuses_before_creating_the_file(tmp_path):
+    with pytest.raises(ValueError):
+        wpigz.open(tmp_path / "never.gz", "wb", bgzf=True, blocksize=64 * K)
+    assert not (tmp_path / "never.gz").exists()
+
+
 # ---- decoding threads follow -p (and the reader's threads)
 
 COUNTING_POOLS = """\
@@ -144,3 +197,25 @@ def test_decoding_workers_follow_p(tmp_path, threads, writer):
     plain = subprocess.run([sys.executable, "-m", "wpigz", "-dc", "-p", str(threads), packed], capture_output=True,
                            timeout=60)
     assert (plain.returncode, plain.stdout, plain.stderr) == (0, DATA, b"")
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_reader_threads_bound_the_decoding_workers(monkeypatch, threads):
+    seen = []
+
+    class CountingPool(members.DeflatePool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append((self.threads, len(self._workers)))
+    monkeypatch.setattr(members, "DeflatePool", CountingPool)
+    blob = wpigz.compress(DATA, bgzf=True)
+    with wpigz.open(io.BytesIO(blob), "rb", threads=threads) as f:
+        assert f.read() == DATA
+    assert seen == [(threads, threads)]
+    assert gzip.decompress(blob) == DATA
+
+
+@pytest.mark.parametrize("threads, error", [(0, ValueError), (-1, ValueError), ("2", TypeError), (True, TypeError)])
+def test_reader_refuses_bad_threads(threads, error):
+    with pytest.raises(error):
+        wpigz.open(io.BytesIO(wpigz.compress(b"x")), "rb", threads=threads)
