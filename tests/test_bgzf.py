@@ -1,7 +1,10 @@
-"""--bgzf: htslib's BGZF, checked against the real bgzip (Debian's tabix package): bgzip indexes
-wpigz's output (it refuses anything but BGZF) and reads any range of it; wpigz reads bgzip's
-output, decoding its members in parallel, with as many workers as -p (or the
-reader's threads) asks for; the library writes the same BGZF with bgzf=True."""
+"""--bgzf and the library's bgzf=True: htslib's BGZF, checked against the real tools. bgzip
+(Debian's tabix package) indexes wpigz's output (it refuses anything but BGZF) and reads any
+range of it; tabix indexes BED and VCF files compressed by wpigz and answers region queries
+exactly as a filter of the plain file does; samtools (Debian's samtools package) builds a FASTA
+index (.fai and .gzi) and a SAM index on wpigz's output and reads regions through them. wpigz
+reads bgzip's output, decoding its members in parallel, with as many workers as -p (or the
+reader's threads) asks for."""
 
 from __future__ import annotations
 
@@ -160,6 +163,160 @@ def test_library_refuses_before_creating_the_file(tmp_path):
     with pytest.raises(ValueError):
         wpigz.open(tmp_path / "never.gz", "wb", bgzf=True, blocksize=64 * K)
     assert not (tmp_path / "never.gz").exists()
+
+
+# ---- samtools and tabix read wpigz's BGZF: small synthetic genomics files of a few hundred KiB,
+# several BGZF members each
+
+CHROMS = (("chr1", 120_000), ("chr2", 100_000), ("chr3", 80_000))       # FASTA and SAM
+ANNOTATED = (("chr1", 240_000), ("chr2", 200_000), ("chr3", 160_000))    # BED and VCF: about 10,000 lines
+
+
+def sorted_bed(rng: random.Random) -> str:
+    """BED6 features, sorted by chromosome and start, overlapping each other (tabix's case)."""
+    lines = []
+    for name, length in ANNOTATED:
+        start = 0
+        while (start := start + rng.randint(0, 120)) + 2000 < length:
+            lines.append(f"{name}\t{start}\t{start + rng.randint(1, 2000)}\tf{len(lines)}\t{rng.randint(0, 1000)}"
+                         f"\t{rng.choice('+-')}\n")
+    return "".join(lines)
+
+
+def sorted_vcf(rng: random.Random) -> tuple[str, str]:
+    """(header, records) of a VCF of SNPs, sorted by chromosome and position."""
+    header = "##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID={name},length={length}>\n"
+                                                  for name, length in ANNOTATED)
+    header += '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+    header += "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    records = []
+    for name, length in ANNOTATED:
+        pos = 0
+        while (pos := pos + rng.randint(1, 120)) <= length:
+            ref, alt = rng.sample("ACGT", 2)
+            records.append(f"{name}\t{pos}\t.\t{ref}\t{alt}\t{rng.randint(10, 99)}\tPASS\tDP={rng.randint(1, 200)}\n")
+    return header, "".join(records)
+
+
+def fasta(rng: random.Random) -> tuple[dict[str, str], str]:
+    """(sequences, the file's text with 60 bases a line, as samtools writes regions)."""
+    sequences = {name: "".join(rng.choices("ACGT", k=length)) for name, length in CHROMS}
+    text = "".join(f">{name}\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60))
+                   for name, seq in sequences.items())
+    return sequences, text
+
+
+def sorted_sam(rng: random.Random) -> tuple[str, list[tuple[str, int, str]]]:
+    """(a coordinate-sorted SAM file of 100-base reads, the (chromosome, position, line) of each read)."""
+    text = "@HD\tVN:1.6\tSO:coordinate\n" + "".join(f"@SQ\tSN:{name}\tLN:{length}\n" for name, length in CHROMS)
+    reads = []
+    for name, length in CHROMS:
+        pos = 1
+        while (pos := pos + rng.randint(0, 300)) + 100 <= length:
+            bases = "".join(rng.choices("ACGT", k=100))
+            quals = "".join(rng.choices("#+5:?FIJ", k=100))
+            line = f"r{len(reads)}\t{rng.choice((0, 16))}\t{name}\t{pos}\t60\t100M\t*\t0\t0\t{bases}\t{quals}\n"
+            reads.append((name, pos, line))
+    return text + "".join(line for _, _, line in reads), reads
+
+
+def bgzf_file(tmp_path: Path, name: str, text: str) -> Path:
+    """text written to tmp_path/name and compressed by `wpigz --bgzf` into name.gz."""
+    plain = tmp_path / name
+    plain.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "wpigz", "--bgzf", "-k", str(plain)], capture_output=True,
+                          timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    packed = tmp_path / (name + ".gz")
+    assert len(bgzf_members(packed.read_bytes())) >= 5         # several BGZF blocks
+    return packed
+
+
+def run(*args: str) -> str:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    return proc.stdout
+
+
+def lines_of(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+# regions (1-based, inclusive) at a chromosome's ends, in the middle, and long enough to cross
+# BGZF blocks
+REGIONS = (("chr1", 1, 5_000), ("chr2", 100_000, 130_000), ("chr2", 1, 250_000), ("chr3", 150_000, 160_000))
+
+
+def test_tabix_indexes_wpigz_bed_and_queries_exactly(tmp_path):
+    text = sorted_bed(random.Random(16))
+    packed = bgzf_file(tmp_path, "features.bed", text)
+    run(tool("tabix"), "-p", "bed", str(packed))
+    assert (tmp_path / "features.bed.gz.tbi").exists()
+    for chrom, beg, end in REGIONS:
+        # BED is 0-based and half-open: a feature [s, e) overlaps beg..end when s < end and e >= beg
+        expected = [line for line in lines_of(text) if line.split("\t")[0] == chrom
+                    and int(line.split("\t")[1]) < end and int(line.split("\t")[2]) >= beg]
+        assert expected, "the region must hold features"
+        assert lines_of(run(tool("tabix"), str(packed), f"{chrom}:{beg}-{end}")) == expected
+
+
+def test_tabix_indexes_wpigz_vcf_and_queries_exactly(tmp_path):
+    header, records = sorted_vcf(random.Random(16))
+    packed = bgzf_file(tmp_path, "calls.vcf", header + records)
+    # the library writes the same file (the README's example)
+    library = tmp_path / "library.vcf.gz"
+    with wpigz.open(library, "wt", bgzf=True, encoding="ascii") as f:
+        f.write(header)
+        f.writelines(lines_of(records))
+    assert library.read_bytes() == packed.read_bytes()
+    run(tool("tabix"), "-p", "vcf", str(packed))
+    assert run(tool("tabix"), "-H", str(packed)) == header
+    for chrom, beg, end in REGIONS:
+        expected = [line for line in lines_of(records) if line.split("\t")[0] == chrom
+                    and beg <= int(line.split("\t")[1]) <= end]
+        assert expected
+        assert lines_of(run(tool("tabix"), str(packed), f"{chrom}:{beg}-{end}")) == expected
+
+
+def test_samtools_faidx_reads_regions_of_wpigz_fasta(tmp_path):
+    sequences, text = fasta(random.Random(16))
+    packed = bgzf_file(tmp_path, "genome.fa", text)
+    run(tool("samtools"), "faidx", str(packed))         # builds the .fai and, for BGZF, the .gzi
+    assert (tmp_path / "genome.fa.gz.fai").exists() and (tmp_path / "genome.fa.gz.gzi").exists()
+    for chrom, beg, end in (("chr2", 100, 250), ("chr1", 1, 120_000), ("chr1", 65_000, 66_000),
+                            ("chr3", 79_990, 80_000)):
+        seq = sequences[chrom][beg - 1:end]
+        expected = f">{chrom}:{beg}-{end}\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60))
+        assert run(tool("samtools"), "faidx", str(packed), f"{chrom}:{beg}-{end}") == expected
+        assert run(tool("samtools"), "faidx", str(tmp_path / "genome.fa"), f"{chrom}:{beg}-{end}") == expected
+
+
+def test_samtools_indexes_and_views_wpigz_sam(tmp_path):
+    text, reads = sorted_sam(random.Random(16))
+    packed = bgzf_file(tmp_path, "reads.sam", text)
+    assert run(tool("samtools"), "view", str(packed)) == run(tool("samtools"), "view", str(tmp_path / "reads.sam"))
+    assert run(tool("samtools"), "view", "-c", str(packed)) == f"{len(reads)}\n"
+    assert run(tool("samtools"), "view", "-H", "--no-PG", str(packed)) == text[:text.index("r0\t")]
+    run(tool("samtools"), "quickcheck", str(packed))
+    run(tool("samtools"), "index", str(packed))         # only a BGZF-compressed SAM can be indexed
+    for chrom, beg, end in (("chr1", 1, 300), ("chr2", 40_000, 70_000), ("chr3", 79_000, 80_000)):
+        # a 100M read at pos covers pos..pos+99
+        expected = [line for name, pos, line in reads if name == chrom and pos <= end and pos + 99 >= beg]
+        assert expected
+        assert lines_of(run(tool("samtools"), "view", str(packed), f"{chrom}:{beg}-{end}")) == expected
+
+
+@pytest.mark.parametrize("command, make", [
+    (("tabix", "-p", "bed"), lambda rng: sorted_bed(rng)),
+    (("samtools", "faidx"), lambda rng: fasta(rng)[1]),
+    (("samtools", "index"), lambda rng: sorted_sam(rng)[0]),
+])
+def test_the_tools_refuse_gzip_that_is_not_bgzf(tmp_path, command, make):
+    # the tests above have teeth: these indexers accept BGZF only (samtools view reads any gzip)
+    path = tmp_path / "plain.gz"
+    path.write_bytes(pigz(make(random.Random(1)).encode()))
+    proc = subprocess.run([tool(command[0]), *command[1:], str(path)], capture_output=True, timeout=60)
+    assert proc.returncode != 0 and (b"BGZF" in proc.stderr or b"bgzip" in proc.stderr), proc.stderr
 
 
 # ---- decoding threads follow -p (and the reader's threads)
