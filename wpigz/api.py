@@ -35,7 +35,7 @@ from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
-from .engines import compressor_for, engine_info
+from .engines import DEFAULT_ENGINE, compressor_for, engine_info
 from .pipeline import DeflateOptions, DeflateStream, ZopfliTuning, default_threads
 from .wasm_host import DECODER_ENGINE, Runtime
 
@@ -82,18 +82,34 @@ def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any
     return options.level, options
 
 
+def _bgzf_engine(engine: str, blocksize: int | None) -> str:
+    """The engine that writes bgzf=True (the command's --bgzf refuses the same): BGZF's members
+    need the members layout (libdeflate, also when engine is left at its default) and have
+    their own size, so a blocksize makes no sense. ValueError otherwise."""
+    if blocksize is not None:
+        raise ValueError("bgzf=True writes BGZF's own 64 KiB members: no blocksize")
+    if engine == DEFAULT_ENGINE:
+        engine = "libdeflate"
+    if engine_info(engine).layout != "members":
+        raise ValueError(f"bgzf=True needs engine='libdeflate', not {engine!r}")
+    return engine
+
+
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
          blocksize: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None,
-         encoding: str | None = None, errors: str | None = None,
+         bgzf: bool = False, encoding: str | None = None, errors: str | None = None,
          newline: str | None = None) -> GzipFile | io.TextIOWrapper:
     """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
 
     filename is a path (str, bytes or PathLike) or a file object to read from or write to.
     mode is one of "r", "rb", "a", "ab", "w", "wb", "x", "xb" (binary) or "rt", "at", "wt",
-    "xt" (text). threads is the number of compression threads (None: the CPU count) and
+    "xt" (text). threads is the number of compression threads, or when reading of threads
+    decoding indexed members (None: the CPU count), and
     blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB; None: the engine's default,
     128 KiB for zlib); engine is "zlib" (pigz's exact bytes), "zlib-ng" (faster, slightly
     different bytes) or "libdeflate" (faster still, one indexed gzip member per block).
+    bgzf=True writes htslib's BGZF, as ``wpigz --bgzf`` (libdeflate's members of at most 64 KiB,
+    no name or time stored; not with a blocksize or another engine).
     compresslevel 11 is pigz's -11, zopfli, with zlib and zlib-ng (zopfli=ZopfliTuning(...)
     sets its -I, -J, -F and -O; default: pigz's), and libdeflate's strongest level, 12, with
     libdeflate. In text mode the binary
@@ -112,10 +128,10 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     gz_mode = mode.replace("t", "")
     if isinstance(filename, (str, bytes, os.PathLike)):
         binary_file = GzipFile(filename, gz_mode, compresslevel, threads=threads, blocksize=blocksize,
-                               engine=engine, zopfli=zopfli)
+                               engine=engine, zopfli=zopfli, bgzf=bgzf)
     elif hasattr(filename, "read") or hasattr(filename, "write"):
         binary_file = GzipFile(None, gz_mode, compresslevel, filename, threads=threads, blocksize=blocksize,
-                               engine=engine, zopfli=zopfli)
+                               engine=engine, zopfli=zopfli, bgzf=bgzf)
     else:
         raise TypeError("filename must be a str or bytes object, or a file")
     if "t" in mode:
@@ -127,9 +143,10 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
 class _GzipReader(io.RawIOBase):
     """Raw reader: pulls decoded pieces from the sandboxed decoder; seeks like gzip's."""
 
-    def __init__(self, fp: IO[bytes], runtime: Runtime) -> None:
+    def __init__(self, fp: IO[bytes], runtime: Runtime, threads: int | None) -> None:
         self._fp = fp
         self._runtime = runtime
+        self._threads = threads
         self._pieces: Generator[memoryview, None, None] | None = None
         self._pending = memoryview(b"")
         self._pos = 0
@@ -152,7 +169,8 @@ class _GzipReader(io.RawIOBase):
             return 0
         while not self._pending:
             if self._pieces is None:
-                self._pieces = decode(self._fp, self._runtime, self._decoded, formats=("gzip",), strict=True)
+                self._pieces = decode(self._fp, self._runtime, self._decoded, formats=("gzip",), strict=True,
+                                      threads=self._threads)
             try:
                 self._pending = next(self._pieces)
             except StopIteration:
@@ -230,8 +248,9 @@ class GzipFile(io.BufferedIOBase):
     At most one of filename and fileobj is needed; fileobj, when given, is not closed by
     close(). mode defaults to fileobj's mode, else "rb". compresslevel is 0-9 (-1 means 6) or
     11 (zopfli, tuned by zopfli=ZopfliTuning(...)).
-    mtime is stored in the header when writing (None: now); when reading, the attribute holds
-    the last member's stored time. threads and blocksize set the engine (see ``wpigz.open``).
+    mtime is stored in the header when writing (None: now; not with bgzf=True); when reading,
+    the attribute holds the last member's stored time. threads, blocksize, engine and bgzf set
+    the engine (see ``wpigz.open``); reading, threads bounds the workers decoding indexed members.
     """
 
     myfileobj: IO[bytes] | None = None
@@ -240,15 +259,23 @@ class GzipFile(io.BufferedIOBase):
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
                  threads: int | None = None, blocksize: int | None = None, engine: str = "zlib",
-                 zopfli: ZopfliTuning | None = None) -> None:
+                 zopfli: ZopfliTuning | None = None, bgzf: bool = False) -> None:
         if mode and ("t" in mode or "U" in mode):
             raise ValueError(f"Invalid mode: {mode!r}")
         if mode and "b" not in mode:
             mode += "b"
         level = 6 if compresslevel == -1 else compresslevel
+        self._bgzf = bool(bgzf)
+        if self._bgzf:
+            engine, blocksize = _bgzf_engine(engine, blocksize), framing.BGZF_BLOCK
         compressor = compressor_for(engine, level)     # ValueError for an unknown engine
         if blocksize is None:
             blocksize = compressor.blocksize
+        if threads is not None:         # writing checks it again (_write_settings); reading uses it too
+            if not isinstance(threads, int) or isinstance(threads, bool):
+                raise TypeError(f"'{type(threads).__name__}' object cannot be interpreted as an integer")
+            if threads < 1:
+                raise ValueError(f"threads must be at least 1, not {threads}")
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
@@ -271,7 +298,7 @@ class GzipFile(io.BufferedIOBase):
         self._error: BaseException | None = None
         if mode.startswith("r"):
             self.mode = READ
-            self._buffer = io.BufferedReader(_GzipReader(fileobj, self._runtime))
+            self._buffer = io.BufferedReader(_GzipReader(fileobj, self._runtime, threads))
             self.name = filename
         elif mode.startswith(("w", "a", "x")):
             if origmode is None:
@@ -340,8 +367,9 @@ class GzipFile(io.BufferedIOBase):
         mtime = self._write_mtime
         if mtime is None:
             mtime = time.time()
-        self._framing = framing.gzip_framing(self._runtime.info.layout, level=self._level, mtime=int(mtime),
-                                             name=stored)
+        # BGZF stores neither name nor time (bgzip's header; gzip_framing leaves them out)
+        self._framing = framing.gzip_framing("bgzf" if self._bgzf else self._runtime.info.layout,
+                                             level=self._level, mtime=int(mtime), name=stored)
         self._file().write(self._framing.header)
 
     def _check_writer(self, what: str) -> None:
@@ -484,15 +512,19 @@ class GzipFile(io.BufferedIOBase):
 
 
 def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
-             threads: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None) -> bytes:
-    """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now). A bad
+             threads: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None,
+             bgzf: bool = False) -> bytes:
+    """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now), or into
+    the libdeflate engine's members, or with bgzf=True into BGZF (as ``wpigz --bgzf``). A bad
     level raises zlib.error (LevelError), as gzip.compress does."""
+    if bgzf:
+        engine = _bgzf_engine(engine, None)
     _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level", zopfli,
                     engine_info(engine).levels)
     memoryview(data)                                # TypeError for what is not bytes-like, first
     buffer = io.BytesIO()
     with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,
-                  engine=engine, zopfli=zopfli) as f:
+                  engine=engine, zopfli=zopfli, bgzf=bgzf) as f:
         f.write(data)
     return buffer.getvalue()
 

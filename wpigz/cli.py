@@ -292,7 +292,8 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
         if meter is not None and counter is not None:
             sink = _metered(sink, meter, counter)
         decoded = decompress(typing.cast(BinaryIO, counter) if counter else source, sink, runtime,
-                             passthrough=to_stdout and settings.force and settings.mode == "decompress")
+                             passthrough=to_stdout and settings.force and settings.mode == "decompress",
+                             threads=settings.threads)
         if meter is not None and counter is not None:
             meter.update(counter.take(), 0)
         for warning in decoded.warnings:
@@ -347,7 +348,7 @@ def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Inp
         return
     try:
         if settings.test_too:
-            decoded = decompress(source, _discard, runtime)
+            decoded = decompress(source, _discard, runtime, threads=settings.threads)
             rows = listing.tested_rows(decoded, item.path)
         else:
             rows = listing.quick_rows(source, item.path, runtime)

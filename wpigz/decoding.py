@@ -461,12 +461,14 @@ def detect(head: bytes) -> str | None:
 
 
 def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
-           passthrough: bool = False, formats: tuple[str, ...] | None = None, strict: bool = False) -> Output:
+           passthrough: bool = False, formats: tuple[str, ...] | None = None, strict: bool = False,
+           threads: int | None = None) -> Output:
     """Decode all of raw (any supported format, or only those in formats), yielding the output
     in pieces; what was found is recorded in decoded. Raises Unrecognized (before yielding
     anything) or CorruptInput. With passthrough (-cdf), input in no known format (or empty)
     is yielded unchanged. strict treats what follows a gzip member as Python's gzip module
-    does. Closing the generator early frees the decoder."""
+    does. threads bounds the workers that decode indexed members (-p; None: the CPU count).
+    Closing the generator early frees the decoder."""
     decoded = decoded if decoded is not None else Decoded("unknown")
     source = Source(raw)
     head = source.peek(4)
@@ -486,7 +488,7 @@ def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
         yield from _zstd(source, decoded)
         return
     if form == "gzip" and members.first_is_indexed(source):     # sizes stated: decode in parallel
-        yield from members.decode_members(source, runtime, decoded, strict)
+        yield from members.decode_members(source, runtime, decoded, strict, threads)
         return
     with Decoder(runtime) as decoder:
         if form in ("gzip", "pack"):
@@ -495,10 +497,11 @@ def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
             yield from {"zlib": _zlib, "zip": _zip, "lzw": _lzw}[form](source, decoder, decoded)
 
 
-def decompress(raw: IO[bytes], sink: Sink, runtime: Runtime, *, passthrough: bool = False) -> Decoded:
+def decompress(raw: IO[bytes], sink: Sink, runtime: Runtime, *, passthrough: bool = False,
+               threads: int | None = None) -> Decoded:
     """Decode all of raw into sink, in pieces (see decode); returns what was found."""
     decoded = Decoded("unknown")
-    for piece in decode(raw, runtime, decoded, passthrough=passthrough):
+    for piece in decode(raw, runtime, decoded, passthrough=passthrough, threads=threads):
         sink(piece)
     return decoded
 

@@ -181,7 +181,8 @@ def decode_members(source: dz.Source, runtime: Runtime, decoded: dz.Decoded, str
                    threads: int | None = None) -> dz.Output:
     """Decode a gzip input whose members state their sizes, several members at once (see the
     module's docstring); yields the output in order, records the members in decoded, and
-    applies decoding's rules to whatever follows the last member."""
+    applies decoding's rules to whatever follows the last member. threads is the number of
+    workers decoding at once (the command's -p; None: the CPU count)."""
     runtime = _runtime(runtime)
     threads = threads or default_threads()
     first = parse_header(source.peek(MAX_HEADER))

@@ -77,7 +77,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("N", ("name",), None, "Store (with -d: restore) name and time (default when compressing)",
            harmless=True),
     Option("O", ("oneblock",), None, "With -11: do not split blocks"),
-    Option("p", ("processes",), "N", "Use N compression threads (default: the number of CPUs)"),
+    Option("p", ("processes",), "N", "Use N compression threads; with -d, -t: N threads decode indexed "
+                                       "members (default: the number of CPUs)"),
     Option("q", ("quiet", "silent"), None, "Print no messages, not even errors", harmless=True),
     Option("r", ("recursive",), None, "Compress the files in directories, recursively"),
     Option("R", ("rsyncable",), None, "Make rsync-friendly output (pigz's rolling-hash block cuts)",
