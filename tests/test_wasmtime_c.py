@@ -167,3 +167,14 @@ def test_a_trap_is_a_trap_with_wasmtime_s_message():
     with pytest.raises(Trap) as trapped:
         wasmtime_c.Call(instance, "wpigz_status")(-16, 0)
     assert "out of bounds" in trapped.value.message
+
+
+def test_another_major_version_of_wasmtime_is_refused(tmp_path: Path):
+    # its C ABI differs: loading it with these declarations would crash, not fail
+    (tmp_path / "wasmtime").mkdir()
+    (tmp_path / "wasmtime-51.0.0.dist-info").mkdir()
+    with pytest.raises(ImportError, match=r"wpigz needs wasmtime 50\.x \(its C API\), found 51\.0\.0"):
+        wasmtime_c._check_version(str(tmp_path / "wasmtime"))
+    (tmp_path / "wasmtime-51.0.0.dist-info").rename(tmp_path / "wasmtime-50.0.1.dist-info")
+    wasmtime_c._check_version(str(tmp_path / "wasmtime"))
+    wasmtime_c._check_version(str(tmp_path / "nowhere" / "wasmtime"))     # nothing to read: allowed
