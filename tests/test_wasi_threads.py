@@ -13,9 +13,9 @@ import threading
 import time
 
 import pytest
-import wasmtime
 
 from conftest import text_bytes
+from wpigz import wasmtime_c
 from wpigz.pipeline import TRAP_ENV
 from wpigz.wasm_host import CHECK_CRC32, DeflatePool, EngineError, Runtime, compiled_module
 
@@ -34,7 +34,7 @@ def test_module_imports_exactly_memory_and_thread_spawn():
     imports = [(i.module, i.name) for i in module.imports]
     assert imports == [("env", "memory"), ("wasi", "thread-spawn")]
     memory_type = module.imports[0].type
-    assert isinstance(memory_type, wasmtime.MemoryType) and memory_type.is_shared
+    assert isinstance(memory_type, wasmtime_c.MemoryType) and memory_type.is_shared
     spawn_type = module.imports[1].type
     assert [str(t) for t in spawn_type.params] == ["i32"] and [str(t) for t in spawn_type.results] == ["i32"]
 
@@ -87,18 +87,17 @@ def test_refused_thread_spawn_is_reported():
 
 @pytest.mark.timeout(30)
 def test_failed_instantiation_is_reported():
-    # a worker instance that cannot be created (its Store forbids any instance) -> negative tid
+    # a worker instance that wasmtime refuses to create -> negative tid
     runtime = Runtime()
     original = runtime.spawner.instantiate
 
-    def instantiate_in_full_store():
-        store = wasmtime.Store(runtime.engine)
-        store.set_limits(instances=0)
-        raise_if_created = wasmtime.Instance(store, runtime.module, [runtime.memory, wasmtime.Func(
-            store, wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()]), lambda a: -1)])
+    def instantiate_refused():
+        store = wasmtime_c.Store(runtime.engine)
+        # a function where the module imports its memory: wasmtime refuses the instance
+        raise_if_created = wasmtime_c.Instance(store, runtime.module, [wasmtime_c.HostFunc(1, 1, lambda a: -1)] * 2)
         return store, raise_if_created
 
-    runtime.spawner.instantiate = instantiate_in_full_store
+    runtime.spawner.instantiate = instantiate_refused
     try:
         with pytest.raises(EngineError, match="cannot start worker thread 1 of 2: cannot instantiate"):
             make_pool(runtime)
@@ -111,17 +110,6 @@ def test_memory_too_small_for_the_ring_is_reported():
     runtime = Runtime(max_memory_pages=64)     # 4 MiB cannot hold 6 slots of 1 MiB blocks
     with pytest.raises(EngineError, match="not enough wasm memory for 2 threads with 1024 KiB blocks"):
         make_pool(runtime, blocksize=1024 * 1024)
-
-
-def test_upstream_wasmtime_py_issue_318_is_still_there():
-    """wasm_host._SharedMemory works around wasmtime-py #318. When this test fails, upstream
-    has fixed the bug: drop the workaround and this test, and relax the version pin."""
-    engine, module = compiled_module()
-    memory_type = module.imports[0].type
-    plain = wasmtime.SharedMemory(engine, wasmtime.MemoryType(memory_type.limits, shared=True))
-    store = wasmtime.Store(engine)
-    with pytest.raises(TypeError, match="incompatible types"):
-        wasmtime.Linker(engine).define(store, "env", "memory", plain)
 
 
 @pytest.mark.timeout(60)

@@ -1,5 +1,6 @@
-"""The engine's error type, in a module of its own so that the wasm host and the wasi-threads
-spawner (which the host imports) can both raise it without importing each other."""
+"""The engine's error types, in a module of their own so that the wasm host, the wasi-threads
+spawner (which the host imports) and the C binding under both can raise them without
+importing each other."""
 
 from __future__ import annotations
 
@@ -7,6 +8,19 @@ from __future__ import annotations
 class EngineError(Exception):
     """The WebAssembly engine failed: a worker trapped, a worker could not be spawned, the
     module ran out of memory, or zlib reported an error."""
+
+
+class WasmtimeError(Exception):
+    """wasmtime reported an error (wasmtime_error_t): its message is ``message``. Raised by
+    wpigz.wasmtime_c; the wasm host turns it into an EngineError naming what failed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Trap(WasmtimeError):
+    """WebAssembly trapped (wasm_trap_t): unreachable code, out-of-bounds memory..."""
 
 
 def trap_message(error: Exception) -> str:

@@ -1,4 +1,4 @@
-"""wasi-threads for wasmtime-py: the host side of the module's ``wasi.thread-spawn`` import.
+"""wasi-threads for wasmtime: the host side of the module's ``wasi.thread-spawn`` import.
 
 The WebAssembly module starts its own workers: its ``wpigz_start`` export calls
 ``thread-spawn(start_arg)`` once per worker. As the wasi-threads proposal specifies, the host
@@ -20,9 +20,8 @@ import itertools
 import threading
 from typing import Callable
 
-import wasmtime
-
-from .errors import EngineError, trap_message
+from . import wasmtime_c
+from .errors import EngineError, WasmtimeError, trap_message
 
 SPAWN_FAILED = -1
 
@@ -31,9 +30,8 @@ class ThreadSpawner:
     """Implements thread-spawn for one shared memory. ``instantiate`` also makes the main
     instance, so every instance is built by the same code with the same imports."""
 
-    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, memory: wasmtime.SharedMemory,
-                 *, max_threads: int,
-                 on_trap: Callable[[wasmtime.Store, wasmtime.Instance, int], None]) -> None:
+    def __init__(self, engine: wasmtime_c.Engine, module: wasmtime_c.Module, memory: wasmtime_c.SharedMemory,
+                 *, max_threads: int, on_trap: Callable[[wasmtime_c.Instance, int], None]) -> None:
         self._engine = engine
         self._module = module
         self._memory = memory
@@ -45,22 +43,24 @@ class ThreadSpawner:
         self._live = 0
         self._errors: list[Exception] = []
         self.last_refusal: str | None = None
+        # thread-spawn: (i32 start_arg) -> i32 tid; one host function, made a function of each
+        # instance's store when that instance is created
+        self._spawn = wasmtime_c.HostFunc(1, 1, self._thread_spawn)
 
-    def instantiate(self) -> tuple[wasmtime.Store, wasmtime.Instance]:
+    def instantiate(self) -> tuple[wasmtime_c.Store, wasmtime_c.Instance]:
         """A new Store and instance of the module on the shared memory."""
-        store = wasmtime.Store(self._engine)
-        spawn_type = wasmtime.FuncType([wasmtime.ValType.i32()], [wasmtime.ValType.i32()])
-        provided: dict[tuple[str, str], wasmtime.Func | wasmtime.SharedMemory] = {
+        store = wasmtime_c.Store(self._engine)
+        provided: dict[tuple[str, str], wasmtime_c.HostFunc | wasmtime_c.SharedMemory] = {
             ("env", "memory"): self._memory,
-            ("wasi", "thread-spawn"): wasmtime.Func(store, spawn_type, self._thread_spawn),
+            ("wasi", "thread-spawn"): self._spawn,
         }
-        imports: list[wasmtime.Func | wasmtime.SharedMemory] = []
+        imports: list[wasmtime_c.HostFunc | wasmtime_c.SharedMemory] = []
         for item in self._module.imports:
             key = (item.module, item.name)
             if key not in provided:
-                raise wasmtime.WasmtimeError(f"unexpected import {item.module}.{item.name}")
+                raise WasmtimeError(f"unexpected import {item.module}.{item.name}")
             imports.append(provided[key])
-        return store, wasmtime.Instance(store, self._module, imports)
+        return store, wasmtime_c.Instance(store, self._module, imports)
 
     def _thread_spawn(self, start_arg: int) -> int:
         # Runs on the thread that called thread-spawn, inside its wasm call. Never raises: an
@@ -93,17 +93,15 @@ class ThreadSpawner:
             self.last_refusal = f"cannot start a thread: {error}"
             return SPAWN_FAILED
 
-    def _run(self, store: wasmtime.Store, instance: wasmtime.Instance, tid: int, start_arg: int) -> None:
-        from .wasm_host import _Call     # wasm_host imports this module: import it when first used
+    def _run(self, store: wasmtime_c.Store, instance: wasmtime_c.Instance, tid: int, start_arg: int) -> None:
         try:
-            # looked up by name: listing every export of a new instance costs milliseconds
-            _Call(store, instance, "wasi_thread_start")(tid, start_arg)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
+            wasmtime_c.Call(instance, "wasi_thread_start")(tid, start_arg)
+        except WasmtimeError as trap:       # a Trap, or an error wasmtime reported
             with self._lock:
                 self._errors.append(EngineError(f"worker thread {tid} trapped: {trap_message(trap)}"))
             try:
-                self._on_trap(store, instance, start_arg)
-            except (wasmtime.Trap, wasmtime.WasmtimeError):
+                self._on_trap(instance, start_arg)
+            except (WasmtimeError, EngineError):
                 pass    # the error is recorded; the main thread's bounded wait still finds it
         finally:
             with self._lock:

@@ -1,4 +1,4 @@
-"""The WebAssembly host: the only module of wpigz that imports wasmtime.
+"""The WebAssembly host: the only module of wpigz that drives wasmtime (through wasmtime_c).
 
 wpigz's deflate engine is one WebAssembly module (``zlib.wasm``: zlib 1.2.13 plus the glue in
 ``wasm/engine.c``). This module loads it the way the wasi-threads proposal expects:
@@ -12,7 +12,9 @@ wpigz's deflate engine is one WebAssembly module (``zlib.wasm``: zlib 1.2.13 plu
 
 ``DeflatePool`` wraps one compression run's control block in that memory: the ring of job
 slots, the workers the module spawned for it, and their orderly stop. Every wasmtime error
-is translated into ``EngineError`` here, in one place.
+is translated into ``EngineError`` here, in one place. wasmtime itself is reached through
+``wasmtime_c``, wpigz's own small binding of its C API (importing wasmtime-py cost more than
+all the rest of a short command's start-up).
 
 Calls into wasm go through ctypes with the GIL released, so workers really run in parallel
 while the main thread waits inside ``wpigz_wait``. That wait is bounded (``WAIT_SLICE_MS``)
@@ -29,15 +31,12 @@ import struct
 import typing
 import zlib
 
-import wasmtime
-from wasmtime import _ffi as wasmtime_ffi
-from wasmtime._bindings import _wasmtime_func_call_unchecked as _func_call_unchecked
-from wasmtime._func import maybe_raise_last_exn as _raise_host_exception
-
+from . import wasmtime_c
 from .engines import DEFAULT_ENGINE
 from .engines import ENGINES as ENGINE_TABLE
 from .engines import module_info
 from .errors import EngineError as EngineError          # re-exported: it lives in errors.py
+from .errors import WasmtimeError
 from .errors import trap_message as _trap_message
 from .wasi_threads import ThreadSpawner
 
@@ -72,25 +71,6 @@ WORKER_BYTES = (512 + 2048) * 1024
 RESERVED_BYTES = 64 << 20
 
 
-class _SharedMemory(wasmtime.SharedMemory):
-    """Workaround for wasmtime-py issue #318 (open in wasmtime-py 50.x, which wpigz pins).
-
-    ``SharedMemory._as_extern`` wraps its pointer twice (``ctypes.pointer(self.ptr())``), so
-    passing a SharedMemory as an import -- ``Linker.define`` or ``Instance(..., imports)`` --
-    raises ``TypeError: incompatible types, LP_LP_wasmtime_sharedmemory``; ``size()`` has the
-    same double wrap. This subclass builds the extern with the pointer itself. It is used only
-    for wpigz's own memory; the library is not patched. tests/test_wasi_threads.py checks
-    that the upstream class still fails, so the day it is fixed the test says to drop this.
-    """
-
-    def _as_extern(self) -> wasmtime_ffi.wasmtime_extern_t:
-        union = wasmtime_ffi.wasmtime_extern_union(sharedmemory=self.ptr())
-        return wasmtime_ffi.wasmtime_extern_t(wasmtime_ffi.WASMTIME_EXTERN_SHAREDMEMORY, union)
-
-    def size(self) -> int:
-        return wasmtime_ffi.wasmtime_sharedmemory_size(self.ptr())
-
-
 # The compiled-module cache (see compiled_module): where, and the switch to move or disable it.
 CACHE_ENV = "WPIGZ_CACHE_DIR"       # a directory; empty (or "off") disables the cache
 CACHE_FORMAT = b"wpigz-cwasm-1"     # bumped if the file layout below changes
@@ -108,11 +88,8 @@ def cache_dir() -> str | None:
     return os.path.join(base, "wpigz")
 
 
-def _engine() -> wasmtime.Engine:
-    config = wasmtime.Config()
-    config.wasm_threads = True
-    config.shared_memory = True
-    return wasmtime.Engine(config)
+def _engine() -> wasmtime_c.Engine:
+    return wasmtime_c.Engine()      # threads and shared memory: ENGINE_CONFIG
 
 
 def _cache_key(name: str, wasm: bytes) -> str:
@@ -122,7 +99,7 @@ def _cache_key(name: str, wasm: bytes) -> str:
     user's own; this is not a defence against someone who can write to it) and costs far less
     at start-up than importing hashlib."""
     try:
-        info = os.stat(wasmtime_ffi.filename)
+        info = os.stat(wasmtime_c.LIBRARY)
         build = f"{info.st_size:x}.{info.st_mtime_ns:x}"
     except (AttributeError, OSError):
         build = "unknown"
@@ -130,7 +107,7 @@ def _cache_key(name: str, wasm: bytes) -> str:
     return f"{name.rsplit('.', 1)[0]}.{zlib.crc32(ident.encode()):08x}{zlib.adler32(ident.encode()):08x}"
 
 
-def _load_cached(engine: wasmtime.Engine, path: str, key: str) -> wasmtime.Module | None:
+def _load_cached(engine: wasmtime_c.Engine, path: str, key: str) -> wasmtime_c.Module | None:
     """The module stored at path, or None when it is missing, stale or damaged.
 
     A cache file is wasmtime's serialized module followed by a trailer: CACHE_FORMAT, the key,
@@ -154,12 +131,12 @@ def _load_cached(engine: wasmtime.Engine, path: str, key: str) -> wasmtime.Modul
     if size != len(payload) or zlib.crc32(payload) != crc:
         return None
     try:
-        return wasmtime.Module.deserialize(engine, bytes(payload))
-    except wasmtime.WasmtimeError:
+        return wasmtime_c.Module.deserialize(engine, bytes(payload))
+    except WasmtimeError:
         return None         # made by another wasmtime or for another CPU: compile again
 
 
-def _store_cached(module: wasmtime.Module, directory: str, path: str, key: str) -> None:
+def _store_cached(module: wasmtime_c.Module, directory: str, path: str, key: str) -> None:
     """Write the module to path atomically (a temporary file renamed into place), so that
     processes filling the cache at once each see either nothing or a whole file. Any failure
     -- no such directory and none can be made, read-only, disk full -- is silent: the cache
@@ -184,12 +161,12 @@ def _store_cached(module: wasmtime.Module, directory: str, path: str, key: str) 
                     os.unlink(os.path.join(directory, entry))
                 except OSError:
                     pass
-    except (OSError, wasmtime.WasmtimeError):
+    except (OSError, WasmtimeError):
         pass
 
 
 @functools.lru_cache(maxsize=None)
-def compiled_module(name: str = MODULE_FILE) -> tuple[wasmtime.Engine, wasmtime.Module]:
+def compiled_module(name: str = MODULE_FILE) -> tuple[wasmtime_c.Engine, wasmtime_c.Module]:
     """The process-wide Engine and the compiled module, once per process.
 
     Compiling the module takes tens of milliseconds, so the machine code is kept in wpigz's
@@ -201,65 +178,23 @@ def compiled_module(name: str = MODULE_FILE) -> tuple[wasmtime.Engine, wasmtime.
         wasm = f.read()
     directory = cache_dir()
     if directory is None:
-        return engine, wasmtime.Module(engine, wasm)
+        return engine, wasmtime_c.Module(engine, wasm)
     key = _cache_key(name, wasm)
     path = os.path.join(directory, key + ".cwasm")
     module = _load_cached(engine, path, key)
     if module is None:
-        module = wasmtime.Module(engine, wasm)
+        module = wasmtime_c.Module(engine, wasm)
         _store_cached(module, directory, path, key)
     return engine, module
 
 
-_I32 = wasmtime.ValType.i32()
-
-
-class _Call:
-    """One export of one instance, called the short way: ``wasmtime_func_call_unchecked`` with
-    a preallocated argument/result buffer, instead of ``Func.__call__``, which builds the
-    function's type, converts every value and enters a context manager on each call (about
-    ten times the cost, and wpigz makes several calls per block). The export is looked up by
-    name alone, not by listing all of the instance's exports. Only for exports whose
-    parameters and results are all i32 (checked here): every one wpigz calls."""
-
-    __slots__ = ("_context", "_func", "_buffer", "_trap", "_results", "_keep")
-
-    def __init__(self, store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> None:
-        item = wasmtime_ffi.wasmtime_extern_t()
-        raw = name.encode()
-        if not wasmtime_ffi.wasmtime_instance_export_get(store._context(), ctypes.byref(instance._instance),
-                                                         raw, len(raw), ctypes.byref(item)):
-            raise EngineError(f"the module has no export {name}")
-        if item.kind != wasmtime_ffi.WASMTIME_EXTERN_FUNC.value:
-            raise EngineError(f"export {name} is not a function")
-        func = wasmtime.Func._from_raw(item.of.func)
-        kind = func.type(store)
-        if any(t != _I32 for t in (*kind.params, *kind.results)) or len(kind.results) > 1:
-            raise EngineError(f"export {name} is not a function of i32 values")
-        self._context = store._context()
-        self._func = ctypes.byref(func._func)
-        self._buffer = (wasmtime_ffi.wasmtime_val_raw_t * max(1, len(kind.params), len(kind.results)))()
-        self._trap = ctypes.POINTER(wasmtime_ffi.wasm_trap_t)()
-        self._results = len(kind.results)
-        self._keep = func       # the wasmtime_func_t lives in it
-
-    def __call__(self, *args: int) -> int:
-        buffer = self._buffer
-        for i, value in enumerate(args):
-            buffer[i].i32 = value
-        # ctypes releases the GIL for the call: workers (and other Python threads) run meanwhile
-        error = _func_call_unchecked(self._context, self._func, buffer, len(buffer), ctypes.byref(self._trap))
-        if error or self._trap:
-            # as wasmtime-py's own calls do: an exception a host function (thread-spawn) raised
-            # became this trap; raise that exception rather than the trap
-            if error:
-                failure: Exception = wasmtime.WasmtimeError._from_ptr(error)
-            else:
-                trap, self._trap = self._trap, ctypes.POINTER(wasmtime_ffi.wasm_trap_t)()
-                failure = wasmtime.Trap._from_ptr(trap)
-            _raise_host_exception()
-            raise failure
-        return buffer[0].i32 if self._results else 0
+def export_call(instance: wasmtime_c.Instance, name: str) -> wasmtime_c.Call:
+    """The fast caller of an instance's export (``wasmtime_c.Call``: i32 values only). A missing
+    export, or one of another signature, is an EngineError naming it."""
+    try:
+        return wasmtime_c.Call(instance, name)
+    except WasmtimeError as error:
+        raise EngineError(str(error)) from error
 
 
 class Runtime:
@@ -278,36 +213,35 @@ class Runtime:
         self.engine, self.module = compiled_module(self.info.module)
         self._decoder_runtime: Runtime | None = None
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
-        limits = typing.cast(wasmtime.MemoryType, memory_import.type).limits
-        assert limits.max is not None, "the module's memory is shared, so it has a maximum"
-        maximum = limits.max if max_memory_pages is None else min(limits.max, max_memory_pages)
+        limits = typing.cast(wasmtime_c.MemoryType, memory_import.type)
+        assert limits.maximum is not None, "the module's memory is shared, so it has a maximum"
+        maximum = limits.maximum if max_memory_pages is None else min(limits.maximum, max_memory_pages)
         self.max_bytes = maximum * 65536
-        memory_type = wasmtime.MemoryType(wasmtime.Limits(limits.min, maximum), shared=True)
         try:
-            self.memory = _SharedMemory(self.engine, memory_type)
-        except wasmtime.WasmtimeError as error:
+            self.memory = wasmtime_c.SharedMemory(self.engine, limits.minimum, maximum)
+        except WasmtimeError as error:
             raise EngineError(f"cannot create the shared memory: {_trap_message(error)}") from error
         self.spawner = ThreadSpawner(self.engine, self.module, self.memory, max_threads=max_threads,
                                      on_trap=self._worker_trapped)
         self.store, self.instance = self.spawner.instantiate()
-        self._fast_calls: dict[str, _Call] = {}
+        self._fast_calls: dict[str, wasmtime_c.Call] = {}
         self.call("_initialize")
 
     def call(self, name: str, *args: int) -> int:
         """Call an export of the main instance (main thread only)."""
         fast = self._fast_calls.get(name)
         if fast is None:
-            fast = self._fast_calls[name] = _Call(self.store, self.instance, name)
+            fast = self._fast_calls[name] = export_call(self.instance, name)
         try:
             return fast(*args)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+        except WasmtimeError as error:         # a Trap, or an error wasmtime reported
             raise EngineError(f"{name} trapped: {_trap_message(error)}") from error
 
     @staticmethod
-    def _worker_trapped(store: wasmtime.Store, instance: wasmtime.Instance, start_arg: int) -> None:
+    def _worker_trapped(instance: wasmtime_c.Instance, start_arg: int) -> None:
         # The worker never reached its own exit bookkeeping: do it through its own instance,
         # which also wakes a main thread waiting in wpigz_wait.
-        typing.cast(wasmtime.Func, instance.exports(store)["wpigz_worker_trapped"])(store, start_arg)
+        export_call(instance, "wpigz_worker_trapped")(start_arg)
 
     def ring_for(self, threads: int, blocksize: int) -> tuple[int, int]:
         """(workers, slots) for a compression run: 2 x threads + 2 slots when they fit in the
@@ -339,7 +273,7 @@ class Runtime:
         address &= 0xFFFFFFFF
         if address < 0 or length < 0 or address + length > self.memory.data_len():
             raise EngineError(f"wasm memory range {address}+{length} out of bounds")
-        base = ctypes.cast(self.memory.data_ptr(), ctypes.c_void_p).value or 0
+        base = self.memory.data_address()
         return memoryview((ctypes.c_ubyte * length).from_address(base + address)).cast("B")
 
     def zlib_version(self) -> str:

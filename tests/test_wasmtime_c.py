@@ -1,0 +1,180 @@
+"""wpigz's own binding of wasmtime's C API (wpigz/wasmtime_c.py).
+
+The command must not import the wasmtime package (that import cost more than the rest of a
+short command's start-up); what it binds instead must agree with the package it replaces. These
+tests import the real ``wasmtime`` package on purpose, to compare against wasmtime-py: the
+library located, the structure layouts, the serialized modules, the types and the messages.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import wasmtime
+from wasmtime import _bindings as upstream
+
+from conftest import text_bytes, tool
+from wpigz import wasmtime_c
+from wpigz.errors import Trap, WasmtimeError
+from wpigz.wasm_host import ENGINES, compiled_module
+
+# Run a command's whole path in one interpreter, then say which packages it imported.
+_IMPORTED = ("import runpy, sys; sys.argv = ['wpigz'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_module('wpigz', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "sys.stderr.write(repr(sorted(n for n in sys.modules if n.split('.')[0] == 'wasmtime')))")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("args", [["-c", "small.txt"], ["-dc", "small.txt.gz"], ["-t", "small.txt.gz"],
+                                  ["-l", "small.txt.gz"], ["-11", "-c", "small.txt"],
+                                  ["--engine", "libdeflate", "-c", "small.txt"]])
+def test_the_command_does_not_import_the_wasmtime_package(tmp_path: Path, args: list[str]):
+    (tmp_path / "small.txt").write_bytes(text_bytes(3000))
+    packed = subprocess.run([tool("pigz"), "-c", "small.txt"], cwd=tmp_path, capture_output=True, check=True)
+    (tmp_path / "small.txt.gz").write_bytes(packed.stdout)
+    proc = subprocess.run([sys.executable, "-c", _IMPORTED, *args], cwd=tmp_path, capture_output=True, timeout=100)
+    assert proc.stderr.decode() == "[]"
+    assert proc.stdout != b"" or args[0] == "-t"
+
+
+def test_the_library_is_the_one_wasmtime_py_loads():
+    assert os.path.samefile(wasmtime_c.LIBRARY, upstream.dll._name)
+
+
+def test_structure_layouts_match_wasmtime_py():
+    pairs = [(wasmtime_c._ByteVec, upstream.wasm_byte_vec_t), (wasmtime_c._PointerVec, upstream.wasm_importtype_vec_t),
+             (wasmtime_c._Func, upstream.wasmtime_func_t), (wasmtime_c._Instance, upstream.wasmtime_instance_t),
+             (wasmtime_c._ExternUnion, upstream.wasmtime_extern_union), (wasmtime_c._Extern, upstream.wasmtime_extern_t),
+             (wasmtime_c.ValRaw, upstream.wasmtime_val_raw_t)]
+    for ours, theirs in pairs:
+        assert (ctypes.sizeof(ours), ctypes.alignment(ours)) == (ctypes.sizeof(theirs), ctypes.alignment(theirs)), ours
+    assert wasmtime_c._Extern.of.offset == upstream.wasmtime_extern_t.of.offset
+    assert (wasmtime_c.EXTERN_FUNC, wasmtime_c.EXTERN_SHAREDMEMORY) == (
+        wasmtime._ffi.WASMTIME_EXTERN_FUNC.value, wasmtime._ffi.WASMTIME_EXTERN_SHAREDMEMORY.value)
+
+
+def _upstream_engine() -> wasmtime.Engine:
+    config = wasmtime.Config()
+    config.wasm_threads = True
+    config.shared_memory = True
+    return wasmtime.Engine(config)
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES.values()))
+def test_serialized_modules_are_wasmtime_py_s_both_ways(name: str):
+    # the compiled-module cache stores what Module.serialize gives; wasmtime-py reads it, and
+    # what wasmtime-py writes loads here (same engine configuration)
+    engine, module = compiled_module(name)
+    ours = module.serialize()
+    theirs_engine = _upstream_engine()
+    theirs = wasmtime.Module.deserialize(theirs_engine, ours)
+    assert [(i.module, i.name) for i in theirs.imports] == [(i.module, i.name) for i in module.imports]
+    back = wasmtime_c.Module.deserialize(engine, theirs.serialize())
+    assert [e.name for e in back.exports] == [e.name for e in module.exports]
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES.values()))
+def test_import_and_export_types_match_wasmtime_py(name: str):
+    _, module = compiled_module(name)
+    with open(os.path.join(os.path.dirname(wasmtime_c.__file__), name), "rb") as f:
+        theirs = wasmtime.Module(_upstream_engine(), f.read())
+
+    def describe(kind):
+        if isinstance(kind, (wasmtime.MemoryType, wasmtime_c.MemoryType)):
+            if isinstance(kind, wasmtime.MemoryType):
+                return ("memory", kind.limits.min, kind.limits.max, kind.is_shared)
+            return ("memory", kind.minimum, kind.maximum, kind.is_shared)
+        if isinstance(kind, (wasmtime.FuncType, wasmtime_c.FuncType)):
+            return ("func", [str(t) for t in kind.params], [str(t) for t in kind.results])
+        return None
+
+    assert [(i.module, i.name, describe(i.type)) for i in module.imports] == \
+        [(i.module, i.name, describe(i.type)) for i in theirs.imports]
+    ours = [(e.name, describe(e.type)) for e in module.exports]
+    assert ours == [(e.name, describe(e.type)) for e in theirs.exports]
+    assert any(kind == ("func", ["i32", "i32"], []) for _, kind in ours)
+
+
+def test_errors_carry_wasmtime_s_message():
+    engine, _ = compiled_module()
+    bad = b"\0asm\x02\0\0\0"        # a wasm header of an unknown version
+    with pytest.raises(WasmtimeError) as ours:
+        wasmtime_c.Module(engine, bad)
+    with pytest.raises(wasmtime.WasmtimeError) as theirs:
+        wasmtime.Module(_upstream_engine(), bad)
+    assert ours.value.message == str(theirs.value) and "version" in ours.value.message
+    with pytest.raises(WasmtimeError):
+        wasmtime_c.Module.deserialize(engine, b"not a serialized module")
+
+
+def _instance_with_spawn(function) -> wasmtime_c.Instance:
+    engine, module = compiled_module()
+    memory_type = module.imports[0].type
+    memory = wasmtime_c.SharedMemory(engine, memory_type.minimum, memory_type.maximum)
+    store = wasmtime_c.Store(engine)
+    instance = wasmtime_c.Instance(store, module, [memory, wasmtime_c.HostFunc(1, 1, function)])
+    wasmtime_c.Call(instance, "_initialize")()
+    return instance
+
+
+def _start_one_worker(instance: wasmtime_c.Instance) -> int:
+    # wpigz_new(threads, slots, blocksize, level, strategy, independent, check) then wpigz_start,
+    # which calls thread-spawn once
+    ctl = wasmtime_c.Call(instance, "wpigz_new")(1, 4, 65536, 6, 0, 0, 0)
+    assert ctl != 0
+    return wasmtime_c.Call(instance, "wpigz_start")(ctl)
+
+
+def test_a_host_function_gets_its_argument_and_returns_its_result():
+    calls = []
+
+    def refuse(start_arg: int) -> int:
+        calls.append(start_arg)
+        return -1                   # what thread-spawn returns when it cannot start a thread
+
+    assert _start_one_worker(_instance_with_spawn(refuse)) < 0
+    assert len(calls) == 1 and calls[0] > 0
+
+
+def test_an_exception_in_a_host_function_reaches_the_caller():
+    class Boom(Exception):
+        pass
+
+    def spawn(start_arg: int) -> int:
+        raise Boom("from thread-spawn")
+
+    with pytest.raises(Boom, match="from thread-spawn"):
+        _start_one_worker(_instance_with_spawn(spawn))
+    assert getattr(wasmtime_c._pending, "error", None) is None      # handed over, not kept
+
+
+def test_calls_check_the_export_and_its_signature():
+    instance = _instance_with_spawn(lambda a: -1)
+    with pytest.raises(WasmtimeError, match="the module has no export no_such_export"):
+        wasmtime_c.Call(instance, "no_such_export")
+    with pytest.raises(WasmtimeError, match="export memory is not a function"):
+        wasmtime_c.Call(instance, "memory")
+
+
+def test_a_trap_is_a_trap_with_wasmtime_s_message():
+    # the status of a control block at 4 GiB - 16: a read far past the memory's current end
+    instance = _instance_with_spawn(lambda a: -1)
+    with pytest.raises(Trap) as trapped:
+        wasmtime_c.Call(instance, "wpigz_status")(-16, 0)
+    assert "out of bounds" in trapped.value.message
+
+
+def test_another_major_version_of_wasmtime_is_refused(tmp_path: Path):
+    # its C ABI differs: loading it with these declarations would crash, not fail
+    (tmp_path / "wasmtime").mkdir()
+    (tmp_path / "wasmtime-51.0.0.dist-info").mkdir()
+    with pytest.raises(ImportError, match=r"wpigz needs wasmtime 50\.x \(its C API\), found 51\.0\.0"):
+        wasmtime_c._check_version(str(tmp_path / "wasmtime"))
+    (tmp_path / "wasmtime-51.0.0.dist-info").rename(tmp_path / "wasmtime-50.0.1.dist-info")
+    wasmtime_c._check_version(str(tmp_path / "wasmtime"))
+    wasmtime_c._check_version(str(tmp_path / "nowhere" / "wasmtime"))     # nothing to read: allowed
