@@ -88,7 +88,7 @@ def measure(files: list[Path], runs: int, log) -> dict:
 
 
 # The engine alone, in one process: the module compiled and a runtime made before the clock
-# starts, so Python's and wasmtime's start-up (about 0.2 s on an idle machine) are left out.
+# starts, so the interpreter's and the engine's start-up (about 0.09 s on an idle machine) are left out.
 IN_PROCESS = """
 import io, sys, time
 from wpigz import decoding, framing

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import struct
 import zlib                 # check values only (FHCRC, CRC-32, Adler-32): never to decode
-from dataclasses import dataclass, field
+from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import IO, Callable, Generator
 
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, CHECK_NONE, STEP_END, STEP_ERROR, Decoder, Runtime

@@ -18,7 +18,7 @@ import os
 import struct
 import sys
 import time
-from dataclasses import dataclass
+from ._record import dataclass               # dataclasses itself costs start-up time
 from typing import IO, BinaryIO
 
 from . import decoding as dz

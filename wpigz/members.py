@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 import threading
-from dataclasses import dataclass
+from ._record import dataclass               # dataclasses itself costs start-up time
 from typing import IO, Generator
 
 from . import decoding as dz
