@@ -433,3 +433,26 @@ def test_missing_name_is_tried_with_the_given_suffix_first(tmp_path, suffix):
     proc = run("-d", "-S", suffix, "F", cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert (tmp_path / "F").read_bytes() == b"suffixed\n"
+
+
+@pytest.mark.parametrize("decompress", [False, True])
+def test_an_output_that_cannot_be_created_is_named_as_gzip_names_it(tmp_path, decompress):
+    """The directory refuses new files (immutable: root's permissions would not stop root):
+    the message names the output, as gzip's does, and the next input is still tried."""
+    (tmp_path / "a").write_bytes(b"first\n")
+    (tmp_path / "b").write_bytes(b"second\n")
+    if decompress:
+        for name in ("a", "b"):
+            subprocess.run(["gzip", name], cwd=tmp_path, check=True)
+    names = ["a.gz", "b.gz"] if decompress else ["a", "b"]
+    flags = ["-dk"] if decompress else ["-k"]
+    if subprocess.run(["chattr", "+i", str(tmp_path)], capture_output=True).returncode != 0:
+        pytest.skip("this file system cannot make a directory immutable (chattr +i), and root ignores permissions")
+    try:
+        ours = run(*flags, *names, cwd=tmp_path)
+        theirs = subprocess.run(["gzip", *flags, *names], cwd=tmp_path, capture_output=True, timeout=60)
+    finally:
+        subprocess.run(["chattr", "-i", str(tmp_path)], check=True)
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stderr.decode().replace("wpigz:", "gzip:") == theirs.stderr.decode()
+    assert sorted(os.listdir(tmp_path)) == (["a.gz", "b.gz"] if decompress else ["a", "b"])

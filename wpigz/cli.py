@@ -23,7 +23,7 @@ import typing
 from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from . import __version__, framing, progress
-from .files import (STDOUT_LABEL, Abort, AtomicOutput, Input, Interrupted, Output, OutputError, Reporter,
+from .files import (STDOUT_LABEL, Abort, AtomicOutput, CreateError, Input, Interrupted, Output, OutputError, Reporter,
                     decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
 from .pipeline import compress_body
@@ -34,6 +34,11 @@ if TYPE_CHECKING:       # decoding and listing are imported only by the modes th
     from . import listing
 
 PROG = "wpigz"
+
+
+def _blamed(error: BaseException, item: Input) -> str:
+    """The file an error is about: the output when it could not be created, else the input."""
+    return str(error.filename) if isinstance(error, CreateError) else item.label
 
 
 def header_fields(settings: Settings, path: str | None, source: BinaryIO,
@@ -224,7 +229,7 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
     except (OSError, EngineError) as error:
         if isinstance(error, BrokenPipeError):
             raise
-        message = f"{item.label}: {getattr(error, 'strerror', None) or error}"
+        message = f"{_blamed(error, item)}: {getattr(error, 'strerror', None) or error}"
         if to_stdout:
             # part of this stream may be out already: carrying on would hide a cut-short member
             # in the middle of the output, so stop, as gzip and pigz do (main shows -vv's traceback)
@@ -316,7 +321,7 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
     except (OSError, EngineError) as error:
         if isinstance(error, BrokenPipeError):
             raise
-        reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
+        reporter.error(f"{_blamed(error, item)}: {getattr(error, 'strerror', None) or error}")
         return
     finally:
         if meter is not None:

@@ -223,6 +223,11 @@ def may_overwrite(path: str, *, force: bool, reporter: Reporter) -> bool:
     return False
 
 
+class CreateError(OSError):
+    """The output file could not be created (a directory not writable, say): gzip names the
+    output in that message, and goes on with the next input."""
+
+
 class AtomicOutput:
     """A temporary file beside ``final`` that becomes ``final`` only by ``commit``; closing it
     without a commit (any error, any signal) removes it."""
@@ -231,8 +236,11 @@ class AtomicOutput:
         self.final = final
         self.synchronous = synchronous
         directory = os.path.dirname(final) or "."
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(final)}.",
-                                         suffix=".wpigz-tmp")
+        try:
+            fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(final)}.",
+                                             suffix=".wpigz-tmp")
+        except OSError as error:
+            raise CreateError(error.errno, error.strerror, final) from error
         self.temporary: str | None = temporary
         self.file = os.fdopen(fd, "wb")
 
