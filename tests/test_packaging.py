@@ -23,6 +23,10 @@ def test_wheel_contains_both_engines_and_py_typed(tmp_path):
     assert {"wpigz/py.typed", *(f"wpigz/{name}" for name in modules)} <= names
     for name in modules:
         assert zipfile.ZipFile(wheel).read(f"wpigz/{name}") == (ROOT / "wpigz" / name).read_bytes()
+    # the licence of every library the modules contain travels with them (wasm/build.py writes them)
+    for library in ("zlib", "zlib-ng", "libdeflate", "zopfli"):
+        text = zipfile.ZipFile(wheel).read(f"wpigz/licenses/{library}.txt")
+        assert text == (ROOT / "wpigz" / "licenses" / f"{library}.txt").read_bytes() and len(text) > 500
 
 
 @pytest.mark.timeout(300)

@@ -383,6 +383,24 @@ def build(tarball: Path, output: Path) -> None:
         link_module(zig, src, [*CFLAGS, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR, *ZLIB_SOURCES], output)
 
 
+# The licence of every library a module contains, taken from the same pinned sources and shipped
+# in the wheel beside the modules (libdeflate's MIT and zopfli's Apache-2.0 licences ask for their
+# text to travel with copies; zlib's and zlib-ng's are shipped too). Each entry: the file in
+# wpigz/licenses/, and the path inside the source archive below its top directory.
+LICENSES_DIR = REPO / "wpigz" / "licenses"
+LICENSE_FILES = {"zlib.txt": "LICENSE", "zlib-ng.txt": f"{ZLIB_NG_DIR}/LICENSE.md",
+                 "libdeflate.txt": "COPYING", "zopfli.txt": "zopfli/COPYING"}
+
+
+def write_license(archive: Path, inner: str, output: Path) -> None:
+    """Copy one licence text out of a pinned archive (already checked by its fetch)."""
+    with tarfile.open(archive) as tar:
+        (member,) = [m for m in tar.getmembers() if m.isfile() and m.name.split("/", 1)[-1] == inner]
+        data = tar.extractfile(member).read()  # type: ignore[union-attr]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(data)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--zlib-tarball", type=Path, help=f"use this local {ZLIB_TARBALL}")
@@ -396,6 +414,10 @@ def main() -> None:
     builds.append((OUTPUT_ZOPFLI, lambda target: build_zopfli(tarball, pigz_tarball, target)))
     ld_tarball = fetch_libdeflate_tarball()
     builds.append((OUTPUT_LD, lambda target: build_libdeflate(ld_tarball, tarball, target)))
+    archives = {"zlib.txt": tarball, "zlib-ng.txt": sdist, "libdeflate.txt": ld_tarball, "zopfli.txt": pigz_tarball}
+    for name, inner in LICENSE_FILES.items():
+        builds.append((LICENSES_DIR / name,
+                       lambda target, archive=archives[name], inner=inner: write_license(archive, inner, target)))
     for output, make in builds:
         if args.check:
             with tempfile.TemporaryDirectory(prefix="wpigz-check-") as tmp:
