@@ -106,6 +106,7 @@ def test_header_is_bgzips():
     (("-b", "64"), "wpigz: --bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C\n"),
     (("-C", "x"), "wpigz: --bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C\n"),
     (("--engine", "zlib-ng"), "wpigz: --bgzf needs --engine libdeflate, not zlib-ng\n"),
+    (("--engine", "zlib"), "wpigz: --bgzf needs --engine libdeflate, not zlib\n"),     # asked for, not the default
 ])
 def test_refused_combinations(args, message):
     proc = wpigz_bgzf(b"x", *args)

@@ -128,7 +128,8 @@ class Settings:
     rsyncable: bool = False
     head: int = HEAD_NAME | HEAD_TIME
     form: str = "gzip"                      # "gzip", "zlib", "zip" or "zstd"
-    engine: str = "zlib"                    # "zlib" or "zlib-ng"
+    engine: str = "zlib"                    # a name in engines.ENGINES
+    engine_given: bool = False              # --engine was on the command line (not the default)
     bgzf: bool = False                      # --bgzf: gzip members framed as htslib's BGZF
     suffix: str | None = None               # None: the format's own (.gz, .zz, .zip)
     comment: bytes | None = None
@@ -212,6 +213,7 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         if value not in ENGINES:
             raise UsageError(f"unknown engine: {value} ({' or '.join(ENGINES)})")
         settings.engine = value
+        settings.engine_given = True
     elif key == "zstd":
         settings.form = "zstd"
     elif key == "bgzf":
@@ -365,7 +367,7 @@ def _check_engine(settings: Settings) -> None:
     if settings.bgzf:
         if settings.form != "gzip" or settings.blocksize_given is not None or settings.comment is not None:
             raise UsageError("--bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C")
-        if settings.engine == "zlib":       # the default: BGZF members need the members layout
+        if not settings.engine_given:       # BGZF members need the members layout
             settings.engine = "libdeflate"
         if ENGINES[settings.engine].layout != "members":
             raise UsageError(f"--bgzf needs --engine libdeflate, not {settings.engine}")
