@@ -64,14 +64,19 @@ class LevelError(zlib.error, ValueError):
     GzipFile ValueError, so this is both."""
 
 
+def _check_integer(value: Any) -> None:
+    """gzip's TypeError for an argument that must be an int (or None)."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+
+
 def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any,
                     message: str, zopfli: ZopfliTuning | None = None,
                     levels: tuple[int, ...] = (*range(10), 11)) -> tuple[int, DeflateOptions]:
     """Check the writing arguments as gzip does, with its exception types, before any file is
     opened or thread started: (level, engine options). message is the bad level's text."""
     for value in (compresslevel, threads, blocksize):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+        _check_integer(value)
     if compresslevel != -1 and compresslevel not in levels:    # the engine's (11: zopfli or libdeflate's 12)
         raise LevelError(message)
     if mtime is not None:
@@ -271,11 +276,9 @@ class GzipFile(io.BufferedIOBase):
         compressor = compressor_for(engine, level)     # ValueError for an unknown engine
         if blocksize is None:
             blocksize = compressor.blocksize
-        if threads is not None:         # writing checks it again (_write_settings); reading uses it too
-            if not isinstance(threads, int) or isinstance(threads, bool):
-                raise TypeError(f"'{type(threads).__name__}' object cannot be interpreted as an integer")
-            if threads < 1:
-                raise ValueError(f"threads must be at least 1, not {threads}")
+        _check_integer(threads)         # reading uses it too; writing checks it again (_write_settings)
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
         if mode and mode.startswith(("w", "a", "x")):
             # check everything before a file is created or a thread started
             level, self._options = _write_settings(compresslevel, mtime, threads, blocksize,
