@@ -6,4 +6,9 @@ reference -- on a corpus it builds itself from real data (corpus.py), and writes
 bench/RESULTS.md with tables and bench/plots/*.png. Every tool runs as its own process
 (drivers.py wraps the Python libraries), so wall time, CPU time and peak RSS are measured the
 same way for all of them.
+
+Layout: measure.py runs one command and knows each tool's command line; suite.py measures the
+core tables and runs the sections registered in sections.py (engines.py, zopfli.py, speed.py,
+libdeflate.py; `python -m bench --list`), which import measure.py, never suite.py; report.py
+writes RESULTS.md; figures.py turns RESULTS.md into the README's table.
 """

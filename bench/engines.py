@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import statistics
 
-from .suite import Series, compress_cmd, run
+from .measure import PLOTS, WORK, Series, compress_cmd, run
+from .sections import Context, register
 
 MB = 1e6
 TOOLS = ["pigz", "wpigz", "wpigz zlib-ng", "wpigz libdeflate"]
@@ -85,6 +86,16 @@ def plot(results: dict, files, threads: int, target) -> None:
     plt.close(figure)
 
 
+@register("engines", order=20, summary="the three engines against pigz at levels 1-9, every corpus file")
+def bench_section(ctx: Context) -> list[str]:
+    """The suite's section: measure, plot bench/plots/engines.png, return the table."""
+    ctx.log("engines against pigz, levels 1-9")
+    results = measure(ctx.files, ctx.threads, ctx.runs, ctx.log)
+    PLOTS.mkdir(exist_ok=True)
+    plot(results, ctx.files, ctx.threads, PLOTS / "engines.png")
+    return table(results, ctx.files, ctx.threads)
+
+
 def main() -> None:
     """This section alone: `python -m bench.engines [--size MiB] [--runs N] [--files text,binaries]`."""
     import argparse
@@ -92,7 +103,6 @@ def main() -> None:
     import time
 
     from . import corpus
-    from .suite import WORK
     parser = argparse.ArgumentParser(prog="python -m bench.engines", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=24, help="MiB per corpus file (default 24)")
     parser.add_argument("--runs", type=int, default=3, help="rounds per configuration (default 3)")
@@ -104,7 +114,6 @@ def main() -> None:
     threads = os.cpu_count() or 1
     results = measure(files, threads, args.runs, lambda text: print(f"[{time.time() - started:6.0f}s] {text}",
                                                                     flush=True))
-    from .suite import PLOTS
     PLOTS.mkdir(exist_ok=True)
     plot(results, files, threads, PLOTS / "engines.png")
     print("\n".join(table(results, files, threads)))

@@ -32,8 +32,9 @@ def _compression_table(compression, item, level, thread_counts) -> list[str]:
 
 
 def write(path: Path, plots: Path, *, command, machine, files, levels, thread_counts, compression,
-          decompression, startup, scaling, runs, engine, progress_cost, speed=None,
-          engine_levels=(), level11=()) -> None:
+          decompression, startup, scaling, runs, engine, progress_cost, sections=()) -> None:
+    """RESULTS.md: the core tables, with the registered sections' lines (sections.py) after the
+    compression tables, and the plots."""
     plots.mkdir(exist_ok=True)
     text = files[0]
     out = ["# wpigz benchmark results", "",
@@ -56,13 +57,11 @@ def write(path: Path, plots: Path, *, command, machine, files, levels, thread_co
                 speedups.append(f"- level {level}: wpigz -p {threads} is "
                                 f"{one.median('wall') / many.median('wall'):.2f}x its -p 1 throughput")
     out += ["Parallel speedup of wpigz (text):", ""] + speedups + [""]
-    out += speed or []          # bench/speed.py: the goals of issue 11, as ratios
     out += ["## Compression", ""]
     for item in files:
         for level in levels:
             out += _compression_table(compression, item, level, thread_counts)
-    out += list(engine_levels)
-    out += list(level11)       # bench/zopfli.py's section
+    out += list(sections)
     out += ["## Decompression (files made by pigz -6; zstd's by zstd -6)", "",
             "| corpus | tool | seconds, median (min-max) | MB/s of output | peak RSS MiB | vs gzip -d |",
             "|---|---|---|---|---|---|"]

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from . import corpus
+from .sections import Context, register
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "out"
@@ -187,6 +188,11 @@ def run(size: int, runs: int, only: set[str], log=print) -> list[str]:
         log("speed: compression")
         compress = measure_compress(text, [1, 6, 9], runs)
     return markdown(startup, decompress, compress, runs=runs, compress_file=text.name if text else "")
+
+
+@register("speed", order=10, summary="start-up, -dc and -p 2 scaling against gzip/pigz, as ratios (issue 11's goals)")
+def bench_section(ctx: Context) -> list[str]:
+    return run(ctx.size, ctx.runs, {"startup", "decompress", "compress"}, ctx.log)
 
 
 def main() -> None:

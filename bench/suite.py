@@ -2,6 +2,7 @@
 
     python -m bench            # the full run (tens of minutes on 2 cores)
     python -m bench --quick    # 4 MiB slices and small size steps: a few minutes
+    python -m bench --list     # the sections registered in sections.py; --skip NAME,... leaves some out
 
 Method. Every measurement is one process, timed from start to exit; os.wait4 gives its CPU time.
 Its peak RSS comes from GNU time (/usr/bin/time -f %M), which forks the tool from its own small
@@ -21,110 +22,13 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from . import corpus
-
-HERE = Path(__file__).resolve().parent
-WORK = HERE / "out"
-PLOTS = HERE / "plots"
-PY = sys.executable
-DRIVERS = str(HERE / "drivers.py")
-
-
-@dataclass
-class Sample:
-    wall: float
-    cpu: float
-    rss_kib: int
-    out_size: int
-
-
-@dataclass
-class Series:
-    """Repeated runs of one configuration, and its per-round ratios to the reference."""
-
-    tool: str
-    level: int | None
-    threads: int
-    samples: list[Sample] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)       # throughput / reference's, per round
-
-    def median(self, attribute: str) -> float:
-        return statistics.median(getattr(s, attribute) for s in self.samples)
-
-    def span(self, attribute: str) -> tuple[float, float]:
-        values = [getattr(s, attribute) for s in self.samples]
-        return min(values), max(values)
-
-
-GNU_TIME = "/usr/bin/time"
-PEAK = WORK / "peak-rss"
-
-
-def peak_rss_kib() -> int:
-    """What GNU time wrote for the last command: its peak RSS in KiB."""
-    return int(PEAK.read_text().split()[-1])
-
-
-def run(cmd: list[str], *, stdin: Path | None = None, out: Path | None = None) -> Sample:
-    """Run cmd to completion; stdout goes to out (or to a scratch file) to count its size."""
-    target = out or WORK / "scratch.out"
-    with open(target, "wb") as sink, tempfile.TemporaryFile() as errors, \
-            open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
-        start = time.perf_counter()
-        process = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", str(PEAK), *cmd], stdin=source, stdout=sink,
-                                   stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            raise SystemExit(f"{' '.join(cmd)} failed ({process.returncode}): {errors.read().decode()[-500:]}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, peak_rss_kib(), target.stat().st_size)
-
-
-def wpigz_cmd() -> list[str]:
-    return [PY, "-m", "wpigz"]
-
-
-def compress_cmd(tool: str, level: int, threads: int, path: Path) -> list[str] | None:
-    """The command compressing path to stdout, or None when the tool has no such setting."""
-    if tool == "wpigz":
-        return wpigz_cmd() + [f"-{level}", "-p", str(threads), "-c", str(path)]
-    if tool in ("wpigz zlib-ng", "wpigz libdeflate"):
-        engine = tool.split()[1]
-        return wpigz_cmd() + ["--engine", engine, f"-{level}", "-p", str(threads), "-c", str(path)]
-    if tool == "pigz":
-        return ["pigz", f"-{level}", "-p", str(threads), "-c", str(path)]
-    if tool == "gzip":
-        return ["gzip", f"-{level}", "-c", str(path)] if threads == 1 else None
-    if tool == "python gzip":
-        return [PY, DRIVERS, "compress", "gzip", str(level), "1", str(path), "/dev/stdout"] if threads == 1 else None
-    if tool in ("isal", "zlib-ng"):
-        return [PY, DRIVERS, "compress", tool, str(level), str(threads), str(path), "/dev/stdout"]
-    if tool == "zstd (other format)":
-        return ["zstd", f"-{level}", f"-T{threads}", "-q", "-c", str(path)]
-    raise ValueError(tool)
-
-
-def decompress_cmd(tool: str, path: Path) -> list[str]:
-    return {
-        "wpigz": wpigz_cmd() + ["-dc", str(path)],
-        "pigz": ["pigz", "-dc", str(path)],
-        "gzip": ["gzip", "-dc", str(path)],
-        "python gzip": [PY, DRIVERS, "decompress", "gzip", "1", str(path), "/dev/stdout"],
-        "isal": [PY, DRIVERS, "decompress", "isal", str(os.cpu_count()), str(path), "/dev/stdout"],
-        "zlib-ng": [PY, DRIVERS, "decompress", "zlib-ng", str(os.cpu_count()), str(path), "/dev/stdout"],
-        "zstd (other format)": ["zstd", "-dc", "-q", str(path)],
-    }[tool]
-
-
-COMPRESSORS = ["wpigz", "wpigz zlib-ng", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
+from . import corpus, report
+from . import engines, libdeflate, speed, zopfli  # noqa: F401  (each registers its section)
+from .measure import (COMPRESSORS, DRIVERS, GNU_TIME, HERE, PEAK, PLOTS, PY, WORK, Series,  # noqa: F401
+                      compress_cmd, decompress_cmd, peak_rss_kib, run, wpigz_cmd)
+from .sections import Context, ordered
 
 
 def measure_compression(files, levels, thread_counts, runs, log) -> dict:
@@ -265,7 +169,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small slices: a few minutes on 2 cores")
     parser.add_argument("--runs", type=int, default=5, help="rounds per configuration (default 5)")
+    parser.add_argument("--list", action="store_true", help="list the registered sections and exit")
+    parser.add_argument("--skip", default="", metavar="NAME,...",
+                        help="registered sections to leave out (see --list); the core tables always run")
     args = parser.parse_args()
+    if args.list:
+        print("core: compression, decompression, start-up, engines in-process, progress bar, scaling")
+        for section in ordered():
+            print(f"{section.name}: {section.summary}")
+        return
+    skip = {name for name in args.skip.split(",") if name}
+    unknown = skip - {section.name for section in ordered()}
+    if unknown:
+        parser.error(f"no such section: {', '.join(sorted(unknown))} (see --list)")
     for tool in ("pigz", "gzip", "zstd", GNU_TIME):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed: apt-get install pigz gzip zstd time dict-gcide")
@@ -279,39 +195,30 @@ def main() -> None:
     def log(text: str) -> None:
         print(f"[{time.time() - started:6.0f}s] {text}", flush=True)
 
+    command = "python -m bench" + (" --quick" if args.quick else "") + \
+              (f" --runs {args.runs}" if args.runs != 5 else "") + (f" --skip {args.skip}" if skip else "")
     log(f"building the corpus ({size >> 20} MiB per file)")
     files = corpus.build(WORK / "corpus", size)
     log("compression")
     compression = measure_compression(files, levels, thread_counts, args.runs, log)
-    log("engines against pigz, levels 1-9")
-    from . import engines as choosing
-    engine_levels = choosing.measure(files, max(thread_counts), args.runs, log)
-    PLOTS.mkdir(exist_ok=True)
-    choosing.plot(engine_levels, files, max(thread_counts), PLOTS / "engines.png")
-    log("level 11 (zopfli)")
-    from . import zopfli
-    level11 = zopfli.measure(files, args.runs, log, quick=args.quick)
     log("decompression")
     decompression = measure_decompression(files, args.runs, log)
     log("start-up")
     startup = measure_startup(args.runs)
-    from . import speed
-    speed_lines = speed.run(size, args.runs, {"startup", "decompress", "compress"}, log)
     log("engine in-process, and the progress bar's cost")
     engine = {name: measure_engine(files[0].path, levels, thread_counts, args.runs, name)
               for name in ("zlib", "zlib-ng")}
     progress_cost = measure_progress_cost(files[0].path, args.runs)
     log("scaling with input size")
     scaling = measure_scaling(files[0].path, [s << 20 for s in scaling_sizes], max(thread_counts), log)
-    from . import report
-    command = "python -m bench" + (" --quick" if args.quick else "") + \
-              (f" --runs {args.runs}" if args.runs != 5 else "")
+    context = Context(files=files, size=size, threads=max(thread_counts), runs=args.runs, quick=args.quick,
+                      command=command, log=log)
+    sections: list[str] = []
+    for section in ordered():
+        if section.name not in skip:
+            sections += section.run(context)
     report.write(HERE / "RESULTS.md", PLOTS, command=command, machine=machine(), files=files,
                  levels=levels, thread_counts=thread_counts, compression=compression,
                  decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
-                 engine=engine, progress_cost=progress_cost, speed=speed_lines,
-                 engine_levels=choosing.table(engine_levels, files, max(thread_counts)),
-                 level11=zopfli.section(level11))
+                 engine=engine, progress_cost=progress_cost, sections=sections)
     log(f"wrote {HERE / 'RESULTS.md'} and {PLOTS}/")
-    from . import libdeflate        # the libdeflate engine's goals: bench/LIBDEFLATE.md
-    libdeflate.main(min(args.runs, 3), args.quick, log, command)

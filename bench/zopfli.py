@@ -6,7 +6,7 @@ Zopfli is tens of times slower than level 9, so it gets a slice of the corpus of
 rather than the main tables' files: the first 1 MiB of the text and 256 KiB of the binaries
 (256 and 64 KiB with --quick; zopfli is slowest on binaries' long runs). Each round runs
 wpigz and pigz once each, in alternating order, as whole processes timed from start to exit
-(suite.run: wall and CPU time, peak RSS from GNU time); the throughput ratio is taken within
+(measure.run: wall and CPU time, peak RSS from GNU time); the throughput ratio is taken within
 each round, and the two outputs are compared byte for byte in every round.
 """
 
@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass, field
 
 from . import corpus
-from .suite import WORK, Sample, run, wpigz_cmd
+from .measure import WORK, Sample, run, wpigz_cmd
+from .sections import Context, register
 
 SLICE = 1 << 20
 QUICK_SLICE = 256 << 10
@@ -98,6 +99,12 @@ def section(pairs: list[Pair]) -> list[str]:
                    f"{statistics.median(s.rss_kib for s in p.theirs) / 1024:.0f} | "
                    f"{p.theirs[0].out_size} | {sum(p.identical)}/{len(p.identical)} |")
     return out + [""]
+
+
+@register("zopfli", order=30, summary="level 11: wpigz -11 against pigz -11 on 1 MiB of text, 256 KiB of binaries")
+def bench_section(ctx: Context) -> list[str]:
+    ctx.log("level 11 (zopfli)")
+    return section(measure(ctx.files, ctx.runs, ctx.log, quick=ctx.quick))
 
 
 def main() -> None:

@@ -1,0 +1,116 @@
+"""What every benchmark section measures with: one command run to completion as a process
+(wall time, CPU time from os.wait4, peak RSS from GNU time), the commands of each tool, and the
+places the results go (bench/out/ for scratch files, bench/plots/ for figures).
+
+The suite (suite.py) and its sections (engines.py, zopfli.py, speed.py, libdeflate.py, ...)
+import from here and from sections.py; nothing here imports them, so the package has no import
+circle (tests/test_readme.py checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "out"
+PLOTS = HERE / "plots"
+PY = sys.executable
+DRIVERS = str(HERE / "drivers.py")
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss_kib: int
+    out_size: int
+
+
+@dataclass
+class Series:
+    """Repeated runs of one configuration, and its per-round ratios to the reference."""
+
+    tool: str
+    level: int | None
+    threads: int
+    samples: list[Sample] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)       # throughput / reference's, per round
+
+    def median(self, attribute: str) -> float:
+        return statistics.median(getattr(s, attribute) for s in self.samples)
+
+    def span(self, attribute: str) -> tuple[float, float]:
+        values = [getattr(s, attribute) for s in self.samples]
+        return min(values), max(values)
+
+
+GNU_TIME = "/usr/bin/time"
+PEAK = WORK / "peak-rss"
+
+
+def peak_rss_kib() -> int:
+    """What GNU time wrote for the last command: its peak RSS in KiB."""
+    return int(PEAK.read_text().split()[-1])
+
+
+def run(cmd: list[str], *, stdin: Path | None = None, out: Path | None = None) -> Sample:
+    """Run cmd to completion; stdout goes to out (or to a scratch file) to count its size."""
+    target = out or WORK / "scratch.out"
+    with open(target, "wb") as sink, tempfile.TemporaryFile() as errors, \
+            open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
+        start = time.perf_counter()
+        process = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", str(PEAK), *cmd], stdin=source, stdout=sink,
+                                   stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed ({process.returncode}): {errors.read().decode()[-500:]}")
+    return Sample(wall, usage.ru_utime + usage.ru_stime, peak_rss_kib(), target.stat().st_size)
+
+
+def wpigz_cmd() -> list[str]:
+    return [PY, "-m", "wpigz"]
+
+
+def compress_cmd(tool: str, level: int, threads: int, path: Path) -> list[str] | None:
+    """The command compressing path to stdout, or None when the tool has no such setting."""
+    if tool == "wpigz":
+        return wpigz_cmd() + [f"-{level}", "-p", str(threads), "-c", str(path)]
+    if tool in ("wpigz zlib-ng", "wpigz libdeflate"):
+        engine = tool.split()[1]
+        return wpigz_cmd() + ["--engine", engine, f"-{level}", "-p", str(threads), "-c", str(path)]
+    if tool == "pigz":
+        return ["pigz", f"-{level}", "-p", str(threads), "-c", str(path)]
+    if tool == "gzip":
+        return ["gzip", f"-{level}", "-c", str(path)] if threads == 1 else None
+    if tool == "python gzip":
+        return [PY, DRIVERS, "compress", "gzip", str(level), "1", str(path), "/dev/stdout"] if threads == 1 else None
+    if tool in ("isal", "zlib-ng"):
+        return [PY, DRIVERS, "compress", tool, str(level), str(threads), str(path), "/dev/stdout"]
+    if tool == "zstd (other format)":
+        return ["zstd", f"-{level}", f"-T{threads}", "-q", "-c", str(path)]
+    raise ValueError(tool)
+
+
+def decompress_cmd(tool: str, path: Path) -> list[str]:
+    return {
+        "wpigz": wpigz_cmd() + ["-dc", str(path)],
+        "pigz": ["pigz", "-dc", str(path)],
+        "gzip": ["gzip", "-dc", str(path)],
+        "python gzip": [PY, DRIVERS, "decompress", "gzip", "1", str(path), "/dev/stdout"],
+        "isal": [PY, DRIVERS, "decompress", "isal", str(os.cpu_count()), str(path), "/dev/stdout"],
+        "zlib-ng": [PY, DRIVERS, "decompress", "zlib-ng", str(os.cpu_count()), str(path), "/dev/stdout"],
+        "zstd (other format)": ["zstd", "-dc", "-q", str(path)],
+    }[tool]
+
+
+COMPRESSORS = ["wpigz", "wpigz zlib-ng", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
