@@ -23,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 from . import corpus, report
 from . import engines, libdeflate, speed, zopfli  # noqa: F401  (each registers its section)
