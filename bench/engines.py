@@ -3,8 +3,8 @@
 Whole commands, as a user runs them (start-up included), with the machine's thread count:
 pigz, `wpigz` (the zlib engine: pigz's exact bytes), `wpigz --engine zlib-ng` and `wpigz
 --engine libdeflate`, in rounds with the order rotated (suite.py's method), each ratio taken
-within a round. The table and bench/plots/engines.png are what the README's paragraph on
-choosing an engine is written from.
+within a round. The table and bench/plots/engines.png are what the README's "choose an
+engine" shows: bench/figures.py generates its table from this section of RESULTS.md.
 """
 
 from __future__ import annotations
