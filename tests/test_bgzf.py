@@ -264,7 +264,7 @@ def test_tabix_indexes_wpigz_bed_and_queries_exactly(tmp_path):
 def test_tabix_indexes_wpigz_vcf_and_queries_exactly(tmp_path):
     header, records = sorted_vcf(random.Random(16))
     packed = bgzf_file(tmp_path, "calls.vcf", header + records)
-    # the library writes the same file (the README's example)
+    # the library writes the same file (docs/library.md's example)
     library = tmp_path / "library.vcf.gz"
     with wpigz.open(library, "wt", bgzf=True, encoding="ascii") as f:
         f.write(header)

@@ -395,7 +395,7 @@ def test_alias_names_the_zip_entry_for_stdin(tmp_path):
     assert without_zip_clock(proc.stdout) == without_zip_clock(theirs)
 
 
-# ---- gzip 1.13's rules that pigz 2.6 does not have (listed in the README's differences)
+# ---- gzip 1.13's rules that pigz 2.6 does not have (listed in docs/command.md's differences)
 
 @pytest.mark.parametrize("mtime_ns", [0, -500_000_000])
 def test_timestamp_zero_or_just_before_1970_warns_like_gzip(tmp_path, mtime_ns):

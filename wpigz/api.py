@@ -14,7 +14,7 @@ from any later call. A writer that the program never closes is finished at inter
 (``atexit``), so its data is complete and its worker threads are joined; those threads are
 daemon threads only so that such a forgotten writer cannot block exit before that happens.
 
-Differences from ``gzip`` are listed in the README: the header's OS byte is 3 (Unix, as
+Differences from ``gzip`` are listed in docs/library.md: the header's OS byte is 3 (Unix, as
 pigz), and ``flush`` writes out every finished block but keeps an unfinished one buffered,
 since cutting a block early would change the bytes.
 """

@@ -7,7 +7,7 @@ compressed data is decoded by ``wasm_host.Decoder`` inside the WebAssembly sandb
 inflate, wpigz's LZW decoder, or pack's). The check value of the output is computed by the host's
 zlib over the bytes the sandbox produced (see ``_inflate``). Data streams through fixed buffers, so memory is flat
 whatever the output size. zstd (``.zst``) is the exception: it is decoded natively by the
-``zstandard`` package, outside the sandbox (the README says so).
+``zstandard`` package, outside the sandbox (docs/formats.md says so).
 
 Formats (first bytes): gzip ``1f 8b`` (every member of a multi-member file), zlib (a 2-byte
 header divisible by 31), zip ``PK 03 04`` (the first entry), compress ``1f 9d``, pack ``1f 1e``,

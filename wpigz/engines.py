@@ -37,7 +37,7 @@ class EngineInfo:
     blocksize: int              # default block size in bytes (when -b / blocksize= is not given)
     library: str                # the library it compresses with, as -V names it
     credit: str                 # the library's authors, for -L
-    summary: str                # one line for -h and the README
+    summary: str                # one line for -h and the options table of docs/command.md
     library_levels: tuple[int, ...] = tuple(range(13))   # the library's level for each of wpigz's
     level_modules: tuple[tuple[int, str], ...] = ()     # (level, MODULES row compressing it)
     arena_per_block: int = 0    # worker memory in block sizes, when it grows with them (build.py)

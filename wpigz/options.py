@@ -8,7 +8,7 @@ do, after ``=`` (``--suffix=.x``); ``--`` ends the options; ``-`` is standard in
 ``--`` (as in gzip). Default options come first from the ``GZIP``
 and then the ``PIGZ`` environment variable, which may hold only harmless options (levels,
 ``-n``/``-N``, ``-q``/``-v``, ``--rsyncable``, ``--fast``/``--best``), as GNU gzip 1.13 allows.
-``-h`` and the README's option table are both generated from ``OPTIONS``.
+``-h`` and the option table of docs/command.md are both generated from ``OPTIONS``.
 """
 
 from __future__ import annotations
@@ -387,7 +387,7 @@ def _check_engine(settings: Settings) -> None:
 
 
 def help_rows() -> list[tuple[str, str]]:
-    """(option spelling, description) for every listed option: used by -h and the README."""
+    """(option spelling, description) for every listed option: used by -h and docs/command.md."""
     rows = []
     for option in OPTIONS:
         if not option.shown:
@@ -402,7 +402,7 @@ def help_rows() -> list[tuple[str, str]]:
 
 
 def markdown_table() -> str:
-    """The README's option table (tests/test_readme.py keeps the README in step with it)."""
+    """docs/command.md's option table (tests/test_readme.py keeps it in step with this)."""
     lines = ["| option | meaning |", "|---|---|"]
     lines += [f"| `{spelled}` | {text} |" for spelled, text in help_rows()]
     return "\n".join(lines) + "\n"
