@@ -254,3 +254,27 @@ def test_every_test_a_document_names_exists():
     for file, test in sorted(named):
         source = (ROOT / file).read_text()
         assert re.search(rf"^(async )?def {test}\(", source, re.M), f"{file}::{test} does not exist"
+
+
+def test_figures_read_the_table_that_bench_engines_writes():
+    """bench/figures.py parses what bench/engines.py writes, so the next full run refreshes the
+    README's table: a made-up run, written by engines.table, comes out in the block."""
+    from bench import engines, figures
+    from bench.corpus import CorpusFile
+    from bench.measure import Sample, Series
+    files = [CorpusFile(name, Path(name), "made up", "0" * 64, 1_000_000) for name in ("text", "binaries", "zeros")]
+    results = {}
+    for item in files:
+        for tool in engines.TOOLS:
+            for level in engines.LEVELS:
+                speed = 1 + engines.TOOLS.index(tool) + level / 10      # seconds; pigz is the fastest
+                series = Series(tool, level, 2, [Sample(speed, speed, 1024, 1000 + engines.TOOLS.index(tool))])
+                series.ratios.append((1 + level / 10) / speed)
+                results[(item.name, tool, level)] = series
+    written = "\n".join(engines.table(results, files, 2))
+    block = figures.render("<!-- figures:engines -->\n<!-- /figures:engines -->", written)
+    rows = [line for line in block.splitlines() if line.startswith("| `")]
+    assert len(rows) == 6                      # three engines, text and binaries (not zeros)
+    # libdeflate is the fourth tool: at level 1, 1.1 s for pigz against 4.1 s, 3 bytes larger
+    assert rows[4] == "| `libdeflate` | text | 0.27x, +0.30% | 0.35x, +0.30% | 0.39x, +0.30% |"
+    assert "2 threads" in block
