@@ -4,7 +4,7 @@
     python bench/drivers.py decompress TOOL THREADS INPUT OUTPUT
     python bench/drivers.py generate SIZE TEXTFILE        # SIZE bytes of text to stdout
 
-TOOL is gzip (Python's module), isal (igzip_threaded) or zlib-ng (gzip_ng_threaded). isal has
+TOOL is gzip (Python's module), isal (igzip_threaded), zlib-ng (gzip_ng_threaded) or pgzip. isal has
 levels 0-3: the bench's levels 1, 6, 9 become isal 1, 2, 3.
 """
 
@@ -25,6 +25,10 @@ def opener(tool: str, threads: int):
         from isal import igzip_threaded
         return lambda path, mode, level=None: igzip_threaded.open(
             path, mode, threads=threads, **({"compresslevel": ISAL_LEVELS[level]} if level else {}))
+    if tool == "pgzip":
+        import pgzip
+        return lambda path, mode, level=None: pgzip.open(
+            path, mode, thread=threads, **({"compresslevel": level} if level else {}))
     if tool == "zlib-ng":
         from zlib_ng import gzip_ng_threaded
         return lambda path, mode, level=None: gzip_ng_threaded.open(

@@ -94,7 +94,7 @@ def compress_cmd(tool: str, level: int, threads: int, path: Path) -> list[str] |
         return ["gzip", f"-{level}", "-c", str(path)] if threads == 1 else None
     if tool == "python gzip":
         return [PY, DRIVERS, "compress", "gzip", str(level), "1", str(path), "/dev/stdout"] if threads == 1 else None
-    if tool in ("isal", "zlib-ng"):
+    if tool in ("isal", "zlib-ng", "pgzip"):
         return [PY, DRIVERS, "compress", tool, str(level), str(threads), str(path), "/dev/stdout"]
     if tool == "zstd (other format)":
         return ["zstd", f"-{level}", f"-T{threads}", "-q", "-c", str(path)]
@@ -109,8 +109,13 @@ def decompress_cmd(tool: str, path: Path) -> list[str]:
         "python gzip": [PY, DRIVERS, "decompress", "gzip", "1", str(path), "/dev/stdout"],
         "isal": [PY, DRIVERS, "decompress", "isal", str(os.cpu_count()), str(path), "/dev/stdout"],
         "zlib-ng": [PY, DRIVERS, "decompress", "zlib-ng", str(os.cpu_count()), str(path), "/dev/stdout"],
+        "pgzip": [PY, DRIVERS, "decompress", "pgzip", str(os.cpu_count()), str(path), "/dev/stdout"],
+        "rapidgzip": ["rapidgzip", "-d", "-c", "-P", str(os.cpu_count()), str(path)],
         "zstd (other format)": ["zstd", "-dc", "-q", str(path)],
     }[tool]
 
 
-COMPRESSORS = ["wpigz", "wpigz zlib-ng", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
+COMPRESSORS = ["wpigz", "wpigz zlib-ng", "wpigz libdeflate", "pigz", "gzip", "python gzip", "pgzip", "isal", "zlib-ng",
+               "zstd (other format)"]
+DECOMPRESSORS = ["wpigz", "pigz", "gzip", "python gzip", "pgzip", "isal", "zlib-ng", "rapidgzip",
+                 "zstd (other format)"]

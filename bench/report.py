@@ -108,7 +108,7 @@ def _plots(plots: Path, text, levels, thread_counts, compression, scaling) -> No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tools = ["wpigz", "wpigz zlib-ng", "pigz", "isal", "zlib-ng", "zstd (other format)", "gzip", "python gzip"]
+    tools = ["wpigz", "wpigz zlib-ng", "wpigz libdeflate", "pigz", "isal", "zlib-ng", "pgzip", "zstd (other format)", "gzip", "python gzip"]
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for tool in tools:
         points = [(th, text.size / MB / compression[(text.name, tool, 6, th)].median("wall"))

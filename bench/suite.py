@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import corpus, report
 from . import engines, libdeflate, speed, zopfli  # noqa: F401  (each registers its section)
-from .measure import (COMPRESSORS, DRIVERS, GNU_TIME, HERE, PEAK, PLOTS, PY, WORK, Series,  # noqa: F401
+from .measure import (COMPRESSORS, DECOMPRESSORS, DRIVERS, GNU_TIME, HERE, PEAK, PLOTS, PY, WORK, Series,  # noqa: F401
                       compress_cmd, decompress_cmd, peak_rss_kib, run, wpigz_cmd)
 from .sections import Context, ordered
 
@@ -62,7 +62,7 @@ def measure_decompression(files, runs, log) -> dict:
         run(["pigz", "-6", "-c", str(item.path)], out=packed)
         packed_zst = WORK / f"{item.path.name}.zst"
         run(["zstd", "-6", "-q", "-c", str(item.path)], out=packed_zst)
-        tools = ["wpigz", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
+        tools = DECOMPRESSORS
         series = {tool: Series(tool, None, 1) for tool in tools}
         for round_ in range(runs):
             order = tools[round_ % len(tools):] + tools[:round_ % len(tools)]
@@ -158,12 +158,15 @@ def machine() -> str:
     for cmd in (["pigz", "--version"], ["gzip", "--version"], ["zstd", "--version"]):
         proc = subprocess.run(cmd, capture_output=True, text=True)
         versions.append((proc.stdout or proc.stderr).splitlines()[0].strip())
+    from importlib.metadata import version
+
     import isal
     import zlib_ng
+
     import wpigz
     return (f"{cpu}, {os.cpu_count()} CPUs; Linux {platform.release()}; Python {platform.python_version()}; "
             f"wpigz {wpigz.__version__}; {'; '.join(versions)}; python-isal {isal.__version__}; "
-            f"python-zlib-ng {zlib_ng.__version__}")
+            f"python-zlib-ng {zlib_ng.__version__}; pgzip {version('pgzip')}; rapidgzip {version('rapidgzip')}")
 
 
 def main() -> None:
@@ -186,6 +189,8 @@ def main() -> None:
     for tool in ("pigz", "gzip", "zstd", GNU_TIME):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed: apt-get install pigz gzip zstd time dict-gcide")
+    if shutil.which("rapidgzip") is None:
+        raise SystemExit("rapidgzip is needed: pip install '.[bench]'")
     WORK.mkdir(exist_ok=True)
     size = (4 if args.quick else 24) << 20
     levels = [1, 6, 9]
