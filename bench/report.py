@@ -98,17 +98,21 @@ def write(path: Path, plots: Path, *, command, machine, files, levels, thread_co
             "| input | seconds | MB/s | peak RSS MiB |", "|---|---|---|---|"]
     out += [f"| {size >> 20} MiB | {wall:.2f} | {size / MB / wall:.1f} | {rss / 1024:.0f} |"
             for size, wall, rss in scaling]
-    out += ["", "## Ratio against speed (text)", "", "![ratio vs speed](plots/ratio-vs-speed.png)", ""]
+    out += ["", "## Ratio against speed, and decompression speed", "",
+            "![ratio vs speed, one panel per corpus file](plots/ratio-vs-speed.png)", "",
+            "![decompression speed per tool](plots/decompression.png)", ""]
     path.write_text("\n".join(out) + "\n")
-    _plots(plots, text, levels, thread_counts, compression, scaling)
+    _plots(plots, files, levels, thread_counts, compression, decompression, scaling)
 
 
-def _plots(plots: Path, text, levels, thread_counts, compression, scaling) -> None:
+def _plots(plots: Path, files, levels, thread_counts, compression, decompression, scaling) -> None:
+    text = files[0]
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tools = ["wpigz", "wpigz zlib-ng", "wpigz libdeflate", "pigz", "isal", "zlib-ng", "pgzip", "zstd (other format)", "gzip", "python gzip"]
+    tools = ["wpigz", "wpigz zlib-ng", "wpigz libdeflate", "pigz", "isal", "zlib-ng", "pgzip", "zstd (other format)",
+             "gzip", "python gzip"]
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for tool in tools:
         points = [(th, text.size / MB / compression[(text.name, tool, 6, th)].median("wall"))
@@ -126,29 +130,8 @@ def _plots(plots: Path, text, levels, thread_counts, compression, scaling) -> No
     figure.savefig(plots / "throughput-vs-threads.png", dpi=100)
     plt.close(figure)
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    top = max(thread_counts)
-    for tool in tools:
-        points = []
-        for level in levels:
-            threads = top if (text.name, tool, level, top) in compression else 1
-            series = compression.get((text.name, tool, level, threads))
-            if series:
-                points.append((text.size / MB / series.median("wall"), 100 * series.median("out_size") / text.size))
-        if points:
-            xs, ys = zip(*points)
-            axes.plot(xs, ys, marker="o", label=tool)
-            for (x, y), level in zip(points, levels):
-                axes.annotate(str(level), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    axes.set_xscale("log")
-    axes.set_xlabel(f"MB/s of input (log; {top} threads where the tool has them)")
-    axes.set_ylabel("compressed size, % of input")
-    axes.set_title("Ratio vs speed (text; points are levels 1, 6, 9)")
-    axes.legend(fontsize=8)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(plots / "ratio-vs-speed.png", dpi=100)
-    plt.close(figure)
+    _ratio_vs_speed(plt, plots / "ratio-vs-speed.png", files, tools, levels, thread_counts, compression)
+    _decompression(plt, plots / "decompression.png", files, decompression)
 
     figure, left = plt.subplots(figsize=(7, 4.5))
     sizes = [size / MB for size, _, _ in scaling]
@@ -165,4 +148,57 @@ def _plots(plots: Path, text, levels, thread_counts, compression, scaling) -> No
     left.set_title("wpigz -1: memory stays flat, time grows linearly")
     figure.tight_layout()
     figure.savefig(plots / "scaling.png", dpi=100)
+    plt.close(figure)
+
+
+def _ratio_vs_speed(plt, target: Path, files, tools, levels, thread_counts, compression) -> None:
+    """Output size against throughput, every tool at levels 1, 6 and 9 (with the most threads it
+    has), one panel per corpus file: the picture of which tool gives what."""
+    top = max(thread_counts)
+    columns = min(2, len(files))
+    rows = (len(files) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(7 * columns, 4.5 * rows), squeeze=False)
+    for ax, item in zip(axes.flat, files):
+        for tool in tools:
+            points = []
+            for level in levels:
+                threads = top if (item.name, tool, level, top) in compression else 1
+                series = compression.get((item.name, tool, level, threads))
+                if series:
+                    points.append((item.size / MB / series.median("wall"),
+                                   100 * series.median("out_size") / item.size))
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, marker="o", label=tool)
+                for (x, y), level in zip(points, levels):
+                    ax.annotate(str(level), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"MB/s of input (log; {top} threads where the tool has them)")
+        ax.set_ylabel("compressed size, % of input")
+        ax.set_title(f"{item.name}: size vs speed (points are levels {', '.join(map(str, levels))})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(files):]:
+        ax.set_visible(False)
+    figure.tight_layout()
+    figure.savefig(target, dpi=100)
+    plt.close(figure)
+
+
+def _decompression(plt, target: Path, files, decompression) -> None:
+    """MB/s of output per tool, one group of bars per corpus file."""
+    tools = list(dict.fromkeys(tool for _, tool in decompression))
+    figure, axes = plt.subplots(figsize=(max(7, 1.6 * len(files) * len(tools) / 4), 4.5))
+    width = 0.8 / len(tools)
+    for i, tool in enumerate(tools):
+        rates = [item.size / MB / decompression[(item.name, tool)].median("wall")
+                 if (item.name, tool) in decompression else 0 for item in files]
+        axes.bar([x + i * width for x in range(len(files))], rates, width, label=tool)
+    axes.set_xticks([x + 0.4 - width / 2 for x in range(len(files))], [item.name for item in files])
+    axes.set_ylabel("MB/s of output")
+    axes.set_title("Decompression speed (files made by pigz -6; zstd's by zstd -6)")
+    axes.legend(fontsize=7, ncol=2)
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(target, dpi=100)
     plt.close(figure)
