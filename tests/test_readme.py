@@ -10,6 +10,7 @@ Conventions the documents follow (and this file enforces):
 * A ```sh block is a command the tests cannot run as it stands (installing, serving a page):
   each one is listed in SHOWN_ONLY with what is checked instead.
 * A ```python block runs as it is, in such a directory.
+* A ```text block is not a command (sample output, a file's layout): nothing to run.
 * Benchmark figures appear only inside `<!-- figures:NAME -->` blocks, which bench/figures.py
   writes from bench/RESULTS.md.
 """
@@ -155,7 +156,7 @@ def test_sh_block_is_checked_another_way(path, line, body, workdir):
 
 
 def test_every_code_block_is_run_or_listed():
-    known = {"console", "python", "sh"}
+    known = {"console", "python", "sh", "text"}
     for path in DOCUMENTS:
         for match in FENCE.finditer(path.read_text()):
             assert match.group(1) in known, f"{_name(path)}: a ```{match.group(1)} block this file does not check"
