@@ -62,6 +62,15 @@ def tool(name: str) -> str:
     return path
 
 
+def without_privileges() -> list[str]:
+    """A prefix that runs a command so that file permissions bind it: as root (CI runs as
+    root), with every capability dropped (setpriv, from util-linux, Essential in Debian), so
+    the permission bits apply to it as to any owner; nothing for another user."""
+    if os.geteuid() != 0:
+        return []
+    return [tool("setpriv"), "--bounding-set=-all", "--inh-caps=-all", "--"]
+
+
 def pigz(data: bytes, *args: str) -> bytes:
     return subprocess.run([tool("pigz"), "-c", *args], input=data, capture_output=True, check=True).stdout
 
