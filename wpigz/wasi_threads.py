@@ -86,7 +86,7 @@ class ThreadSpawner:
                 self.last_refusal = f"thread limit of {self._max_threads} reached"
                 return SPAWN_FAILED
             self._live += 1
-        started = False
+        thread: threading.Thread | None = None
         try:
             try:
                 store, instance = self.instantiate()
@@ -99,19 +99,20 @@ class ThreadSpawner:
             # in api.py finishes it (Python joins non-daemon threads before running atexit).
             thread = threading.Thread(target=self._run, args=(store, instance, tid, start_arg),
                                       name=f"wpigz-wasm-{tid}", daemon=True)
+            with self._lock:
+                self._started.append(thread)        # recorded first: once it runs, it is joined
             try:
                 thread.start()
             except Exception as error:      # e.g. RuntimeError: can't start new thread
                 self.last_refusal = f"cannot start a thread: {error}"
                 return SPAWN_FAILED
-            started = True
-            with self._lock:
-                self._started.append(thread)
             return tid
         finally:
-            if not started:         # the thread never ran, so its _run will not give it back
+            if thread is None or thread.ident is None:      # it never ran: _run cannot give the slot back
                 with self._lock:
                     self._live -= 1
+                    if thread is not None:
+                        self._started.remove(thread)
 
     def _run(self, store: wasmtime_c.Store, instance: wasmtime_c.Instance, tid: int, start_arg: int) -> None:
         # A worker that ends by any exception is recorded and reported through on_trap, so the
