@@ -62,6 +62,15 @@ def tool(name: str) -> str:
     return path
 
 
+def without_privileges() -> list[str]:
+    """A prefix that runs a command so that file permissions bind it: as root (CI runs as
+    root), with every capability dropped (setpriv, from util-linux, Essential in Debian), so
+    the permission bits apply to it as to any owner; nothing for another user."""
+    if os.geteuid() != 0:
+        return []
+    return [tool("setpriv"), "--bounding-set=-all", "--inh-caps=-all", "--"]
+
+
 def pigz(data: bytes, *args: str) -> bytes:
     return subprocess.run([tool("pigz"), "-c", *args], input=data, capture_output=True, check=True).stdout
 
@@ -86,6 +95,33 @@ def wpigz_bytes(runtime: Runtime, data: bytes, *args: str) -> bytes:
     sink = io.BytesIO()
     compress_stream(settings, runtime, io.BytesIO(data), sink, None)
     return sink.getvalue()
+
+
+_IN_ONE_INTERPRETER = """\
+import json, os, runpy, sys
+sys.argv = ['wpigz'] + sys.argv[1:]
+try:
+    runpy.run_module('wpigz', run_name='__main__')
+    status = 0
+except SystemExit as exit:
+    status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+sys.stdout.flush()
+with open(os.environ['WPIGZ_TEST_REPORT'], 'w') as report:
+    json.dump({'status': status, 'modules': sorted(sys.modules)}, report)
+"""
+
+
+def run_in_one_interpreter(args: list[str], cwd: Path, **kwargs) -> tuple[subprocess.CompletedProcess, int, set[str]]:
+    """The wpigz command run by runpy in one fresh interpreter: (the process, with the
+    command's own stdout and stderr; its exit status; every module it imported)."""
+    import json
+    report = Path(cwd) / ".imports.json"
+    proc = subprocess.run([sys.executable, "-c", _IN_ONE_INTERPRETER, *args], cwd=cwd, capture_output=True,
+                          timeout=120, env={**os.environ, "WPIGZ_TEST_REPORT": str(report)}, **kwargs)
+    assert proc.returncode == 0, proc         # the interpreter itself ended normally
+    found = json.loads(report.read_text())
+    report.unlink()
+    return proc, found["status"], set(found["modules"])
 
 
 def python_decompress(blob: bytes, *, zlib_format: bool = False) -> bytes:

@@ -70,13 +70,25 @@ def test_dash_means_stdin_and_several_files_concatenate(sample, tmp_path):
     assert decoded == sample.read_bytes() + b"from stdin\n" + other.read_bytes()
 
 
+def pigz_run(*args: str) -> subprocess.CompletedProcess:
+    """pigz itself, which must succeed silently: it is the reference."""
+    proc = subprocess.run([tool("pigz"), *args], capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, b""), proc
+    return proc
+
+
 def test_options_after_files_still_apply(sample):
-    assert run(str(sample), "-c", "-9").stdout == run("-c", "-9", str(sample)).stdout
+    # as in pigz, which reads every option before the first file
+    ours = run(str(sample), "-c", "-9")
+    assert (ours.returncode, ours.stderr) == (0, b"")
+    assert ours.stdout == pigz_run(str(sample), "-c", "-9").stdout
+    assert ours.stdout != pigz_run(str(sample), "-c").stdout       # -9 really applied
 
 
 def test_bundled_and_attached_options(sample):
-    assert run("-cn9p2", "-b64", str(sample)).stdout == \
-        subprocess.run([tool("pigz"), "-c", "-n", "-9", "-b", "64", str(sample)], capture_output=True).stdout
+    ours = run("-cn9p2", "-b64", str(sample))
+    assert (ours.returncode, ours.stderr) == (0, b"")
+    assert ours.stdout == pigz_run("-c", "-n", "-9", "-b", "64", str(sample)).stdout
 
 
 @pytest.mark.parametrize("args, message", [
@@ -113,12 +125,81 @@ def test_version_names_the_engine():
     assert proc.stdout.decode().splitlines() == ["wpigz 0.1.0", "zlib 1.2.13 (WebAssembly engine)"]
 
 
-def test_help_lists_every_option():
-    from wpigz.options import help_rows
+def _help_entries(text: str) -> dict[str, str]:
+    """A -h screen's option entries: each spelling (-x, --name) -> the meaning on its line.
+    An entry is a line indented by two spaces whose columns (apart by two spaces or more)
+    begin with spellings, starting with '-' (pigz writes "-F  --first"), then the meaning;
+    more indented lines continue the meaning."""
+    import re
+    entries: dict[str, str] = {}
+    last: list[str] = []
+    for line in text.split("Options:", 1)[1].splitlines():
+        if line.startswith("  -"):
+            columns = re.split(r" {2,}", line.strip())
+            spellings = [c for c in columns if c.startswith("-")]
+            last = re.findall(r"--?[\w-]+", " ".join(spellings))
+            for name in last:
+                entries[name] = "  ".join(columns[len(spellings):])
+        elif line.startswith("   ") and last:
+            for name in last:
+                entries[name] += " " + line.strip()
+        else:
+            last = []
+    return entries
+
+
+def test_help_lists_every_pigz_option_with_a_meaning():
+    # what a pigz user looks for: every option pigz's own -h lists is in wpigz's, explained
+    pigz_help = subprocess.run([tool("pigz"), "--help"], capture_output=True, timeout=60)
+    theirs = _help_entries((pigz_help.stdout + pigz_help.stderr).decode())
+    theirs.pop("--", None)          # the end of options, not an option
+    assert len(theirs) > 40, theirs         # the parse found pigz's options
     proc = run("-h")
-    assert proc.returncode == 0 and proc.stderr == b""
-    for spelled, _ in help_rows():
-        assert spelled in proc.stdout.decode()
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    ours = _help_entries(proc.stdout.decode())
+    for name in theirs:
+        if name in ("-1", "-9", "-11"):         # pigz's "-0 to -9, -11", wpigz's "-0 .. -9" row
+            name = "-0"
+        assert name in ours, f"pigz's {name} is missing from wpigz -h"
+        assert len(ours[name].split()) >= 2, f"{name} has no meaning in wpigz -h: {ours[name]!r}"
+    assert "-11" in ours["-0"]
+
+
+def test_help_shows_every_option_of_the_parser_with_its_whole_meaning():
+    from wpigz.options import OPTIONS
+    proc = run("-h")
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    ours = _help_entries(proc.stdout.decode())
+    listed = set()
+    for option in OPTIONS:
+        names = ([f"-{option.short}"] if option.short and option.short != "0..9" else []) + \
+                [f"--{name}" for name in option.longs]
+        if option.short == "0..9":
+            names += ["-0", "-9"]           # its row: "-0 .. -9"
+        for name in names:
+            if option.shown:
+                assert ours.get(name) == option.help, (name, ours.get(name))
+                listed.add(name)
+            else:
+                # refused options (as pigz refuses them) are not offered
+                assert name not in ours, name
+                refused = run(name)
+                assert refused.returncode == 1 and refused.stderr.startswith(b"wpigz: "), refused
+    assert set(ours) == listed
+
+
+def test_documented_option_table_is_what_the_parser_generates():
+    # the table users read (README or docs/) is `python -m wpigz.options`'s output, verbatim
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    generated = subprocess.run([sys.executable, "-m", "wpigz.options"], capture_output=True, timeout=60,
+                               check=True).stdout.decode()
+    assert generated.startswith("| option | meaning |\n") and "`--engine NAME`" in generated
+    start, end = "<!-- options-table:start -->\n", "<!-- options-table:end -->"
+    tables = [text[text.index(start) + len(start):text.index(end)]
+              for text in (p.read_text() for p in [root / "README.md", *sorted(root.glob("docs/*.md"))])
+              if start in text]
+    assert tables == [generated], "regenerate it with: python -m wpigz.options"
 
 
 def test_refuses_to_write_compressed_data_to_a_terminal():
@@ -169,10 +250,16 @@ def test_verbose_says_when_the_ring_is_smaller():
 def test_long_options_take_equals_values(sample):
     equals = run("-c", "--blocksize=64", "--processes=2", "--comment=note", "--engine=zlib-ng", str(sample))
     spaced = run("-c", "--blocksize", "64", "--processes", "2", "--comment", "note", "--engine", "zlib-ng", str(sample))
-    assert (equals.returncode, equals.stderr) == (0, b"")
+    assert (equals.returncode, equals.stderr) == (spaced.returncode, spaced.stderr) == (0, b"")
     assert equals.stdout == spaced.stdout
-    shorts = run("-c", "-b64", "-p2", "-Cnote", str(sample))
-    assert run("-c", "--blocksize=64", "--processes=2", "--comment=note", str(sample)).stdout == shorts.stdout
+    # pigz spells the same options spaced (it has no --name=value, and wants -C's value apart)
+    theirs = pigz_run("-c", "--blocksize", "64", "--processes", "2", "--comment", "note", str(sample))
+    assert pigz_run("-c", "-b64", "-p2", "-C", "note", str(sample)).stdout == theirs.stdout
+    for ours in (run("-c", "--blocksize", "64", "--processes", "2", "--comment", "note", str(sample)),
+                 run("-c", "--blocksize=64", "--processes=2", "--comment=note", str(sample)),
+                 run("-c", "-b64", "-p2", "-Cnote", str(sample))):
+        assert (ours.returncode, ours.stderr) == (0, b"")
+        assert ours.stdout == theirs.stdout
 
 
 def test_long_option_suffix_with_equals(tmp_path):

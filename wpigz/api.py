@@ -231,6 +231,7 @@ class _GzipReader(io.RawIOBase):
         if self._pieces is not None:
             self._pieces.close()
             self._pieces = None
+        self._pending = memoryview(b"")     # a view holds the wasm memory (Runtime.view)
         super().close()
 
 
@@ -463,8 +464,12 @@ class GzipFile(io.BufferedIOBase):
                 self._buffer.close()
         finally:
             self.fileobj = None
-            if self.mode == WRITE:
-                self._stream.close()
+            try:
+                if self.mode == WRITE:
+                    self._stream.close()
+            finally:
+                # the engine's memory goes now, not when this object does (it may be kept)
+                self._runtime.close()
             myfileobj = self.myfileobj
             if myfileobj is not None:
                 self.myfileobj = None

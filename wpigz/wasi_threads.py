@@ -10,20 +10,32 @@ instantiate is reported to the module at once rather than lost on the new thread
 
 Their owner -- the ``DeflatePool`` that spawned them -- collects the threads made here with
 ``take_started`` and joins every one when it stops (they are daemon threads only for the
-interpreter-exit case explained in ``_thread_spawn``). A trap on a worker thread is recorded (``first_error``) and handed to the
-``on_trap`` callback, so the main thread learns of it promptly instead of waiting forever.
+interpreter-exit case explained in ``_thread_spawn``). A worker that ends by an exception -- a
+trap, or any other -- is recorded (``first_error``) and handed to the ``on_trap`` callback, so the
+main thread learns of it promptly instead of waiting forever. The host function reaches the
+spawner through a weak reference, so a Runtime's shared memory goes with its last reference.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from typing import Callable
 
 from . import wasmtime_c
 from .errors import EngineError, WasmtimeError, trap_message
 
 SPAWN_FAILED = -1
+
+
+def _spawn_through(spawner: weakref.ref[ThreadSpawner]) -> Callable[[int], int]:
+    """thread-spawn for the spawner the weak reference names, while it lives (the stores that
+    can call thread-spawn belong to the spawner's Runtime, so in practice it always does)."""
+    def thread_spawn(start_arg: int) -> int:
+        live = spawner()
+        return SPAWN_FAILED if live is None else live._thread_spawn(start_arg)
+    return thread_spawn
 
 
 class ThreadSpawner:
@@ -44,8 +56,10 @@ class ThreadSpawner:
         self._errors: list[Exception] = []
         self.last_refusal: str | None = None
         # thread-spawn: (i32 start_arg) -> i32 tid; one host function, made a function of each
-        # instance's store when that instance is created
-        self._spawn = wasmtime_c.HostFunc(1, 1, self._thread_spawn)
+        # instance's store when that instance is created. It reaches this spawner through a
+        # weak reference: the spawner holds it, and a strong one back would make a cycle that
+        # keeps the shared memory (and its address space) alive until a full garbage collection.
+        self._spawn = wasmtime_c.HostFunc(1, 1, _spawn_through(weakref.ref(self)))
 
     def instantiate(self) -> tuple[wasmtime_c.Store, wasmtime_c.Instance]:
         """A new Store and instance of the module on the shared memory."""
@@ -63,20 +77,20 @@ class ThreadSpawner:
         return store, wasmtime_c.Instance(store, self._module, imports)
 
     def _thread_spawn(self, start_arg: int) -> int:
-        # Runs on the thread that called thread-spawn, inside its wasm call. Never raises: an
-        # exception here would become a trap in the caller instead of the negative result the
-        # module checks for.
+        # Runs on the thread that called thread-spawn, inside its wasm call. An Exception
+        # becomes the negative result the module checks for; anything else (Ctrl-C's
+        # KeyboardInterrupt) is re-raised, so that it traps the caller and leaves the call that
+        # entered wasm as itself. Either way the slot taken below is given back.
+        with self._lock:
+            if self._live >= self._max_threads:
+                self.last_refusal = f"thread limit of {self._max_threads} reached"
+                return SPAWN_FAILED
+            self._live += 1
+        thread: threading.Thread | None = None
         try:
-            with self._lock:
-                if self._live >= self._max_threads:
-                    self.last_refusal = f"thread limit of {self._max_threads} reached"
-                    return SPAWN_FAILED
-                self._live += 1
             try:
                 store, instance = self.instantiate()
             except Exception as error:
-                with self._lock:
-                    self._live -= 1
                 self.last_refusal = f"cannot instantiate a worker: {error}"
                 return SPAWN_FAILED
             tid = next(self._tids)
@@ -85,23 +99,34 @@ class ThreadSpawner:
             # in api.py finishes it (Python joins non-daemon threads before running atexit).
             thread = threading.Thread(target=self._run, args=(store, instance, tid, start_arg),
                                       name=f"wpigz-wasm-{tid}", daemon=True)
-            thread.start()
             with self._lock:
-                self._started.append(thread)
+                self._started.append(thread)        # recorded first: once it runs, it is joined
+            try:
+                thread.start()
+            except Exception as error:      # e.g. RuntimeError: can't start new thread
+                self.last_refusal = f"cannot start a thread: {error}"
+                return SPAWN_FAILED
             return tid
-        except BaseException as error:      # e.g. RuntimeError: can't start new thread
-            self.last_refusal = f"cannot start a thread: {error}"
-            return SPAWN_FAILED
+        finally:
+            if thread is None or thread.ident is None:      # it never ran: _run cannot give the slot back
+                with self._lock:
+                    self._live -= 1
+                    if thread is not None:
+                        self._started.remove(thread)
 
     def _run(self, store: wasmtime_c.Store, instance: wasmtime_c.Instance, tid: int, start_arg: int) -> None:
+        # A worker that ends by any exception is recorded and reported through on_trap, so the
+        # main thread's bounded wait sees it instead of waiting for a worker that is gone.
         try:
             wasmtime_c.Call(instance, "wasi_thread_start")(tid, start_arg)
-        except WasmtimeError as trap:       # a Trap, or an error wasmtime reported
+        except BaseException as error:      # noqa: B036 -- recorded, and re-raised by the main thread
+            reason = (f"trapped: {trap_message(error)}" if isinstance(error, WasmtimeError)
+                      else f"failed: {type(error).__name__}: {error}")
             with self._lock:
-                self._errors.append(EngineError(f"worker thread {tid} trapped: {trap_message(trap)}"))
+                self._errors.append(EngineError(f"worker thread {tid} {reason}"))
             try:
                 self._on_trap(instance, start_arg)
-            except (WasmtimeError, EngineError):
+            except Exception:
                 pass    # the error is recorded; the main thread's bounded wait still finds it
         finally:
             with self._lock:

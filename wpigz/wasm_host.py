@@ -208,6 +208,7 @@ class Runtime:
         self.engine_name = engine
         self.engine, self.module = compiled_module(self.info.module)
         self._decoder_runtime: Runtime | None = None
+        self._closed = False
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
         limits = typing.cast(wasmtime_c.MemoryType, memory_import.type)
         assert limits.maximum is not None, "the module's memory is shared, so it has a maximum"
@@ -219,7 +220,10 @@ class Runtime:
             raise EngineError(f"cannot create the shared memory: {_trap_message(error)}") from error
         self.spawner = ThreadSpawner(self.engine, self.module, self.memory, max_threads=max_threads,
                                      on_trap=self._worker_trapped)
-        self.store, self.instance = self.spawner.instantiate()
+        try:
+            self.store, self.instance = self.spawner.instantiate()
+        except WasmtimeError as error:
+            raise EngineError(f"cannot instantiate the module: {_trap_message(error)}") from error
         self._fast_calls: dict[str, wasmtime_c.Call] = {}
         self.call("_initialize")
 
@@ -227,11 +231,27 @@ class Runtime:
         """Call an export of the main instance (main thread only)."""
         fast = self._fast_calls.get(name)
         if fast is None:
+            if self._closed:
+                raise EngineError(f"{name} called after the engine was closed")
             fast = self._fast_calls[name] = export_call(self.instance, name)
         try:
             return fast(*args)
         except WasmtimeError as error:         # a Trap, or an error wasmtime reported
             raise EngineError(f"{name} trapped: {_trap_message(error)}") from error
+
+    def close(self) -> None:
+        """Release the main instance, its store and this Runtime's hold on the shared memory
+        now, rather than when the last reference to the Runtime goes (a closed GzipFile may be
+        kept long after). Only once no pool or decoder of it is running; views already handed
+        out keep the memory itself (see view). Idempotent; calls after it raise EngineError."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._decoder_runtime is not None:
+            self._decoder_runtime.close()
+            self._decoder_runtime = None
+        self._fast_calls = {}
+        del self.instance, self.store, self.spawner, self.memory
 
     @staticmethod
     def _worker_trapped(instance: wasmtime_c.Instance, start_arg: int) -> None:
@@ -264,13 +284,17 @@ class Runtime:
 
     def view(self, address: int, length: int) -> memoryview:
         """A writable memoryview of [address, address + length) in the shared memory: no copy.
-        Shared memories never move, so the view stays valid while the Runtime lives. Addresses
-        come from wasm as signed 32-bit results: those past 2 GiB are made unsigned here."""
+        Shared memories never move, and the view (and every slice of it) holds the memory, so
+        it stays valid even after the Runtime is gone. Addresses come from wasm as signed
+        32-bit results: those past 2 GiB are made unsigned here."""
         address &= 0xFFFFFFFF
+        if self._closed:
+            raise EngineError("wasm memory viewed after the engine was closed")
         if address < 0 or length < 0 or address + length > self.memory.data_len():
             raise EngineError(f"wasm memory range {address}+{length} out of bounds")
-        base = self.memory.data_address()
-        return memoryview((ctypes.c_ubyte * length).from_address(base + address)).cast("B")
+        array = (ctypes.c_ubyte * length).from_address(self.memory.data_address() + address)
+        array._memory = self.memory     # type: ignore[attr-defined]  # the view's owner holds the memory
+        return memoryview(array).cast("B")
 
     def zlib_version(self) -> str:
         address = self.call("wpigz_zlib_version")
@@ -322,22 +346,29 @@ class DeflatePool:
             raise EngineError(f"not enough wasm memory for {asked_threads or requested} threads with "
                               f"{blocksize // 1024} KiB blocks{need}")
         self._workers: list = []
-        for i, value in enumerate(tuning):     # engine-specific settings (zopfli's), before start
-            runtime.call("wpigz_tune", self._ctl, i, value)
-        self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
-                        for i in range(self.nslots)]
-        out_size = blocksize + (blocksize >> 4) + DICT
-        self._outputs = [runtime.view(runtime.call("wpigz_slot_out", self._ctl, i), out_size)
-                         for i in range(self.nslots)]
+        self._inputs: list[memoryview] = []
+        self._outputs: list[memoryview] = []
+        # From here on the control block exists: whatever leaves this constructor (a trap in
+        # wpigz_start, a refused spawn, Ctrl-C) first stops and joins the workers already
+        # started and frees the block.
         try:
-            started = runtime.call("wpigz_start", self._ctl)
-        finally:
-            self._workers = runtime.spawner.take_started()
-        if started < 0:
-            message = (f"cannot start worker thread {len(self._workers) + 1} of {threads}: "
-                       f"{runtime.spawner.last_refusal or 'thread-spawn failed'}")
+            for i, value in enumerate(tuning):     # engine-specific settings (zopfli's), before start
+                runtime.call("wpigz_tune", self._ctl, i, value)
+            self._inputs = [runtime.view(runtime.call("wpigz_slot_in", self._ctl, i), blocksize + LOOKAHEAD)
+                            for i in range(self.nslots)]
+            out_size = blocksize + (blocksize >> 4) + DICT
+            self._outputs = [runtime.view(runtime.call("wpigz_slot_out", self._ctl, i), out_size)
+                             for i in range(self.nslots)]
+            try:
+                started = runtime.call("wpigz_start", self._ctl)
+            finally:
+                self._workers = runtime.spawner.take_started()
+            if started < 0:
+                raise EngineError(f"cannot start worker thread {len(self._workers) + 1} of {threads}: "
+                                  f"{runtime.spawner.last_refusal or 'thread-spawn failed'}")
+        except BaseException:
             self.close()
-            raise EngineError(message)
+            raise
 
     def __enter__(self) -> DeflatePool:
         return self
