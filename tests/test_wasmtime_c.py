@@ -178,3 +178,15 @@ def test_another_major_version_of_wasmtime_is_refused(tmp_path: Path):
     (tmp_path / "wasmtime-51.0.0.dist-info").rename(tmp_path / "wasmtime-50.0.1.dist-info")
     wasmtime_c._check_version(str(tmp_path / "wasmtime"))
     wasmtime_c._check_version(str(tmp_path / "nowhere" / "wasmtime"))     # nothing to read: allowed
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_a_call_with_the_wrong_number_of_arguments_raises(count):
+    # wpigz_status(ctl, what) takes 2: fewer must not reuse the previous call's values, more
+    # must not be ignored
+    instance = _instance_with_spawn(lambda a: -1)
+    status = wasmtime_c.Call(instance, "wpigz_status")
+    ctl = wasmtime_c.Call(instance, "wpigz_new")(1, 4, 65536, 6, 0, 0, 0)
+    status(ctl, 0)
+    with pytest.raises(TypeError, match=f"wpigz_status takes 2 arguments, {count} given"):
+        status(*[ctl, 0, 0][:count])

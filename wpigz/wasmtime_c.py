@@ -548,7 +548,7 @@ class Call:
     all i32 (checked here), at most one result: every export wpigz calls. Raises
     ``WasmtimeError`` for a missing export or another signature, ``Trap`` when wasm traps."""
 
-    __slots__ = ("_context", "_func", "_buffer", "_trap", "_results", "_keep")
+    __slots__ = ("_name", "_context", "_func", "_buffer", "_trap", "_params", "_results", "_keep")
 
     def __init__(self, instance: Instance, name: str) -> None:
         func = instance.func(name)
@@ -557,14 +557,19 @@ class Call:
         kind = func.type()
         if any(t != "i32" for t in (*kind.params, *kind.results)) or len(kind.results) > 1:
             raise WasmtimeError(f"export {name} is not a function of i32 values")
+        self._name = name
         self._context = instance.store.context
         self._func = ctypes.byref(func.raw)
         self._buffer = (ValRaw * max(1, len(kind.params), len(kind.results)))()
         self._trap = ctypes.c_void_p()
+        self._params = len(kind.params)
         self._results = len(kind.results)
         self._keep = func       # its store, and the wasmtime_func_t that _func points to
 
     def __call__(self, *args: int) -> int:
+        if len(args) != self._params:
+            # the buffer is reused: a missing argument would silently be the previous call's
+            raise TypeError(f"{self._name} takes {self._params} arguments, {len(args)} given")
         buffer = self._buffer
         for i, value in enumerate(args):
             buffer[i].i32 = value
