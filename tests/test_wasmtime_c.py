@@ -236,3 +236,8 @@ def test_a_call_with_the_wrong_number_of_arguments_raises(count):
     status(ctl, 0)
     with pytest.raises(TypeError, match=f"wpigz_status takes 2 arguments, {count} given"):
         status(*[ctl, 0, 0][:count])
+
+
+def test_ci_runs_the_engine_tests_on_the_oldest_supported_wasmtime_too():
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert f"'wasmtime=={wasmtime_version.OLDEST}.0.0'" in ci and "pip install -q --upgrade wasmtime" in ci

@@ -8,8 +8,8 @@ wrong signature corrupts memory or crashes. So before ``wasmtime_c`` loads the l
 - from ``OLDEST`` (the long-term-support release) to ``NEWEST_TESTED``: yes. These are the
   releases whose C API wpigz's declarations were checked against (tests/wasmtime_signatures.json)
   and that CI runs the engine's tests on (the oldest and the newest).
-- older than ``OLDEST``: no (48 changed a signature wpigz's predecessors bound, and security
-  fixes go only to supported releases).
+- older than ``OLDEST``: no. wpigz's declarations are not checked against them (47 -> 48 changed
+  a C signature), and of the older releases only the previous LTS, 36, still gets security fixes.
 - newer than ``NEWEST_TESTED`` (a wasmtime newer than this wpigz), or a version that cannot be
   read: only after a self-check -- a compress/decompress round trip with worker threads, in a
   child process, so that a crash takes down the child and not the user's command. The verdict is
@@ -26,7 +26,7 @@ import os
 import sys
 import zlib
 
-OLDEST = 48             # wasmtime's LTS release of August 2025 (supported to August 2027)
+OLDEST = 48             # the newest LTS: released August 2026, security fixes until August 2028
 NEWEST_TESTED = 51      # the newest major whose C API tests/wasmtime_signatures.json records
 REQUIREMENT = f"wasmtime>={OLDEST}"         # as in pyproject.toml (tests/test_wasmtime_c.py checks)
 
