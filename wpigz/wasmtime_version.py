@@ -90,8 +90,9 @@ def require(version: str | None, library: str) -> None:
         raise WasmtimeUnusable(f"the self-check of wasmtime {version} found another library: {library}")
     reason = _verdict(version, library)
     if reason:
-        named = f"wasmtime {version}" if version else "a wasmtime of unknown version"
-        raise WasmtimeUnusable(f"{named} is installed, newer than wpigz knows, and failed its self-check "
+        named = f"wasmtime {version} is installed, newer than wpigz knows," if version else \
+            "a wasmtime of unknown version is installed"
+        raise WasmtimeUnusable(f"{named} and failed its self-check "
                                f"({reason}): wpigz works with {_tested_range()}: "
                                f"pip install '{REQUIREMENT},<{NEWEST_TESTED + 1}'")
 
@@ -145,8 +146,8 @@ def self_check(library: str) -> str:
     what went wrong (its last line of errors, or the signal that killed it)."""
     import subprocess       # only here: it costs every command's start-up time otherwise
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # where this wpigz is
-    env = {**os.environ, SELF_CHECK_ENV: library,
-           "PYTHONPATH": os.pathsep.join([root, *sys.path])}
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WPIGZ_TEST_")}
+    env.update({SELF_CHECK_ENV: library, "PYTHONPATH": os.pathsep.join([root, *sys.path])})
     code = "from wpigz.wasmtime_version import _round_trip; _round_trip()"
     try:
         proc = subprocess.run([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
