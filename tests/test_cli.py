@@ -225,6 +225,32 @@ def test_broken_pipe_ends_quietly(tmp_path):
     assert proc.stderr.read() == b""
 
 
+def _into_a_closed_pipe(command: list[str], cwd) -> subprocess.CompletedProcess:
+    """Run command with its stdout a pipe whose reader is already gone: every write fails,
+    the way `command | head -1` fails after head has read its line, but without the race."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(command, cwd=cwd, stdout=writer, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("mode", ["-l", "-lt", "-lv"])
+@pytest.mark.parametrize("files", [1, 3])
+def test_listing_into_a_broken_pipe_ends_quietly_like_pigz(tmp_path, mode, files):
+    # `wpigz -l m1.gz m2.gz m3.gz | head -1` once said "wpigz: m2.gz: Broken pipe" per file left
+    names = [f"m{i}.gz" for i in range(1, files + 1)]
+    packed = subprocess.run([tool("pigz"), "-c"], input=text_bytes(5000), capture_output=True, check=True).stdout
+    for name in names:
+        (tmp_path / name).write_bytes(packed)
+    ours = _into_a_closed_pipe([*WPIGZ, mode, *names], tmp_path)
+    theirs = _into_a_closed_pipe([tool("pigz"), mode, *names], tmp_path)
+    assert (theirs.returncode, theirs.stderr) == (-13, b"")
+    assert (ours.returncode, ours.stderr) == (-13, b"")      # killed by SIGPIPE, silently
+
+
 # ---- every -b/-p combination pigz takes (wasm32's 4 GiB holds fewer 512 MiB slots)
 
 @pytest.mark.timeout(300)

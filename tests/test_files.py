@@ -265,14 +265,23 @@ def test_harmful_environment_options_are_rejected_like_gzip(tmp_path, value, mes
 # ---- options that are refused or not yet there
 
 @pytest.mark.parametrize("args, message", [
-    (("-Z",), "wpigz: invalid option: LZW output not supported: -Z\n"),
-    (("-a",), "wpigz: invalid option: no ascii conversion: -a\n"),
     (("-S", ""), "wpigz: suffix cannot be empty\n"),
 ])
 def test_refused_options(args, message):
     proc = run(*args)
     assert proc.returncode == 1
     assert proc.stderr.decode() == message + "wpigz: Try 'wpigz --help' for more information.\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-Z",), "wpigz: -Z (LZW output) is not supported\n"),
+    (("--lzw", "f"), "wpigz: -Z (LZW output) is not supported\n"),
+    (("-a",), "wpigz: -a (ascii conversion) is not supported\n"),
+])
+def test_pigz_options_wpigz_does_not_offer_are_refused_plainly(args, message):
+    # one line, no pointer to --help: the option is valid pigz, --help would not help
+    proc = run(*args)
+    assert (proc.returncode, proc.stderr.decode(), proc.stdout) == (1, message, b"")
 
 
 def test_verbose_names_each_file(tmp_path):

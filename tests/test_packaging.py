@@ -27,6 +27,12 @@ def test_wheel_contains_both_engines_and_py_typed(tmp_path):
     for library in ("zlib", "zlib-ng", "libdeflate", "zopfli"):
         text = zipfile.ZipFile(wheel).read(f"wpigz/licenses/{library}.txt")
         assert text == (ROOT / "wpigz" / "licenses" / f"{library}.txt").read_bytes() and len(text) > 500
+    # and wpigz's own: the Zlib licence that pyproject names, at the root and in the wheel's metadata
+    licence = (ROOT / "LICENSE").read_bytes()
+    zlib_terms = b" ".join((ROOT / "wpigz" / "licenses" / "zlib-ng.txt").read_bytes().split()[7:])
+    assert zlib_terms.startswith(b"This software is provided 'as-is'") and zlib_terms in b" ".join(licence.split())
+    assert [name for name in names if name.endswith("/LICENSE") and ".dist-info/" in name
+            and zipfile.ZipFile(wheel).read(name) == licence]
 
 
 @pytest.mark.timeout(300)

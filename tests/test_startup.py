@@ -227,3 +227,12 @@ def test_library_names_are_still_there():
     assert set(wpigz.__all__) <= set(dir(wpigz))
     with pytest.raises(AttributeError):
         wpigz.no_such_name
+
+
+def test_the_public_namespace_is_the_public_api():
+    # dir() lists __all__ and nothing else, before and after the API is used; a fresh import
+    # leaves no public helper (Any, TYPE_CHECKING, annotations...) in the namespace either
+    code = ("import wpigz; before = dir(wpigz); left = [n for n in vars(wpigz) if not n.startswith('_')]; "
+            "wpigz.decompress(wpigz.compress(b'x')); print(before == dir(wpigz) == sorted(wpigz.__all__), left)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert proc.stdout.decode() == "True []\n", proc.stderr.decode()

@@ -129,21 +129,58 @@ def wpigz(*args: str, data: bytes | None = None, cwd: Path | None = None) -> sub
 # ---- the page, in Chromium
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("threads, level, blocksize, engine", [(2, 6, 128, "zlib"), (3, 1, 64, "zlib"),
-                                                               (3, 9, 32, "zlib"), (2, 6, 128, "zlib-ng")])
+@pytest.mark.parametrize("threads, level, blocksize, engine", [
+    (2, 6, 128, "zlib"), (3, 1, 64, "zlib"), (3, 9, 32, "zlib"), (2, 6, 128, "zlib-ng"), (2, 1, 256, "libdeflate"),
+    # no block size given: each engine's own default (wpigz/engines.py), on the page as in the command
+    (2, 6, None, "zlib"), (2, 6, None, "zlib-ng"), (3, 6, None, "libdeflate"), (2, 6, None, None)])
 def test_page_compresses_as_the_command(served, tmp_path, threads, level, blocksize, engine):
     port, files, results = served
-    # text with a run of random bytes in the middle: several blocks of every kind
-    data = text_bytes(900_000) + random_bytes(150_000, seed=threads) + text_bytes(300_000)
+    # text with a run of random bytes in the middle: several blocks of every kind (2.6 MB: more
+    # than two of libdeflate's 1 MiB blocks)
+    data = text_bytes(1_900_000) + random_bytes(150_000, seed=threads) + text_bytes(600_000)
     (files / "input.txt").write_bytes(data)
-    got, error = run_page(port, {"src": "/files/input.txt", "level": str(level), "threads": str(threads),
-                                 "blocksize": str(blocksize), "engine": engine, "post": "/results/out.gz"},
-                          results, tmp_path / "profile")
+    query = {"src": "/files/input.txt", "level": str(level), "threads": str(threads), "post": "/results/out.gz"}
+    args = ["-n", "-c", f"-{level}", "-p", str(threads)]
+    if blocksize is not None:
+        query["blocksize"] = str(blocksize)
+        args += ["-b", str(blocksize)]
+    if engine is not None:
+        query["engine"] = engine
+        args += ["--engine", engine]
+    got, error = run_page(port, query, results, tmp_path / "profile")
     assert error is None, error
-    expected = wpigz("-n", "-c", f"-{level}", "-p", str(threads), "-b", str(blocksize), "--engine", engine,
-                     data=data)
+    expected = wpigz(*args, data=data)
     assert expected.returncode == 0, expected.stderr
     assert got == expected.stdout
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("size", [0, 200_000])
+def test_page_writes_bgzf_as_the_command(served, tmp_path, size):
+    # --bgzf: libdeflate's members of at most 64 KiB with htslib's BC subfield and its EOF member
+    port, files, results = served
+    data = text_bytes(size)
+    (files / "input.txt").write_bytes(data)
+    got, error = run_page(port, {"src": "/files/input.txt", "threads": "2", "bgzf": "1", "post": "/results/out.gz"},
+                          results, tmp_path / "profile")
+    assert error is None, error
+    expected = wpigz("-n", "-c", "-p", "2", "--bgzf", data=data)
+    assert expected.returncode == 0, expected.stderr
+    assert got == expected.stdout
+    (tmp_path / "out.gz").write_bytes(got)
+    check = subprocess.run([tool("bgzip"), "-t", str(tmp_path / "out.gz")], capture_output=True)
+    assert (check.returncode, check.stderr) == (0, b"")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("query, message", [
+    ({"bgzf": "1", "engine": "zlib"}, "wpigz: BGZF needs the libdeflate engine, not zlib"),
+    ({"bgzf": "1", "blocksize": "128"}, "wpigz: BGZF has its own block size (64 KiB members): no block size with it")])
+def test_page_refuses_bgzf_where_the_command_does(served, tmp_path, query, message):
+    port, files, results = served
+    (files / "x").write_bytes(b"data")
+    got, error = run_page(port, {"src": "/files/x", **query, "post": "/results/out.gz"}, results, tmp_path / "profile")
+    assert (got, error) == (None, message)
 
 
 @pytest.mark.timeout(300)

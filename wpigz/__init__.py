@@ -8,9 +8,9 @@ The names are imported on first use (PEP 562), so that ``python -m wpigz`` -- wh
 this package before the command -- does not pay for the library API it does not use.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+# No "from __future__ import annotations" and no "from typing import ...": either would leave a
+# name (annotations, Any, TYPE_CHECKING) in the package's namespace, which holds only __all__.
+import typing as _typing
 
 __version__ = "0.1.0"
 
@@ -22,13 +22,13 @@ _SUBMODULES = {"api", "cli", "decoding", "files", "framing", "listing", "options
                "wasi_threads", "wasm_host"}
 _API = {"BadGzipFile", "GzipFile", "READ", "WRITE", "compress", "decompress", "open"}
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .api import READ, WRITE, BadGzipFile, GzipFile, compress, decompress, open  # noqa: F401
     from .pipeline import ZopfliTuning  # noqa: F401
     from .wasm_host import EngineError  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _API:
         from . import api
         value = getattr(api, name)
@@ -48,4 +48,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public API only (``__all__``): not the helpers, nor the submodules imported so far."""
+    return sorted(__all__)

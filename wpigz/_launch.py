@@ -6,11 +6,17 @@ instructions that ``wpigz -c`` spent on a one-line file (callgrind; 34M of 292M 
 still imported wasmtime-py). So the import runs with collections off, and the objects it made,
 which live until exit, are then frozen out of every later collection. The library (``import
 wpigz``) is left alone.
+
+A wasmtime that wpigz cannot use (wasmtime_version) stops every command here, -h and -V too,
+with one ``wpigz:`` line saying which wasmtime is installed and which would work.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
+
+from .wasmtime_version import WasmtimeUnusable
 
 
 def main() -> int:
@@ -18,6 +24,9 @@ def main() -> int:
     gc.disable()
     try:
         from .cli import main as command
+    except WasmtimeUnusable as error:   # every command needs wasmtime, even -h (cli imports it)
+        sys.stderr.write(f"wpigz: {error}\n")
+        return 1
     finally:
         if collecting:
             gc.freeze()

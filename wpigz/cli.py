@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable
 from . import __version__, framing, progress
 from .files import (STDOUT_LABEL, Abort, AtomicOutput, CreateError, Input, Interrupted, Output, OutputError, Reporter,
                     decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
-from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
+from .options import HEAD_NAME, HEAD_TIME, Settings, Unsupported, UsageError, help_text, parse
 from .pipeline import compress_body
 from .engines import compressor_for
 from .wasm_host import EngineError, Runtime
@@ -363,6 +363,8 @@ def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Inp
     except CorruptInput as problem:
         reporter.error(f"skipping: {item.label}: {problem}")
     except (OSError, EngineError) as error:
+        if isinstance(error, BrokenPipeError):      # our reader went away: main ends quietly
+            raise
         reporter.error(f"{item.label}: {getattr(error, 'strerror', None) or error}")
     finally:
         if item.path is not None:
@@ -445,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers()
     try:
         settings = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    except Unsupported as error:
+        sys.stderr.write(f"{PROG}: {error}\n")
+        return 1
     except UsageError as error:
         sys.stderr.write(f"{PROG}: {error}\n{PROG}: Try '{PROG} --help' for more information.\n")
         return 1

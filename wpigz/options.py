@@ -33,6 +33,11 @@ class UsageError(Exception):
     """A bad command line; the message is shown as ``wpigz: <message>``, exit status 1."""
 
 
+class Unsupported(UsageError):
+    """A pigz option that wpigz does not offer: said in one line, with no pointer to --help,
+    which would not help."""
+
+
 @dataclass(frozen=True)
 class Option:
     short: str | None           # the letter, or None for long-only options
@@ -102,7 +107,7 @@ OPTIONS: tuple[Option, ...] = (
                                   "compressor (not sandboxed); levels 1-9 map to zstd 1,1,2,2,3,3,6,12,19 (-11 as -9)"),
     Option(None, ("progress",), None, "Show a progress bar even when stderr is not a terminal"),
     Option(None, ("no-progress",), None, "Never show a progress bar"),
-    # refused with pigz's messages: LZW output and ascii conversion are not offered
+    # refused in one plain line (Unsupported): LZW output and ascii conversion are not offered
     Option("Z", ("lzw", "bits", "LZW"), None, "", shown=False),
     Option("a", ("ascii",), None, "", shown=False),
 )
@@ -250,9 +255,9 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
     elif key == "O":
         settings.zopfli = _replace(settings.zopfli, oneblock=True)
     elif key == "Z":
-        raise UsageError("invalid option: LZW output not supported: -Z")
+        raise Unsupported("-Z (LZW output) is not supported")
     elif key == "a":
-        raise UsageError("invalid option: no ascii conversion: -a")
+        raise Unsupported("-a (ascii conversion) is not supported")
     else:
         raise UsageError(f"invalid option: -{key}")
 

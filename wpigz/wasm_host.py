@@ -39,6 +39,7 @@ from .errors import EngineError as EngineError          # re-exported: it lives 
 from .errors import WasmtimeError
 from .errors import trap_message as _trap_message
 from .wasi_threads import ThreadSpawner
+from .wasmtime_version import CACHE_ENV as CACHE_ENV, cache_dir   # shared with the self-check's verdicts
 
 _HERE = os.path.dirname(os.path.abspath(__file__))      # the .wasm files sit beside this one
 
@@ -72,20 +73,9 @@ RESERVED_BYTES = 64 << 20
 
 
 # The compiled-module cache (see compiled_module): where, and the switch to move or disable it.
-CACHE_ENV = "WPIGZ_CACHE_DIR"       # a directory; empty (or "off") disables the cache
 CACHE_FORMAT = b"wpigz-cwasm-1"     # bumped if the file layout below changes
 # The engine's configuration, as wasmtime_c.Engine sets it; part of every cache key.
 ENGINE_CONFIG = "threads,shared_memory"
-
-
-def cache_dir() -> str | None:
-    """The compiled-module cache directory: $WPIGZ_CACHE_DIR if set (empty or "off": no
-    cache), else $XDG_CACHE_HOME/wpigz, else ~/.cache/wpigz."""
-    value = os.environ.get(CACHE_ENV)
-    if value is not None:
-        return None if value in ("", "off") else value
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "wpigz")
 
 
 def _cache_key(name: str, wasm: bytes) -> str:

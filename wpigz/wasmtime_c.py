@@ -10,8 +10,11 @@ deserialized, stores, one shared memory, a host function for ``wasi.thread-spawn
 exports found by name and called with ``wasmtime_func_call_unchecked`` -- so it declares just
 those here and loads the wheel's library itself (under 1M instructions), without importing the
 ``wasmtime`` package. The package is found with ``importlib.util.find_spec``, which does not run
-it. The C ABI changes with each wasmtime major version, so pyproject pins ``wasmtime>=50,<51``
-and the signatures below are those of wasmtime 50's ``wasmtime/_bindings.py``.
+it. The C API may change with each wasmtime major version: wasmtime_version decides whether the
+installed one may be loaded at all (48, the LTS, to the newest tested, or a newer one that passed
+a self-check in a child process), the declarations below are those of every tested major, and
+CHANGES holds what a later major changed, checked against each release's bindings by
+tests/test_wasmtime_c.py.
 
 Ownership follows the C headers: whatever a ``*_new`` returns is deleted by its Python owner
 (``Engine``, ``Module``, ``Store``, ``SharedMemory``, ``HostFunc``'s function type); an error or a
@@ -34,9 +37,9 @@ import sys
 import threading
 from typing import Any, Callable, Sequence
 
+from . import wasmtime_version
 from .errors import Trap, WasmtimeError
-
-WASMTIME_MAJOR = 50      # the C ABI the declarations below follow (pyproject's pin)
+from .wasmtime_version import REQUIREMENT, WasmtimeUnusable, installed_version
 
 
 def _platform_directory() -> tuple[str, str]:
@@ -46,7 +49,7 @@ def _platform_directory() -> tuple[str, str]:
     names = {"linux": "_libwasmtime.so", "android": "_libwasmtime.so", "darwin": "_libwasmtime.dylib",
              "win32": "_wasmtime.dll"}
     if platform not in names:
-        raise ImportError(f"wasmtime does not support the platform {platform}")
+        raise WasmtimeUnusable(f"wasmtime does not support the platform {platform}")
     if platform == "win32":
         import platform as _platform        # Windows has no os.uname
         machine = _platform.machine()
@@ -54,39 +57,29 @@ def _platform_directory() -> tuple[str, str]:
         machine = os.uname().machine
     machine = {"AMD64": "x86_64", "arm64": "aarch64", "ARM64": "aarch64"}.get(machine, machine)
     if machine not in ("x86_64", "aarch64"):
-        raise ImportError(f"wasmtime does not support the architecture {machine}")
+        raise WasmtimeUnusable(f"wasmtime does not support the architecture {machine}")
     return f"{platform}-{machine}", names[platform]
 
 
 def library_path() -> str:
-    """Where the installed wasmtime wheel keeps its shared library; the package is located,
-    not imported."""
+    """Where the installed wasmtime wheel keeps its shared library, once wasmtime_version has
+    agreed to its version; the package is located, not imported."""
     import importlib.util
     spec = importlib.util.find_spec("wasmtime")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"wpigz needs the wasmtime package: pip install 'wasmtime>={WASMTIME_MAJOR},"
-                          f"<{WASMTIME_MAJOR + 1}'")
+        raise WasmtimeUnusable(f"the wasmtime package is not installed: pip install '{REQUIREMENT}'")
     package = list(spec.submodule_search_locations)[0]
-    _check_version(package)
     directory, name = _platform_directory()
-    return os.path.join(package, directory, name)
+    library = os.path.join(package, directory, name)
+    global VERSION, MAJOR
+    VERSION = installed_version(package)
+    wasmtime_version.require(VERSION, library)
+    MAJOR = int(VERSION.split(".", 1)[0]) if VERSION else wasmtime_version.NEWEST_TESTED
+    return library
 
 
-def _check_version(package: str) -> None:
-    """Refuse another major version of wasmtime when its wheel says which it is (a dist-info
-    directory beside the package): its C ABI differs, and a mismatch would crash, not fail."""
-    parent = os.path.dirname(package)
-    try:
-        found = [entry for entry in os.listdir(parent)
-                 if entry.startswith("wasmtime-") and entry.endswith(".dist-info")]
-    except OSError:
-        return
-    versions = [entry[len("wasmtime-"):-len(".dist-info")] for entry in found]
-    if versions and not any(v.split(".", 1)[0] == str(WASMTIME_MAJOR) for v in versions):
-        raise ImportError(f"wpigz needs wasmtime {WASMTIME_MAJOR}.x (its C API), found {', '.join(versions)}: "
-                          f"pip install 'wasmtime>={WASMTIME_MAJOR},<{WASMTIME_MAJOR + 1}'")
-
-
+VERSION: str | None = None      # the installed wasmtime's version (None: unknown, admitted by a self-check)
+MAJOR = wasmtime_version.NEWEST_TESTED      # the major whose declarations apply (see CHANGES)
 LIBRARY = library_path()
 _lib = ctypes.CDLL(LIBRARY)
 
@@ -97,15 +90,40 @@ _U8 = ctypes.c_uint8
 _U64 = ctypes.c_uint64
 
 
+# What the C API of a later major changed in the functions below: {major: {name: (result,
+# arguments)}}, each entry holding from that major on. Empty: the 51 functions and the
+# structures wpigz binds have the same signatures in wasmtime 48, 49, 50 and 51
+# (tests/wasmtime_signatures.json, read from each release's wasmtime-py bindings, and
+# tests/test_wasmtime_c.py compare). A new entry is how the binding follows a change, e.g.
+#     CHANGES = {52: {"wasmtime_store_new": (_P, (_P, _P, _P, _P))}}
+CHANGES: dict[int, dict[str, tuple[Any, tuple[Any, ...]]]] = {}
+DECLARED: dict[str, tuple[Any, tuple[Any, ...]]] = {}       # as written below, for the tests
+
+
+def declarations(major: int) -> dict[str, tuple[Any, tuple[Any, ...]]]:
+    """Each bound function's (result, arguments) as wasmtime ``major`` declares them."""
+    found = dict(DECLARED)
+    for since in sorted(CHANGES):
+        if since <= major:
+            found.update(CHANGES[since])
+    return found
+
+
 def _fn(name: str, restype: Any, *argtypes: Any) -> Any:
+    """The C function name, declared with the signature of wasmtime OLDEST..NEWEST_TESTED unless
+    CHANGES says the installed major differs."""
+    DECLARED[name] = (restype, argtypes)
+    for since in sorted(CHANGES):
+        if since <= MAJOR and name in CHANGES[since]:
+            restype, argtypes = CHANGES[since][name]
     function = getattr(_lib, name)
     function.restype = restype
     function.argtypes = argtypes
     return function
 
 
-# ---- structures (layouts as in wasmtime 50's headers; tests/test_wasmtime_c.py compares them
-# with wasmtime-py's generated bindings)
+# ---- structures (layouts as in wasmtime 48 to 51's headers; tests/test_wasmtime_c.py compares
+# them with wasmtime-py's generated bindings of each)
 
 class _ByteVec(ctypes.Structure):               # wasm_byte_vec_t, also wasm_name_t
     _fields_ = [("size", ctypes.c_size_t), ("data", ctypes.POINTER(ctypes.c_uint8))]
@@ -155,7 +173,7 @@ class ValRaw(ctypes.Union):                     # wasmtime_val_raw_t
 _VALKINDS = {0: "i32", 1: "i64", 2: "f32", 3: "f64", 4: "v128", 128: "externref", 129: "funcref"}
 _I32 = 0
 
-# ---- functions (signatures as in wasmtime 50; a "new" result is owned by the caller)
+# ---- functions (signatures as in wasmtime 48 to 51, see CHANGES; a "new" result is owned by the caller)
 
 _byte_vec_delete = _fn("wasm_byte_vec_delete", None, _P)
 _error_message = _fn("wasmtime_error_message", None, _P, _P)
@@ -209,7 +227,8 @@ _sharedmemory_data_size = _fn("wasmtime_sharedmemory_data_size", _SIZE, _P)
 _sharedmemory_size = _fn("wasmtime_sharedmemory_size", _U64, _P)
 
 # wasmtime_func_unchecked_callback_t: (env, caller, args_and_results, count) -> wasm_trap_t*,
-# the trap (if any) handed over to wasmtime; declared as an integer result, as ctypes needs
+# the trap (if any) handed over to wasmtime; declared with an integer result (0: none), as
+# ctypes needs and as wasmtime-py does
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ValRaw),
                              ctypes.c_size_t)
 _func_new_unchecked = _fn("wasmtime_func_new_unchecked", None, _P, _P, _CALLBACK, _P, _P, _P)
@@ -548,7 +567,7 @@ class Call:
     all i32 (checked here), at most one result: every export wpigz calls. Raises
     ``WasmtimeError`` for a missing export or another signature, ``Trap`` when wasm traps."""
 
-    __slots__ = ("_context", "_func", "_buffer", "_trap", "_results", "_keep")
+    __slots__ = ("_name", "_context", "_func", "_buffer", "_trap", "_params", "_results", "_keep")
 
     def __init__(self, instance: Instance, name: str) -> None:
         func = instance.func(name)
@@ -557,14 +576,19 @@ class Call:
         kind = func.type()
         if any(t != "i32" for t in (*kind.params, *kind.results)) or len(kind.results) > 1:
             raise WasmtimeError(f"export {name} is not a function of i32 values")
+        self._name = name
         self._context = instance.store.context
         self._func = ctypes.byref(func.raw)
         self._buffer = (ValRaw * max(1, len(kind.params), len(kind.results)))()
         self._trap = ctypes.c_void_p()
+        self._params = len(kind.params)
         self._results = len(kind.results)
         self._keep = func       # its store, and the wasmtime_func_t that _func points to
 
     def __call__(self, *args: int) -> int:
+        if len(args) != self._params:
+            # the buffer is reused: a missing argument would silently be the previous call's
+            raise TypeError(f"{self._name} takes {self._params} arguments, {len(args)} given")
         buffer = self._buffer
         for i, value in enumerate(args):
             buffer[i].i32 = value

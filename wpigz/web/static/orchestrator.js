@@ -24,8 +24,9 @@ const STARTING = 0, IDLE = 1, ASSIGNED = 2, QUIT = 3;
 const MAX_THREADS = 256;
 const READ_CHUNK = 4 << 20;     // bytes asked of a File per read
 // the layouts this Worker can assemble (wpigz/engines.py): "stream" is pigz's, blocks that
-// simply concatenate into one deflate stream
-const LAYOUTS = ["stream"];
+// simply concatenate into one deflate stream; "members" is one indexed gzip member per block
+// (the libdeflate engine, and BGZF), framed as wpigz/framing.py frames them
+const LAYOUTS = ["stream", "members"];
 
 class EngineError extends Error {}
 
@@ -265,9 +266,10 @@ class DeflatePool {
 
 // ---- DeflateStream: bytes in, one raw deflate body out to sink, in order (pipeline.py)
 class DeflateStream {
-  constructor(runtime, sink, { level, blocksize, threads, check = "crc32" }, onBlock) {
+  constructor(runtime, sink, { level, blocksize, threads, check = "crc32" }, onBlock, framer = null) {
     this.runtime = runtime;
     this.sink = sink;
+    this.framer = framer;       // layout "members": wraps each job's output (gzipFraming)
     this.blocksize = blocksize;
     this.onBlock = onBlock;
     this.adler = check === "adler32";
@@ -326,8 +328,15 @@ class DeflateStream {
   writeOldest() {
     const seq = this.nextWrite;
     const { out, check } = this.pool.wait(seq);
-    this.sink.write(out);
     const jobLength = this.lengths[seq % this.pool.nslots];
+    if (this.framer) {
+      const [before, after] = this.framer(out.length, check, jobLength);
+      this.sink.write(before);
+      this.sink.write(out);
+      this.sink.write(after);
+    } else {
+      this.sink.write(out);
+    }
     this.check = this.adler ? this.runtime.adler32Combine(this.check, check, jobLength)
                             : this.runtime.crc32Combine(this.check, check, jobLength);
     this.length += jobLength;
@@ -356,6 +365,51 @@ function gzipTrailer(crc, length) {
   view.setUint32(0, crc >>> 0, true);
   view.setUint32(4, length % 2 ** 32, true);
   return trailer;
+}
+
+// layout "members" (framing.member_header): a header whose extra field is only the IG subfield,
+// the whole member's size; the first member carries the name, every member the time
+function memberHeader(level, mtime, body, name) {
+  const nameBytes = name === null ? null : new TextEncoder().encode(name);
+  const header = new Uint8Array(20 + (nameBytes ? nameBytes.length + 1 : 0));
+  const view = new DataView(header.buffer);
+  header.set([0x1f, 0x8b, 8, 0x04 | (nameBytes ? 0x08 : 0)]);
+  view.setUint32(4, mtime >>> 0, true);
+  header[8] = gzipXfl(level);
+  header[9] = 3;
+  header.set([8, 0, 0x49, 0x47, 4, 0], 10);      // XLEN 8; SI1 'I', SI2 'G', LEN 4
+  const size = header.length + body + 8;
+  if (size >= 2 ** 32) throw new EngineError(`a gzip member of ${size} bytes is too large for its size subfield`);
+  view.setUint32(16, size, true);
+  if (nameBytes) header.set(nameBytes, 20);
+  return header;
+}
+
+// BGZF (framing.BgzfFramer): bgzip's header, only the BC subfield (the member's size minus one)
+const BGZF_BLOCK = 0xFF00;        // input bytes per member, as bgzip
+const BGZF_EOF = new Uint8Array([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0, 0x1b, 0,
+                                 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+function bgzfHeader(body) {
+  const header = new Uint8Array([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0, 0, 0]);
+  const size = header.length + body + 8;
+  if (size > 1 << 16) throw new EngineError(`a BGZF member of ${size} bytes is larger than 64 KiB`);
+  new DataView(header.buffer).setUint16(16, size - 1, true);
+  return header;
+}
+
+// what goes around the body for a layout (framing.gzip_framing): header before it, a per-job
+// framer (null: one stream, ended by the CRC-32/ISIZE trailer), and what follows the last member
+function gzipFraming(layout, level, mtime, name) {
+  if (layout === "bgzf")
+    return { header: new Uint8Array(0), job: (body, crc, length) => [bgzfHeader(body), gzipTrailer(crc, length)],
+             end: BGZF_EOF };
+  if (layout === "members") {
+    let members = 0;
+    return { header: new Uint8Array(0), end: new Uint8Array(0),
+             job: (body, crc, length) => [memberHeader(level, mtime, body, members++ === 0 ? name : null),
+                                          gzipTrailer(crc, length)] };
+  }
+  return { header: gzipHeader(level, mtime, name), job: null, end: null };
 }
 
 // ---- output: copies out of wasm memory into Blobs (which the browser may keep on disk)
@@ -440,12 +494,15 @@ function progressReporter(total) {
   };
 }
 
-// the limits wpigz's options enforce (pipeline.DeflateOptions)
+// the limits wpigz's options enforce (pipeline.DeflateOptions); blocksize null: the engine's default
 function checkSettings(job) {
   if (!(Number.isInteger(job.level) && job.level >= 0 && job.level <= 9))
     throw new SettingsError(`level must be 0..9, not ${job.level}`);
-  if (!(Number.isInteger(job.blocksize) && job.blocksize >= 32 * 1024 && job.blocksize <= 512 * 1024 * 1024))
+  if (job.blocksize != null &&
+      !(Number.isInteger(job.blocksize) && job.blocksize >= 32 * 1024 && job.blocksize <= 512 * 1024 * 1024))
     throw new SettingsError(`block size must be 32 KiB .. 512 MiB, not ${job.blocksize / 1024} KiB`);
+  if (job.bgzf && job.blocksize != null)
+    throw new SettingsError("BGZF has its own block size (64 KiB members): no block size with it");
   if (!(Number.isInteger(job.threads) && job.threads >= 1 && job.threads <= MAX_THREADS))
     throw new SettingsError(`threads must be 1..${MAX_THREADS}, not ${job.threads}`);
 }
@@ -456,14 +513,20 @@ async function compress(job) {
   checkSettings(job);
   const setup = performance.now();
   const rt = await theRuntime(job.engine, job.threads);
+  // the engine's own default block size (wpigz/engines.py) when none is given, as the command's
+  const blocksize = job.blocksize != null ? job.blocksize : job.bgzf ? BGZF_BLOCK : rt.info.blocksize;
+  job = { ...job, blocksize };
+  if (job.bgzf && rt.info.layout !== "members")     // BGZF members need the members layout (options.py)
+    throw new SettingsError(`BGZF needs the libdeflate engine, not ${job.engine}`);
   const input = await openInput(job);
   const started = performance.now();
   const sink = new BlobSink();
   const report = progressReporter(input.size);
   let read = 0;
-  sink.write(gzipHeader(job.level, job.mtime, job.name));
+  const framing = gzipFraming(job.bgzf ? "bgzf" : rt.info.layout, job.level, job.mtime, job.name);
+  sink.write(framing.header);
   const stream = new DeflateStream(rt, sink, { level: job.level, blocksize: job.blocksize, threads: job.threads },
-                                   () => report(read, sink.bytes, false));
+                                   () => report(read, sink.bytes, false), framing.job);
   let body;
   try {
     let chunk = null, at = 0;
@@ -484,7 +547,7 @@ async function compress(job) {
   } finally {
     stream.close();
   }
-  sink.write(gzipTrailer(body.check, body.length));
+  sink.write(framing.job ? framing.end : gzipTrailer(body.check, body.length));
   report(read, sink.bytes, true);
   return { blob: sink.blob("application/gzip"), read, written: sink.bytes, ms: performance.now() - started,
            setupMs: started - setup, warnings: [] };

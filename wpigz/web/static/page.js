@@ -4,7 +4,9 @@
 // Automation (tests, bench/web.py): with URL parameters the page runs without a click and
 // posts its result to the server, e.g.
 //   ?src=/files/NAME&level=6&threads=2&blocksize=128&post=/results/OUT          (compress)
+//   ?src=/files/NAME&engine=libdeflate&bgzf=1&post=/results/OUT                  (BGZF, as --bgzf)
 //   ?src=/files/NAME.gz&op=decompress&post=/results/OUT                          (decompress)
+// With no blocksize the engine's own default is used (wpigz/engines.py), as the command does.
 // On failure it posts the error text to OUT.error; after a success it also posts OUT.json
 // (bytes in and out; milliseconds inside the Worker, for the run and
 // for the set-up before it: module compile, memory, thread Workers). A URL input is compressed as
@@ -16,6 +18,7 @@ const params = new URLSearchParams(location.search);
 let worker = null;
 let picked = null;
 let running = false;
+let engines = null;         // /engines.json: wpigz/engines.py's table
 
 function formatBytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -125,12 +128,20 @@ function fileTime(file) {
 }
 
 function settings() {
+  const bgzf = $("bgzf").checked;
   return {
     level: Number($("level").value),
     threads: Number($("threads").value),
-    blocksize: Number($("blocksize").value) * 1024,
+    blocksize: bgzf ? null : Number($("blocksize").value) * 1024,      // BGZF's members are 64 KiB
     engine: $("engine").value || "zlib",
+    bgzf,
   };
+}
+
+// the form shows the chosen engine's own default block size (wpigz/engines.py), as the command uses
+function showDefaultBlocksize() {
+  const info = engines && engines.engines[$("engine").value];
+  if (info) $("blocksize").value = info.blocksize / 1024;
 }
 
 function pick(file) {
@@ -161,10 +172,12 @@ async function automatic() {
   // the parameters themselves, not the form's reading of them: a bad value must be refused,
   // not replaced by whatever the form holds
   const number = (key, otherwise) => (params.has(key) ? Number(params.get(key)) : otherwise);
+  const bgzf = params.has("bgzf");          // as --bgzf, whose default engine is libdeflate
   const job = { op, url: src, label: name, name: null, mtime: 0,            // as `wpigz -n -c`
                 output: op === "compress" ? name + ".gz" : decompressedName(name), ...settings(),
-                engine: params.get("engine") || settings().engine, level: number("level", 6), threads: number("threads", settings().threads),
-                blocksize: number("blocksize", 128) * 1024 };
+                engine: params.get("engine") || (bgzf ? "libdeflate" : engines.default),
+                level: number("level", 6), threads: number("threads", settings().threads),
+                blocksize: params.has("blocksize") ? number("blocksize") * 1024 : null, bgzf };
   $("stats").textContent = `${src}`;
   const m = await run(job);
   showResult(job, m);
@@ -177,15 +190,18 @@ async function automatic() {
   }
 }
 
-// the engines (from wpigz/engines.py, via the server) whose layout the Worker can run
+// the engines (from wpigz/engines.py, via the server) whose layout the Worker can run (as
+// orchestrator.js's LAYOUTS: one stream, or indexed members)
 async function listEngines() {
-  const table = await (await fetch("engines.json")).json();
-  for (const [name, info] of Object.entries(table.engines)) {
-    if (info.layout !== "stream") continue;
-    const option = new Option(name, name, false, name === table.default);
+  engines = await (await fetch("engines.json")).json();
+  for (const [name, info] of Object.entries(engines.engines)) {
+    if (!["stream", "members"].includes(info.layout)) continue;
+    const option = new Option(name, name, false, name === engines.default);
     option.title = info.summary;
     $("engine").add(option);
   }
+  showDefaultBlocksize();
+  $("engine").addEventListener("change", showDefaultBlocksize);
 }
 
 async function init() {
