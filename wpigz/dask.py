@@ -100,16 +100,18 @@ def _blocksize(blocksize: int | str | None) -> int | None:
 
 
 def _cuts(sizes: list[int], blocksize: int) -> list[int]:
-    """The indices of the members that start a piece, plus len(sizes): as dask.bytes.read_bytes
-    does for plain bytes, as many pieces as whole blocksizes fit in the total (at least one),
-    the spare bytes spread over them."""
+    """The indices of the members that start a piece, plus len(sizes). As dask.bytes.read_bytes
+    spreads a file's spare bytes over its blocks, the pieces aim at total / ceil(total /
+    blocksize) bytes each; a member goes to the piece its middle falls in (so a member larger
+    than that is a piece of its own, and an empty one joins its neighbour)."""
     total = sum(sizes)
-    parts = max(1, total // blocksize)
-    cuts, done = [0], 0
-    for i, size in enumerate(sizes[:-1]):
-        done += size
-        if len(cuts) < parts and done * parts >= total * len(cuts):
-            cuts.append(i + 1)
+    target = total / max(1, -(-total // blocksize))
+    cuts, piece = [0], 0
+    for i, size in enumerate(sizes):
+        if piece and piece + size / 2 > target:
+            cuts.append(i)
+            piece = 0
+        piece += size
     return cuts + [len(sizes)]
 
 
