@@ -195,20 +195,25 @@ def _cut(own: bytes, first: bool, delimiter: bytes, following: Iterator[bytes]) 
     that starts at or after its own start (at once, at the start of a file) and ends after the
     first delimiter that starts at or after its own end (or at the end of the file). Every
     line then belongs to exactly one block. own is the piece's decoded members."""
-    buf = bytearray(own)
+    tail = bytearray()                  # what follows own, decoded only as far as needed
+    keep = len(delimiter) - 1           # own's last bytes, where a delimiter may start and run on
 
     def after(pos: int) -> int:
-        while (i := buf.find(delimiter, pos)) < 0:
-            pos = max(pos, len(buf) - len(delimiter) + 1)
-            chunk = next(following, None)
-            if chunk is None:
-                return len(buf)
-            buf.extend(chunk)
-        return i + len(delimiter)
+        """The offset just past the first delimiter that starts at pos or later, in own + tail."""
+        if (i := own.find(delimiter, pos)) >= 0:
+            return i + len(delimiter)
+        base = max(pos, len(own) - keep)
+        while (i := (own[base:] + tail).find(delimiter)) < 0:
+            if (chunk := next(following, None)) is None:
+                return len(own) + len(tail)
+            tail.extend(chunk)
+        return base + i + len(delimiter)
 
     start = 0 if first else after(0)
     end = after(len(own))
-    return bytes(buf[start:end]) if start < end else b""
+    if end <= len(own):
+        return own[start:end] if (start, end) != (0, len(own)) else own     # no copy for a whole file
+    return own[start:] + bytes(tail[:end - len(own)]) if start < len(own) else bytes(tail[start - len(own):end - len(own)])
 
 
 def _read_piece(fs: AbstractFileSystem, piece: Piece, delimiter: bytes | None, threads: int) -> bytes:
@@ -357,9 +362,9 @@ def _write_part(fs: AbstractFileSystem, part: str, write: Any, compresslevel: in
 
 def _csv_writer(df: pd.DataFrame, encoding: str, kwargs: dict) -> Any:
     def write(gz: GzipFile) -> None:
-        text = io.TextIOWrapper(gz, encoding=encoding, newline="", write_through=True)
-        df.to_csv(text, **kwargs)
-        text.detach()                   # flushes; gz is closed by its own context
+        # the partition's text at once: the writer's pipeline wants large writes, and the
+        # partition is in memory already
+        gz.write(df.to_csv(**kwargs).encode(encoding))
     return write
 
 
