@@ -91,7 +91,7 @@ def timed(fn) -> float:
 
 
 def cluster(workers: int) -> tuple[LocalCluster, Client]:
-    c = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     return c, Client(c)
 
 

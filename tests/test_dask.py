@@ -38,7 +38,7 @@ pytestmark = pytest.mark.timeout(240)       # a stuck cluster must fail the test
 
 @pytest.fixture(scope="session")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as c:
         yield c
 

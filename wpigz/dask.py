@@ -87,6 +87,7 @@ class Piece:
     start: int                  # where the piece's first member starts
     stop: int                   # where the next piece starts (the file's size for the last)
     first: bool                 # the piece starts the file: no partial line to skip
+    size: int                   # its members' ISIZEs added: what it should decode to (a hint)
 
 
 def _blocksize(blocksize: int | str | None) -> int | None:
@@ -124,17 +125,18 @@ def _plan(fs: AbstractFileSystem, path: str, blocksize: int | None) -> list[Piec
         return []                           # as dask: an empty file has no blocks
     version = fs.ukey(path)
     if blocksize is None:
-        return [Piece(path, version, 0, size, True)]
+        return [Piece(path, version, 0, size, True, 0)]
     with fs.open(path, "rb") as raw:
         found = list(members.indexed_members(raw, size))
     end = found[-1].offset + found[-1].size if found else 0
     if end < size:
         _unsplittable(path, end)
     if not found:
-        return [Piece(path, version, 0, size, True)]
+        return [Piece(path, version, 0, size, True, 0)]
     cuts = _cuts([m.isize for m in found], blocksize)
     starts = [found[i].offset for i in cuts[:-1]] + [size]
-    return [Piece(path, version, a, b, a == 0) for a, b in zip(starts, starts[1:])]
+    return [Piece(path, version, a, b, a == 0, sum(m.isize for m in found[i:j]))
+            for a, b, i, j in zip(starts, starts[1:], cuts, cuts[1:])]
 
 
 def _paths(urlpath: Any, storage_options: dict | None) -> tuple[AbstractFileSystem, list[str]]:
@@ -168,10 +170,18 @@ def _corrupt(raw: IO[bytes], path: str, start: int, stop: int, problem: Exceptio
     return BadGzipFile(f"wpigz: {path}: member at byte {where}: {text}")
 
 
-def _decode_range(raw: IO[bytes], path: str, start: int, stop: int, threads: int) -> bytes:
+def _decode_range(raw: IO[bytes], path: str, start: int, stop: int, size: int, threads: int) -> bytearray:
+    """The members in [start, stop) decoded, straight into a buffer of their stated size (one
+    copy of each byte, where reading to the end in steps would make several)."""
     raw.seek(start)
+    data = raw.read(stop - start)
     try:
-        return _inflate(raw.read(stop - start), threads)
+        with GzipFile(fileobj=io.BytesIO(data), threads=threads) as f:
+            out = bytearray(size)
+            got = f.readinto(out)
+            del out[got:]
+            out += f.read()             # more than the sizes said (an unindexed rest): the rest
+            return out
     except (BadGzipFile, EOFError) as problem:
         raise _corrupt(raw, path, start, stop, problem, threads) from None
 
@@ -190,36 +200,35 @@ def _following(raw: IO[bytes], path: str, start: int, end: int, threads: int) ->
         raise _corrupt(raw, path, start, end, problem, threads) from None
 
 
-def _cut(own: bytes, first: bool, delimiter: bytes, following: Iterator[bytes]) -> bytes:
+def _cut(own: bytearray, first: bool, delimiter: bytes, following: Iterator[bytes]) -> bytearray:
     """fsspec's read_block rule, on decoded data: the block starts after the first delimiter
     that starts at or after its own start (at once, at the start of a file) and ends after the
     first delimiter that starts at or after its own end (or at the end of the file). Every
-    line then belongs to exactly one block. own is the piece's decoded members."""
-    tail = bytearray()                  # what follows own, decoded only as far as needed
-    keep = len(delimiter) - 1           # own's last bytes, where a delimiter may start and run on
+    line then belongs to exactly one block. own is the piece's decoded members; it is extended
+    and cut in place, so the block is not copied."""
+    length = len(own)
 
     def after(pos: int) -> int:
-        """The offset just past the first delimiter that starts at pos or later, in own + tail."""
-        if (i := own.find(delimiter, pos)) >= 0:
-            return i + len(delimiter)
-        base = max(pos, len(own) - keep)
-        while (i := (own[base:] + tail).find(delimiter)) < 0:
+        """The offset just past the first delimiter that starts at pos or later, decoding what
+        follows own as far as needed."""
+        while (i := own.find(delimiter, pos)) < 0:
+            pos = max(pos, len(own) - len(delimiter) + 1)
             if (chunk := next(following, None)) is None:
-                return len(own) + len(tail)
-            tail.extend(chunk)
-        return base + i + len(delimiter)
+                return len(own)
+            own.extend(chunk)
+        return i + len(delimiter)
 
     start = 0 if first else after(0)
-    end = after(len(own))
-    if end <= len(own):
-        return own[start:end] if (start, end) != (0, len(own)) else own     # no copy for a whole file
-    return own[start:] + bytes(tail[:end - len(own)]) if start < len(own) else bytes(tail[start - len(own):end - len(own)])
+    end = after(length)
+    del own[max(start, end):]
+    del own[:start]
+    return own
 
 
-def _read_piece(fs: AbstractFileSystem, piece: Piece, delimiter: bytes | None, threads: int) -> bytes:
-    """A piece's block of decoded bytes (a Dask task; runs in the worker)."""
+def _block(fs: AbstractFileSystem, piece: Piece, delimiter: bytes | None, threads: int) -> bytearray:
+    """A piece's block of decoded bytes, in the worker."""
     with fs.open(piece.path, "rb") as raw:
-        own = _decode_range(raw, piece.path, piece.start, piece.stop, threads)
+        own = _decode_range(raw, piece.path, piece.start, piece.stop, piece.size, threads)
         if not delimiter:
             return own
         following = _following(raw, piece.path, piece.stop, fs.size(piece.path), threads)
@@ -227,6 +236,11 @@ def _read_piece(fs: AbstractFileSystem, piece: Piece, delimiter: bytes | None, t
             return _cut(own, piece.first, delimiter, following)
         finally:
             following.close()           # its reader, before the file it reads
+
+
+def _read_piece(fs: AbstractFileSystem, piece: Piece, delimiter: bytes | None, threads: int) -> bytes:
+    """read_bytes' task: a piece's block, as bytes (as Dask's blocks are)."""
+    return bytes(_block(fs, piece, delimiter, threads))
 
 
 def _sample(fs: AbstractFileSystem, path: str, size: int, delimiter: bytes | None, threads: int) -> bytes:
@@ -273,7 +287,7 @@ def read_bytes(urlpath: Any, blocksize: int | str | None = BLOCKSIZE, delimiter:
     return (head, blocks, paths) if include_path else (head, blocks)
 
 
-def _lines(block: bytes, encoding: str, errors: str, linedelimiter: str | None) -> list[str]:
+def _lines(block: bytearray, encoding: str, errors: str, linedelimiter: str | None) -> list[str]:
     """A block's lines, as dask.bag.read_text splits them (universal newlines by default)."""
     text = block.decode(encoding, errors)
     if linedelimiter in (None, "", "\n", "\r", "\r\n"):
@@ -282,15 +296,21 @@ def _lines(block: bytes, encoding: str, errors: str, linedelimiter: str | None) 
     return [p + linedelimiter for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
+def _text_piece(fs: AbstractFileSystem, piece: Piece, delimiter: bytes, encoding: str, errors: str,
+                linedelimiter: str | None, threads: int) -> list[str]:
+    return _lines(_block(fs, piece, delimiter, threads), encoding, errors, linedelimiter)
+
+
 def read_text(urlpath: Any, blocksize: int | str | None = BLOCKSIZE, encoding: str = "utf-8",
               errors: str = "strict", linedelimiter: str | None = None, threads: int = THREADS,
               storage_options: dict | None = None) -> db.Bag:
     """Like ``dask.bag.read_text`` for gzip files: a Bag of the lines (with their endings),
     one partition per block of about blocksize uncompressed bytes."""
     delimiter = (linedelimiter or "\n").encode(encoding)
-    _, blocks = read_bytes(urlpath, blocksize, delimiter, sample=False, threads=threads,
-                           **(storage_options or {}))
-    parts = [delayed(_lines)(block, encoding, errors, linedelimiter) for file in blocks for block in file]
+    fs, paths = _paths(urlpath, storage_options)
+    lines = delayed(_text_piece)
+    parts = [lines(fs, piece, delimiter, encoding, errors, linedelimiter, threads)
+             for path in paths for piece in _plan(fs, path, _blocksize(blocksize))]
     return db.from_delayed(parts) if parts else db.from_sequence([], npartitions=1)
 
 
@@ -298,7 +318,7 @@ def _read_csv_piece(piece: Piece, *, fs: AbstractFileSystem, delimiter: bytes, h
                     kwargs: dict, threads: int) -> pd.DataFrame:
     """One partition of read_csv (a Dask task): the piece's lines, the header put in front
     unless it starts the file, parsed by pandas as dask.dataframe.read_csv parses a block."""
-    block = _read_piece(fs, piece, delimiter, threads)
+    block = _block(fs, piece, delimiter, threads)
     rest = dict(kwargs)
     write_header = False
     if not piece.first:
