@@ -21,17 +21,18 @@ from pathlib import Path
 
 import pytest
 
-dask = pytest.importorskip("dask", reason="pip install 'wpigz[dask]' (.ci/run does)")
-import dask.bag as db  # noqa: E402
-import dask.dataframe as dd  # noqa: E402
-import fsspec  # noqa: E402
-import pandas as pd  # noqa: E402
-import pgzip  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
+# the [dask] extra is required, as the real tools are (.ci/run installs it): missing is a failure
+import dask
+import dask.bag as db
+import dask.dataframe as dd
+import fsspec
+import pandas as pd
+import pgzip
+from distributed import Client, LocalCluster
 
-import wpigz  # noqa: E402
-import wpigz.dask as wd  # noqa: E402
-from conftest import tool  # noqa: E402
+import wpigz
+import wpigz.dask as wd
+from conftest import tool
 
 pytestmark = pytest.mark.timeout(240)       # a stuck cluster must fail the test, not hang the run
 
