@@ -102,6 +102,37 @@ def parse_header(data: bytes | memoryview) -> MemberHeader | None:
 
 
 @dataclass(frozen=True)
+class IndexedMember:
+    """One member found by its size subfield, from its header and trailer alone."""
+
+    offset: int                 # where it starts in the file
+    size: int                   # the whole member's size (header, body, trailer)
+    header: MemberHeader
+    crc: int                    # its trailer's CRC-32 and ISIZE
+    isize: int
+
+
+def indexed_members(raw: IO[bytes], end: int, pos: int = 0) -> Generator[IndexedMember, None, None]:
+    """Walk a seekable file's members from pos by their size subfields, reading only headers
+    and trailers; stops before the first member that does not state a size that fits before
+    end (the caller sees where from the last member's end). -l and wpigz.dask's partitions use it."""
+    while pos < end:
+        raw.seek(pos)
+        # most headers are short: a small read first keeps the walk cheap on remote files
+        header = parse_header(raw.read(1024))
+        if header is None:
+            raw.seek(pos)
+            header = parse_header(raw.read(MAX_HEADER))
+        if header is None or header.size is None or header.size < header.length + TRAILER \
+                or pos + header.size > end:
+            return
+        raw.seek(pos + header.size - TRAILER)
+        crc, isize = struct.unpack("<II", raw.read(TRAILER))
+        yield IndexedMember(pos, header.size, header, crc, isize)
+        pos += header.size
+
+
+@dataclass(frozen=True)
 class IndexTotals:
     """What -l shows for an indexed file, from the headers and trailers alone."""
 
@@ -113,28 +144,13 @@ class IndexTotals:
 
 
 def index_totals(raw: IO[bytes], file_size: int) -> IndexTotals | None:
-    """Walk a seekable file's members by their size subfields, reading only headers and
-    trailers. None unless every member is indexed and the sizes tile the file exactly (then
-    -l shows what it shows for any gzip file)."""
-    pos = members = compressed = original = 0
-    first: MemberHeader | None = None
-    crc = 0
-    while pos < file_size:
-        raw.seek(pos)
-        header = parse_header(raw.read(MAX_HEADER))
-        if header is None or header.size is None or header.size < header.length + TRAILER \
-                or pos + header.size > file_size:
-            return None
-        raw.seek(pos + header.size - TRAILER)
-        crc, isize = struct.unpack("<II", raw.read(TRAILER))
-        first = first or header
-        members += 1
-        compressed += header.size - header.length - TRAILER
-        original += isize
-        pos += header.size
-    if first is None:
+    """Total a seekable file's indexed members (indexed_members). None unless every member is
+    indexed and the sizes tile the file exactly (then -l shows what it shows for any gzip file)."""
+    found = list(indexed_members(raw, file_size))
+    if not found or found[-1].offset + found[-1].size != file_size:
         return None
-    return IndexTotals(members, compressed, original, first, crc)
+    return IndexTotals(len(found), sum(m.size - m.header.length - TRAILER for m in found),
+                       sum(m.isize for m in found), found[0].header, found[-1].crc)
 
 
 # ---- parallel decoding
