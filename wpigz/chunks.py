@@ -1,0 +1,269 @@
+"""Parallel decoding of one deflate stream (a gzip member, a zlib stream) cut into chunks.
+
+decoding.py hands a deflate stream here (``inflate``) when it is large enough to split and
+``splittable`` sees the points where it can be cut. The method is pugz's and rapidgzip's; the
+decoding itself runs in the WebAssembly sandbox (wasm/chunk_inflate.c), and this module only
+schedules, checks and writes:
+
+* the main thread reads the compressed bytes in blocks of ``CHUNK`` bytes; chunk i is block i
+  plus the first ``LOOKAHEAD`` bytes of block i+1, and is queued for the workers (at most
+  ``threads + 1`` chunks in flight, so memory is bounded by threads x chunk size, whatever
+  the stream's size);
+* a worker (one Python thread with its own wasm instance; calls into wasm release the GIL)
+  finds in its chunk the first place where a block starts after an empty stored block -- the
+  sync-flush marks pigz and zlib write -- and decodes from there without the 32 KiB window
+  before it, to the first such place past the chunk's end, writing markers for the bytes it
+  would copy from the unknown window;
+* it then waits for the chunk before it: if that one stopped exactly at the bit where this
+  one began, the markers are replaced from its last 32 KiB of output; if not (the block
+  finder was fooled), this chunk is decoded again from that bit, now with the window known.
+  It hands its own stop and window on, then computes its CRC-32 (or Adler-32);
+* the main thread writes the chunks in order and combines their check values.
+
+A chunk that cannot be decoded this way -- invalid data, a block that runs past the
+lookahead, output beyond ``MAX_SYMBOLS``, a distance before the stream's start -- is never
+reported from here: its range, from the bit where the last written chunk stopped and with
+that chunk's window, goes to the sequential decoder (decoding._inflate_on, zlib-ng's inflate
+resumed mid-stream), which decodes the rest of the stream or reports the damage with exactly
+the messages it gives for any file. So a chunk counts only when its start is the previous
+chunk's end, and every error message is the sequential decoder's.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import zlib
+from ._record import dataclass, field               # dataclasses itself costs start-up time
+from typing import Generator
+
+from . import decoding as dz
+from .pipeline import default_threads as default_threads
+from .wasm_host import CHECK_ADLER32, CHECK_NONE, DECODER_ENGINE, EngineError, Decoder, Runtime
+
+CHUNK = 1024 * 1024             # compressed bytes per chunk
+LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach its stop
+MAX_SYMBOLS = 16 * 1024 * 1024  # output one chunk may give (32 MiB of symbols) before it falls back
+WINDOW = 32768
+FLUSH = b"\0\0\xff\xff"         # an empty stored block's lengths: where the finder looks
+
+# wpigz_chunk_decode results (wasm/chunk_inflate.c)
+STOPPED = 1
+END = 2
+
+
+def splittable(source: dz.Source) -> bool:
+    """Whether the deflate stream at the start of source is worth splitting: at least two
+    chunks long, with a sync-flush mark in its second chunk (else the first chunk could not
+    stop, and the whole stream would be decoded twice). A guess that only decides speed."""
+    head = source.peek(2 * CHUNK + LOOKAHEAD)
+    return len(head) >= 2 * CHUNK and head.find(FLUSH, CHUNK) >= 0
+
+
+@dataclass
+class _Chunk:
+    """One chunk in flight. The main thread fills the first fields; the worker sets the
+    hand-off (ok, stop, ended, window) and then ``handed``, then the output and ``done``."""
+
+    index: int
+    data: bytes                 # compressed bytes from base on
+    base: int                   # offset of data[0] in the stream
+    prev: _Chunk | None         # the chunk before it; None for the stream's first
+    cancelled: bool = False     # set by the main thread: skip the work, hand on a failure
+    ok: bool = False
+    stop: int = 0               # bit in the stream where this chunk's decoding stopped
+    ended: bool = False         # the final block ended in this chunk
+    window: bytes = b""         # the last 32 KiB of the output up to stop
+    out: bytes = b""
+    check: int = 0
+    error: BaseException | None = None
+    handed: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class _ChunkDecoder:
+    """A worker's wasm/chunk_inflate.c decoder, in its own Runtime (this thread only)."""
+
+    def __init__(self) -> None:
+        self.runtime = Runtime(engine=DECODER_ENGINE)
+        self._c = self.runtime.call("wpigz_chunk_new", CHUNK + LOOKAHEAD, MAX_SYMBOLS)
+        if self._c == 0:
+            raise EngineError("not enough wasm memory for a chunk decoder")
+        self.input = self.runtime.view(self.runtime.call("wpigz_chunk_in", self._c), CHUNK + LOOKAHEAD)
+        self.window = self.runtime.view(self.runtime.call("wpigz_chunk_window", self._c), WINDOW)
+        self.length = 0
+
+    def load(self, data: bytes) -> None:
+        self.input[:len(data)] = data
+        self.length = len(data)
+
+    def find(self) -> int:
+        return self.runtime.call("wpigz_chunk_find", self._c, self.length, 0)
+
+    def decode(self, start: int, end: int) -> int:
+        return self.runtime.call("wpigz_chunk_decode", self._c, self.length, start, end)
+
+    def stop(self) -> int:
+        return self.runtime.call("wpigz_chunk_stop", self._c) & 0xFFFFFFFF
+
+    def resolve(self, window: bytes) -> bytes | None:
+        """The output bytes, the markers replaced from window; None if one points before it."""
+        self.window[WINDOW - len(window):] = window
+        if self.runtime.call("wpigz_chunk_resolve", self._c, len(window)) < 0:
+            return None
+        n = self.runtime.call("wpigz_chunk_out_len", self._c) & 0xFFFFFFFF
+        return bytes(self.runtime.view(self.runtime.call("wpigz_chunk_out", self._c), n))
+
+    def close(self) -> None:
+        if self._c:
+            self.runtime.call("wpigz_chunk_free", self._c)
+            self._c = 0
+
+
+def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
+    """Decode one chunk (see the module's docstring); sets chunk.handed, never raises."""
+    prev = chunk.prev
+    status = 0
+    start = -1
+    if not chunk.cancelled:
+        decoder.load(chunk.data)
+        start = 0 if prev is None else decoder.find()
+        if start >= 0:
+            status = decoder.decode(start, CHUNK * 8)
+    window = b""
+    if prev is not None:
+        prev.handed.wait()              # set on every path of the worker that has it
+        if not prev.ok or prev.ended or chunk.cancelled:
+            return
+        want = prev.stop - chunk.base * 8
+        window = prev.window
+        if want >= CHUNK * 8:
+            # the chunk before decoded past this one's whole range (its blocks are long):
+            # nothing is left to do here but pass its state on
+            chunk.stop, chunk.window, chunk.ok = prev.stop, window, True
+            return
+        if want != start or status not in (STOPPED, END):
+            # a false start (or none): decode again from where the previous chunk stopped
+            if not 0 <= want <= decoder.length * 8:
+                return
+            start = want
+            status = decoder.decode(start, CHUNK * 8)
+    if status not in (STOPPED, END):
+        return
+    out = decoder.resolve(window)
+    if out is None:
+        return
+    chunk.stop = chunk.base * 8 + decoder.stop()
+    chunk.ended = status == END
+    chunk.window = (window + out[-WINDOW:])[-WINDOW:] if len(out) < WINDOW else out[-WINDOW:]
+    chunk.out = out
+    chunk.ok = True
+    chunk.handed.set()
+    # after the hand-off, so that the next chunk's replacement does not wait for it
+    chunk.check = zlib.adler32(out) if check_kind == CHECK_ADLER32 else zlib.crc32(out)
+
+
+def _worker(jobs: queue.Queue[_Chunk | None], check_kind: int) -> None:
+    """A worker thread: chunks from jobs until the sentinel None. Every chunk taken gets its
+    events set, whatever happens, so that nobody waits forever."""
+    decoder: _ChunkDecoder | None = None
+    try:
+        while (chunk := jobs.get()) is not None:
+            try:
+                if decoder is None:
+                    decoder = _ChunkDecoder()
+                _work(decoder, chunk, check_kind)
+            except BaseException as error:      # kept and re-raised by the main thread
+                chunk.error = error
+                chunk.ok = False
+            finally:
+                chunk.handed.set()
+                chunk.done.set()
+    finally:
+        if decoder is not None:
+            decoder.close()
+
+
+def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
+            threads: int) -> Generator[memoryview, None, tuple[int, int, int]]:
+    """Decode the deflate stream at the start of source on threads workers, yielding its
+    output in order; returns (check, output bytes, compressed bytes) and leaves source just
+    after the stream, as decoding._inflate does (decoder is its sequential fallback)."""
+    start = source.consumed
+    adler = check_kind == CHECK_ADLER32
+    runtime = decoder.runtime
+    jobs: queue.Queue[_Chunk | None] = queue.Queue()
+    workers = [threading.Thread(target=_worker, args=(jobs, check_kind), name=f"wpigz-chunk-{i}")
+               for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    blocks: dict[int, bytes] = {}       # block i: stream bytes [i * CHUNK, (i + 1) * CHUNK)
+    flight: list[_Chunk] = []
+    check = 1 if adler else 0
+    produced = 0
+    last: _Chunk | None = None          # the last chunk written
+    try:
+        queued = nread = 0
+
+        def block(i: int) -> bytes:
+            """Block i, read from source when it is the next one (b"" past the end)."""
+            nonlocal nread
+            while nread <= i and (nread == 0 or len(blocks.get(nread - 1, b"")) == CHUNK):
+                blocks[nread] = source.read(CHUNK)
+                nread += 1
+            return blocks.get(i, b"")
+
+        def rest(bit: int) -> bytes:
+            """The bytes read so far from the stream's byte holding bit on."""
+            first = bit // 8 // CHUNK
+            return b"".join(blocks[i] for i in sorted(blocks) if i >= first)[bit // 8 - first * CHUNK:]
+
+        while True:
+            while len(flight) < threads + 1:
+                data = block(queued)
+                if not data:
+                    break
+                ahead = b"".join(block(i) for i in range(queued + 1, queued + 1 + -(-LOOKAHEAD // CHUNK)))
+                chunk = _Chunk(queued, data + ahead[:LOOKAHEAD], queued * CHUNK, flight[-1] if flight else last)
+                flight.append(chunk)
+                jobs.put(chunk)
+                queued += 1
+            if not flight:                  # the stream's bytes ran out before its end
+                break
+            chunk = flight.pop(0)
+            chunk.done.wait()
+            if chunk.error is not None and not isinstance(chunk.error, EngineError):
+                raise chunk.error
+            if not chunk.ok:
+                break
+            if chunk.out:
+                produced += len(chunk.out)
+                check = (runtime.adler32_combine if adler else runtime.crc32_combine)(
+                    check, chunk.check, len(chunk.out) & 0xFFFFFFFF)
+                yield memoryview(chunk.out)
+            last = chunk
+            blocks.pop(chunk.index - 1, None)   # the next fallback starts in block index or later
+            chunk.out = b""
+            if chunk.ended:
+                for later in flight:
+                    later.cancelled = True
+                source.unread(rest(-(-chunk.stop // 8) * 8))
+                return check, produced, source.consumed - start
+        # the sequential decoder takes the stream from the last written chunk's stop
+        for later in flight:
+            later.cancelled = True
+        bit = last.stop if last is not None else 0
+        source.unread(rest(bit))
+        decoder.start_inflate(CHECK_NONE)
+        nbits = value = 0
+        if bit % 8:
+            nbits, value = 8 - bit % 8, source.read(1)[0] >> (bit % 8)
+        decoder.resume(last.window if last is not None else b"", nbits, value)
+        return (yield from dz._inflate_on(source, decoder, check_kind, check, produced, start))
+    finally:
+        for later in flight:
+            later.cancelled = True
+        for _ in workers:
+            jobs.put(None)
+        for worker in workers:
+            worker.join()
