@@ -7,16 +7,19 @@
 
    1. the *block finder* (wpigz_chunk_find) locates a position at or after the chunk's nominal
       start where a deflate block plausibly begins: the byte after an empty stored block
-      (00 00 ff ff, which pigz and zlib's sync flush write between pigz's blocks), checked by
-      decoding a little from there;
+      (00 00 ff ff, which pigz and zlib's sync flush write between pigz's blocks), or a bit
+      where a valid non-final dynamic-Huffman block header starts (what gzip writes), checked
+      by decoding a little from there;
    2. the *chunk decoder* (wpigz_chunk_decode) decodes from that bit without knowing the 32 KiB
       of output before it. It writes 16-bit symbols: a byte is 0..255, and a byte copied from
       the unknown window is a *marker*, 0x8000 + its index in that window. It stops at the
       first block boundary of the same kind the finder finds that lies at or past the chunk's
       end (so that the next chunk's finder, searching from there, lands on the same bit), or
       at the end of the final block;
-   3. once the previous chunk's last 32 KiB of output is known, *marker replacement*
-      (wpigz_chunk_resolve) turns the symbols into bytes, in place.
+   3. the symbols are copied to bytes at once (wpigz_chunk_narrow), and once the previous
+      chunk's last 32 KiB of output is known, *marker replacement* (wpigz_chunk_resolve)
+      fills in the markers' bytes: only the first symbols hold markers (a chunk's copies reach
+      back 32 KiB at most), so this serial step is short.
 
    The host accepts a chunk only if the chunk before it stopped exactly at the bit where this
    one began; otherwise the chunk is decoded again from that bit. Every check value is the
@@ -39,6 +42,7 @@
 #define MARK 0x8000u            /* symbols >= MARK are markers: MARK + index in the window */
 #define FBITS 10                /* bits resolved by one lookup; longer codes go the slow way */
 #define MAXBITS 15
+#define SLACK 4                 /* symbols past sym_cap that a copy may overwrite */
 
 /* wpigz_chunk_decode results */
 #define CHUNK_STOPPED 1         /* stopped at a boundary the finder would find, at or past end */
@@ -56,9 +60,11 @@ struct huff {
 struct chunk {
     uint8_t *in;
     uint32_t in_cap;
-    uint16_t *sym;              /* output symbols; after resolve, the same memory holds bytes */
+    uint16_t *sym;              /* output symbols */
+    uint8_t *bytes;             /* the output as bytes (narrow, then resolve) */
     uint32_t sym_cap;
     uint32_t out_len;
+    uint32_t marked;            /* the symbols from here on hold no marker */
     uint32_t stop_bit;
     struct huff lit, dist, fixed_lit, fixed_dist, codes;
     uint8_t window[WSIZE];      /* the previous output's last bytes, for resolve (host-written) */
@@ -292,6 +298,12 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
             break;
         }
         refill(b);
+        if ((b->buf & 7) == 4 && bit_pos(b) >= end_bit) {
+            /* a non-final dynamic block at or past the end: the finder's other kind of start */
+            c->out_len = n;
+            c->stop_bit = (uint32_t)bit_pos(b);
+            return CHUNK_STOPPED;
+        }
         final = take(b, 1);
         type = take(b, 2);
         if (type == 0) {
@@ -342,11 +354,14 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
             result = 0;
             for (;;) {
                 int32_t s;
-                if (b->pos > b->len + 8) {      /* decoding the zeros past the end */
-                    result = CHUNK_SHORT;
-                    break;
+                if (b->cnt < 48) {
+                    /* 48 bits hold a whole length and distance with their extra bits */
+                    if (b->pos > b->len + 8) {      /* decoding the zeros past the end */
+                        result = CHUNK_SHORT;
+                        break;
+                    }
+                    refill(b);
                 }
-                refill(b);
                 s = decode(lit, b);
                 if (s < 256) {
                     if (s < 0) {
@@ -367,14 +382,15 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
                     result = CHUNK_BAD;
                     break;
                 }
-                uint32_t len = len_base[s] + take(b, len_extra[s]);
-                refill(b);
+                uint32_t len = len_base[s] + peek(b, len_extra[s]);
+                drop(b, len_extra[s]);
                 int32_t d = decode(dist, b);
                 if (d < 0 || d >= 30) {
                     result = CHUNK_BAD;
                     break;
                 }
-                uint32_t distance = dist_base[d] + take(b, dist_extra[d]);
+                uint32_t distance = dist_base[d] + peek(b, dist_extra[d]);
+                drop(b, dist_extra[d]);
                 if (n + len > max_out) {
                     result = CHUNK_FULL;
                     break;
@@ -391,15 +407,23 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
                         out[n] = out[n - distance];
                         n++;
                     }
+                } else if (distance >= 4) {
+                    /* 4 symbols at a time: each read is of symbols already final, and the
+                       buffer has room for the last write's overrun (SLACK) */
+                    const uint16_t *from = out + n - distance;
+                    uint16_t *to = out + n;
+                    for (uint32_t i = 0; i < len; i += 4) {
+                        uint64_t four;
+                        memcpy(&four, from + i, 8);
+                        memcpy(to + i, &four, 8);
+                    }
+                    n += len;
                 } else {
                     const uint16_t *from = out + n - distance;
                     uint16_t *to = out + n;
+                    for (uint32_t i = 0; i < len; i++)
+                        to[i] = from[i];
                     n += len;
-                    if (distance >= len)
-                        memcpy(to, from, len * 2);
-                    else
-                        for (uint32_t i = 0; i < len; i++)
-                            to[i] = from[i];
                 }
             }
             if (result)
@@ -429,10 +453,12 @@ struct chunk *wpigz_chunk_new(uint32_t in_cap, uint32_t sym_cap) {
     if (c == NULL)
         return NULL;
     c->in = malloc(in_cap + 8);
-    c->sym = malloc((size_t)sym_cap * 2);
-    if (c->in == NULL || c->sym == NULL) {
+    c->sym = malloc(((size_t)sym_cap + SLACK) * 2);
+    c->bytes = malloc(sym_cap);
+    if (c->in == NULL || c->sym == NULL || c->bytes == NULL) {
         free(c->in);
         free(c->sym);
+        free(c->bytes);
         free(c);
         return NULL;
     }
@@ -448,6 +474,7 @@ void wpigz_chunk_free(struct chunk *c) {
         return;
     free(c->in);
     free(c->sym);
+    free(c->bytes);
     free(c);
 }
 
@@ -460,7 +487,7 @@ uint8_t *wpigz_chunk_window(struct chunk *c) { return c->window; }
 
 /* After resolve: the output bytes. */
 EXPORT("wpigz_chunk_out")
-uint8_t *wpigz_chunk_out(struct chunk *c) { return (uint8_t *)c->sym; }
+uint8_t *wpigz_chunk_out(struct chunk *c) { return c->bytes; }
 
 EXPORT("wpigz_chunk_out_len")
 uint32_t wpigz_chunk_out_len(struct chunk *c) { return c->out_len; }
@@ -483,48 +510,82 @@ int32_t wpigz_chunk_decode(struct chunk *c, uint32_t in_len, uint32_t start_bit,
 
 #define PROBE_SYMBOLS 4096      /* symbols a candidate must decode to be taken */
 
-/* The block finder: the first bit at or past from_bit, in the in_len input bytes, just after
-   an empty stored block (00 00 ff ff, its length field at or past from_bit) from which
-   PROBE_SYMBOLS symbols (or the data up to a stop) decode; -1 if there is none. The probe
-   uses the symbol buffer, which the next decode overwrites. */
+/* Whether a block may start at bit `at`: the block after an empty stored block (its length
+   field at or past from_bit), or a non-final dynamic block whose header is valid; either
+   way, PROBE_SYMBOLS symbols (or the data up to the next stop or the end) decode from it. */
+static int plausible(struct chunk *c, uint32_t in_len, uint64_t at, uint32_t from_bit, uint32_t probe) {
+    struct bits b;
+    uint32_t byte = (uint32_t)(at >> 3);
+    int flush = (at & 7) == 0 && byte >= 4 && (uint64_t)(byte - 4) * 8 >= from_bit &&
+                memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0;
+    if (!flush) {
+        /* 3 header bits 100 (non-final, dynamic), HLIT <= 29, HDIST <= 29: checked on one
+           64-bit load before anything is built (most bits fail here) */
+        uint64_t word = 0;
+        uint32_t have = in_len - byte < 8 ? in_len - byte : 8;
+        memcpy(&word, c->in + byte, have);
+        word >>= at & 7;
+        if ((word & 7) != 4 || ((word >> 3) & 31) > 29 || ((word >> 8) & 31) > 29)
+            return 0;
+        bits_at(&b, c->in, in_len, at + 3);
+        if (dynamic_header(c, &b))
+            return 0;
+    }
+    bits_at(&b, c->in, in_len, at);
+    c->out_len = 0;
+    return inflate_blocks(c, &b, at + 1, probe) != CHUNK_BAD;
+}
+
+/* The block finder: the first bit at or past from_bit, in the in_len input bytes, where a
+   block plausibly starts (see plausible); -1 if there is none. The probe uses the symbol
+   buffer, which the next decode overwrites. */
 EXPORT("wpigz_chunk_find")
 int32_t wpigz_chunk_find(struct chunk *c, uint32_t in_len, uint32_t from_bit) {
-    uint32_t at = (from_bit + 7) >> 3;
     uint32_t probe = c->sym_cap < PROBE_SYMBOLS ? c->sym_cap : PROBE_SYMBOLS;
-    if (in_len > c->in_cap)
+    if (in_len > c->in_cap || in_len < 4)
         return -1;
-    for (; at + 4 <= in_len; at++) {
-        const uint8_t *p = c->in + at;
-        if (p[0] != 0 || p[1] != 0 || p[2] != 0xff || p[3] != 0xff)
-            continue;
-        struct bits b;
-        bits_at(&b, c->in, in_len, (uint64_t)(at + 4) * 8);
-        c->out_len = 0;
-        int32_t r = inflate_blocks(c, &b, 0, probe);
-        if (r != CHUNK_BAD)
-            return (int32_t)((at + 4) * 8);
-    }
+    for (uint64_t at = from_bit; at < (uint64_t)(in_len - 3) * 8; at++)
+        if (plausible(c, in_len, at, from_bit, probe))
+            return (int32_t)at;
     return -1;
 }
 
-/* Marker replacement: the window's last window_len bytes (the host wrote them at the end of
-   `window`) are the output before this chunk; the symbols become bytes, in place. 0, or -1 if
-   a marker points before the known window (a distance too far back: the host falls back and
-   the sequential decoder reports it). */
+/* The output as bytes, before the window is known: every symbol but the markers is copied to
+   the byte buffer (in the worker, in parallel with the other chunks); returns how many of the
+   first symbols hold every marker, which is all resolve must look at. */
+EXPORT("wpigz_chunk_narrow")
+uint32_t wpigz_chunk_narrow(struct chunk *c) {
+    const uint16_t *s = c->sym;
+    uint8_t *o = c->bytes;
+    uint32_t n = c->out_len, marked = 0;
+    for (uint32_t i = 0; i < n; i++)
+        o[i] = (uint8_t)s[i];
+    for (uint32_t i = n; i > 0; i--)
+        if (s[i - 1] >= MARK) {
+            marked = i;
+            break;
+        }
+    c->marked = marked;
+    return marked;
+}
+
+/* Marker replacement, after narrow: the window's last window_len bytes (the host wrote them
+   at the end of `window`) are the output before this chunk. 0, or -1 if a marker points
+   before the known window (a distance too far back: the host falls back and the sequential
+   decoder reports it). */
 EXPORT("wpigz_chunk_resolve")
 int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len) {
     const uint16_t *s = c->sym;
-    uint8_t *o = (uint8_t *)c->sym;
-    uint32_t n = c->out_len, lowest = WSIZE - (window_len < WSIZE ? window_len : WSIZE);
-    for (uint32_t i = 0; i < n; i++) {
+    uint8_t *o = c->bytes;
+    uint32_t lowest = WSIZE - (window_len < WSIZE ? window_len : WSIZE);
+    for (uint32_t i = 0; i < c->marked; i++) {
         uint32_t v = s[i];
         if (v >= MARK) {
             v -= MARK;
             if (v < lowest)
                 return -1;
-            v = c->window[v];
+            o[i] = c->window[v];
         }
-        o[i] = (uint8_t)v;
     }
     return 0;
 }

@@ -41,11 +41,10 @@ from . import decoding as dz
 from .pipeline import default_threads as default_threads
 from .wasm_host import CHECK_ADLER32, CHECK_NONE, DECODER_ENGINE, EngineError, Decoder, Runtime
 
-CHUNK = 1024 * 1024             # compressed bytes per chunk
+CHUNK = 512 * 1024              # compressed bytes per chunk
 LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach its stop
-MAX_SYMBOLS = 16 * 1024 * 1024  # output one chunk may give (32 MiB of symbols) before it falls back
+MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
-FLUSH = b"\0\0\xff\xff"         # an empty stored block's lengths: where the finder looks
 
 # wpigz_chunk_decode results (wasm/chunk_inflate.c)
 STOPPED = 1
@@ -54,10 +53,8 @@ END = 2
 
 def splittable(source: dz.Source) -> bool:
     """Whether the deflate stream at the start of source is worth splitting: at least two
-    chunks long, with a sync-flush mark in its second chunk (else the first chunk could not
-    stop, and the whole stream would be decoded twice). A guess that only decides speed."""
-    head = source.peek(2 * CHUNK + LOOKAHEAD)
-    return len(head) >= 2 * CHUNK and head.find(FLUSH, CHUNK) >= 0
+    chunks long (a shorter one is decoded sequentially, as fast as before)."""
+    return len(source.peek(2 * CHUNK)) >= 2 * CHUNK
 
 
 @dataclass
@@ -106,13 +103,17 @@ class _ChunkDecoder:
     def stop(self) -> int:
         return self.runtime.call("wpigz_chunk_stop", self._c) & 0xFFFFFFFF
 
-    def resolve(self, window: bytes) -> bytes | None:
-        """The output bytes, the markers replaced from window; None if one points before it."""
+    def narrow(self) -> None:
+        self.runtime.call("wpigz_chunk_narrow", self._c)
+
+    def resolve(self, window: bytes) -> memoryview | None:
+        """The output, the markers replaced from window (after narrow); None if one points
+        before it. The view is valid until the next decode."""
         self.window[WINDOW - len(window):] = window
         if self.runtime.call("wpigz_chunk_resolve", self._c, len(window)) < 0:
             return None
         n = self.runtime.call("wpigz_chunk_out_len", self._c) & 0xFFFFFFFF
-        return bytes(self.runtime.view(self.runtime.call("wpigz_chunk_out", self._c), n))
+        return self.runtime.view(self.runtime.call("wpigz_chunk_out", self._c), n)
 
     def close(self) -> None:
         if self._c:
@@ -130,6 +131,8 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
         start = 0 if prev is None else decoder.find()
         if start >= 0:
             status = decoder.decode(start, CHUNK * 8)
+    if status in (STOPPED, END):
+        decoder.narrow()                # the bulk of the conversion, before the wait
     window = b""
     if prev is not None:
         prev.handed.wait()              # set on every path of the worker that has it
@@ -148,6 +151,8 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
                 return
             start = want
             status = decoder.decode(start, CHUNK * 8)
+            if status in (STOPPED, END):
+                decoder.narrow()
     if status not in (STOPPED, END):
         return
     out = decoder.resolve(window)
@@ -155,12 +160,12 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
         return
     chunk.stop = chunk.base * 8 + decoder.stop()
     chunk.ended = status == END
-    chunk.window = (window + out[-WINDOW:])[-WINDOW:] if len(out) < WINDOW else out[-WINDOW:]
-    chunk.out = out
+    chunk.window = (window + bytes(out[-WINDOW:]))[-WINDOW:] if len(out) < WINDOW else bytes(out[-WINDOW:])
     chunk.ok = True
     chunk.handed.set()
-    # after the hand-off, so that the next chunk's replacement does not wait for it
-    chunk.check = zlib.adler32(out) if check_kind == CHECK_ADLER32 else zlib.crc32(out)
+    # after the hand-off, so that the next chunk's replacement does not wait for these
+    chunk.out = bytes(out)
+    chunk.check = zlib.adler32(chunk.out) if check_kind == CHECK_ADLER32 else zlib.crc32(chunk.out)
 
 
 def _worker(jobs: queue.Queue[_Chunk | None], check_kind: int) -> None:
