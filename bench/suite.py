@@ -120,6 +120,10 @@ def decompress_cmd(tool: str, path: Path) -> list[str]:
         "python gzip": [PY, DRIVERS, "decompress", "gzip", "1", str(path), "/dev/stdout"],
         "isal": [PY, DRIVERS, "decompress", "isal", str(os.cpu_count()), str(path), "/dev/stdout"],
         "zlib-ng": [PY, DRIVERS, "decompress", "zlib-ng", str(os.cpu_count()), str(path), "/dev/stdout"],
+        # the two other fast gzip decoders (issue 22): rapidgzip (native, parallel chunks) and
+        # python-isal's igzip command (ISA-L, one thread), both from PyPI
+        "rapidgzip": ["rapidgzip", "-P", str(os.cpu_count()), "-dc", str(path)],
+        "igzip": [PY, "-m", "isal.igzip", "-dc", str(path)],
         "zstd (other format)": ["zstd", "-dc", "-q", str(path)],
     }[tool]
 
@@ -157,7 +161,8 @@ def measure_decompression(files, runs, log) -> dict:
         run(["pigz", "-6", "-c", str(item.path)], out=packed)
         packed_zst = WORK / f"{item.path.name}.zst"
         run(["zstd", "-6", "-q", "-c", str(item.path)], out=packed_zst)
-        tools = ["wpigz", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "zstd (other format)"]
+        tools = ["wpigz", "pigz", "gzip", "python gzip", "isal", "zlib-ng", "rapidgzip", "igzip",
+                 "zstd (other format)"]
         series = {tool: Series(tool, None, 1) for tool in tools}
         for round_ in range(runs):
             order = tools[round_ % len(tools):] + tools[:round_ % len(tools)]

@@ -237,3 +237,32 @@ def test_the_command_from_a_file_and_a_pipe(tmp_path, threads):
                for p in (1, threads)]
     assert results[0].returncode == results[1].returncode != 0
     assert results[0].stderr == results[1].stderr and results[0].stdout == results[1].stdout
+
+
+@pytest.mark.timeout(300)
+def test_library_reader_in_parallel_and_left_open_at_exit(tmp_path):
+    """wpigz.open reads a large pigz file through the chunk workers; a reader left open
+    mid-stream when the interpreter exits must let it exit (not hang on a worker)."""
+    data = mixed(6 * 1024 * K, seed=5)
+    path = tmp_path / "x.gz"
+    path.write_bytes(made(["pigz", "-c"], data))
+    script = f"""
+import wpigz
+from wpigz import chunks
+work = chunks._work
+seen = []
+def counting(decoder, chunk, kind):
+    work(decoder, chunk, kind)
+    seen.append(chunk.ok)
+chunks._work = counting
+with wpigz.open({str(path)!r}, "rb", threads=2) as f:
+    whole = f.read()
+assert whole == open({str(path)!r}[:-3] + ".orig", "rb").read(), "output differs"
+assert sum(seen) >= 4, seen
+g = wpigz.open({str(path)!r}, "rb", threads=2)
+g.read(1000)
+print("left open")
+"""
+    (tmp_path / "x.orig").write_bytes(data)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (0, b"", b"left open\n")

@@ -12,7 +12,9 @@
       by decoding a little from there;
    2. the *chunk decoder* (wpigz_chunk_decode) decodes from that bit without knowing the 32 KiB
       of output before it. It writes 16-bit symbols: a byte is 0..255, and a byte copied from
-      the unknown window is a *marker*, 0x8000 + its index in that window. It stops at the
+      the unknown window is a *marker*, 0x8000 + its index in that window. As soon as the
+      last 32 KiB of output hold no marker (no later copy can reach one), it goes on as a
+      plain inflate writing bytes. It stops at the
       first block boundary of the same kind the finder finds that lies at or past the chunk's
       end (so that the next chunk's finder, searching from there, lands on the same bit), or
       at the end of the final block;
@@ -42,7 +44,7 @@
 #define MARK 0x8000u            /* symbols >= MARK are markers: MARK + index in the window */
 #define FBITS 10                /* bits resolved by one lookup; longer codes go the slow way */
 #define MAXBITS 15
-#define SLACK 4                 /* symbols past sym_cap that a copy may overwrite */
+#define SLACK 8                 /* symbols (or bytes) past sym_cap that a copy may overwrite */
 
 /* wpigz_chunk_decode results */
 #define CHUNK_STOPPED 1         /* stopped at a boundary the finder would find, at or past end */
@@ -65,6 +67,7 @@ struct chunk {
     uint32_t sym_cap;
     uint32_t out_len;
     uint32_t marked;            /* the symbols from here on hold no marker */
+    uint32_t wide_end;          /* the output is symbols before this, bytes from here on */
     uint32_t stop_bit;
     struct huff lit, dist, fixed_lit, fixed_dist, codes;
     uint8_t window[WSIZE];      /* the previous output's last bytes, for resolve (host-written) */
@@ -282,14 +285,153 @@ static int dynamic_header(struct chunk *c, struct bits *b) {
     return 0;
 }
 
-/* Decode blocks from the bit where b stands, appending symbols to c->sym from c->out_len on,
-   at most max_out in all. Stops (CHUNK_STOPPED) after a non-final empty stored block whose
-   length field starts at or past end_bit, with c->stop_bit at the byte after it; or at the end
-   of the final block (CHUNK_END, stop_bit just after it). */
+/* The state of one decode, kept across blocks and across the switch from symbols to bytes. */
+struct run {
+    uint32_t n;                 /* output so far */
+    uint32_t max_out;
+    uint32_t wide;              /* still writing 16-bit symbols */
+    uint32_t marker_end;        /* no output from here on holds a marker */
+};
+
+#define CODES_DONE 0            /* end of block */
+#define CODES_SWITCH 1          /* wide output may stop: the last 32 KiB hold no marker */
+
+/* One block's codes, after its header, written as symbols (wide) or as bytes. The wide
+   version returns CODES_SWITCH as soon as no copy can reach a marker any more (a copy
+   reaches back 32 KiB at most); the caller then goes on with the byte version, which is a
+   plain inflate loop. always_inline: the two versions are compiled apart. */
+static inline __attribute__((always_inline))
+int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const struct huff *dist,
+              struct run *r, const int wide) {
+    uint16_t *out16 = c->sym;
+    uint8_t *out8 = c->bytes;
+    uint32_t n = r->n, max_out = r->max_out, marker_end = r->marker_end;
+    int32_t result = CODES_DONE;
+    for (;;) {
+        int32_t s;
+        if (wide && n - marker_end >= WSIZE && n >= marker_end) {
+            result = CODES_SWITCH;
+            break;
+        }
+        if (b->cnt < 48) {
+            /* 48 bits hold a whole length and distance with their extra bits */
+            if (b->pos > b->len + 8) {      /* decoding the zeros past the end */
+                result = CHUNK_SHORT;
+                break;
+            }
+            refill(b);
+        }
+        s = decode(lit, b);
+        if (s < 256) {
+            if (s < 0) {
+                result = CHUNK_BAD;
+                break;
+            }
+            if (n >= max_out) {
+                result = CHUNK_FULL;
+                break;
+            }
+            if (wide)
+                out16[n++] = (uint16_t)s;
+            else
+                out8[n++] = (uint8_t)s;
+            continue;
+        }
+        if (s == 256)
+            break;
+        s -= 257;
+        if (s >= 29) {
+            result = CHUNK_BAD;
+            break;
+        }
+        uint32_t len = len_base[s] + peek(b, len_extra[s]);
+        drop(b, len_extra[s]);
+        int32_t d = decode(dist, b);
+        if (d < 0 || d >= 30) {
+            result = CHUNK_BAD;
+            break;
+        }
+        uint32_t distance = dist_base[d] + peek(b, dist_extra[d]);
+        drop(b, dist_extra[d]);
+        if (n + len > max_out) {
+            result = CHUNK_FULL;
+            break;
+        }
+        if (wide) {
+            if (distance > n) {
+                /* the start of the copy lies in the unknown window: markers (a distance
+                   past the stream's real start is found when they are resolved) */
+                uint32_t end = n + len;
+                while (n < end && distance > n) {
+                    out16[n] = (uint16_t)(MARK + WSIZE + n - distance);
+                    n++;
+                }
+                while (n < end) {
+                    out16[n] = out16[n - distance];
+                    n++;
+                }
+                marker_end = n;
+                continue;
+            }
+            if (n - distance < marker_end)
+                marker_end = n + len;           /* it may copy markers */
+            const uint16_t *from = out16 + n - distance;
+            uint16_t *to = out16 + n;
+            if (distance >= 4) {
+                /* 4 symbols at a time: each read is of symbols already final, and the
+                   buffer has room for the last write's overrun (SLACK) */
+                for (uint32_t i = 0; i < len; i += 4) {
+                    uint64_t four;
+                    memcpy(&four, from + i, 8);
+                    memcpy(to + i, &four, 8);
+                }
+            } else
+                for (uint32_t i = 0; i < len; i++)
+                    to[i] = from[i];
+            n += len;
+        } else {
+            if (distance > n) {                 /* before the chunk: the window had markers */
+                result = CHUNK_BAD;
+                break;
+            }
+            const uint8_t *from = out8 + n - distance;
+            uint8_t *to = out8 + n;
+            if (distance >= 8) {
+                for (uint32_t i = 0; i < len; i += 8) {
+                    uint64_t eight;
+                    memcpy(&eight, from + i, 8);
+                    memcpy(to + i, &eight, 8);
+                }
+            } else
+                for (uint32_t i = 0; i < len; i++)
+                    to[i] = from[i];
+            n += len;
+        }
+    }
+    r->n = n;
+    r->marker_end = marker_end;
+    return result;
+}
+
+/* Go on in bytes: the last 32 KiB of symbols (no markers among them) become bytes first. */
+static void to_bytes(struct chunk *c, struct run *r) {
+    uint32_t from = r->n > WSIZE ? r->n - WSIZE : 0;
+    for (uint32_t i = from; i < r->n; i++)
+        c->bytes[i] = (uint8_t)c->sym[i];
+    r->wide = 0;
+    c->wide_end = r->n;
+}
+
+/* Decode blocks from the bit where b stands, from output position 0, at most max_out in all.
+   Stops (CHUNK_STOPPED) after a non-final empty stored block whose length field starts at or
+   past end_bit, with c->stop_bit at the byte after it, or before a non-final dynamic block
+   that starts at or past end_bit; or at the end of the final block (CHUNK_END, stop_bit just
+   after it). The output is symbols up to c->wide_end, then bytes; no marker lies past
+   c->marked. */
 static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit, uint32_t max_out) {
-    uint16_t *out = c->sym;
-    uint32_t n = c->out_len;
+    struct run r = {0, max_out, 1, 0};
     int32_t result;
+    c->wide_end = UINT32_MAX;
     for (;;) {
         uint32_t final, type;
         const struct huff *lit, *dist;
@@ -300,9 +442,9 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
         refill(b);
         if ((b->buf & 7) == 4 && bit_pos(b) >= end_bit) {
             /* a non-final dynamic block at or past the end: the finder's other kind of start */
-            c->out_len = n;
             c->stop_bit = (uint32_t)bit_pos(b);
-            return CHUNK_STOPPED;
+            result = CHUNK_STOPPED;
+            break;
         }
         final = take(b, 1);
         type = take(b, 2);
@@ -321,21 +463,27 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
                 break;
             }
             if (len == 0 && !final && (uint64_t)at * 8 >= end_bit) {
-                c->out_len = n;
                 c->stop_bit = (at + 4) * 8;
-                return CHUNK_STOPPED;
+                result = CHUNK_STOPPED;
+                break;
             }
             if ((uint64_t)at + 4 + len > b->len) {
                 result = CHUNK_SHORT;
                 break;
             }
-            if (n + len > max_out) {
+            if (r.n + len > max_out) {
                 result = CHUNK_FULL;
                 break;
             }
-            for (uint32_t i = 0; i < len; i++)
-                out[n++] = b->in[at + 4 + i];
+            if (r.wide)
+                for (uint32_t i = 0; i < len; i++)
+                    c->sym[r.n + i] = b->in[at + 4 + i];
+            else
+                memcpy(c->bytes + r.n, b->in + at + 4, len);
+            r.n += len;
             bits_at(b, b->in, b->len, (uint64_t)(at + 4 + len) * 8);
+            if (r.wide && r.n >= r.marker_end && r.n - r.marker_end >= WSIZE)
+                to_bytes(c, &r);
         } else {
             if (type == 1) {
                 lit = &c->fixed_lit;
@@ -351,82 +499,15 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
                 result = CHUNK_BAD;
                 break;
             }
-            result = 0;
-            for (;;) {
-                int32_t s;
-                if (b->cnt < 48) {
-                    /* 48 bits hold a whole length and distance with their extra bits */
-                    if (b->pos > b->len + 8) {      /* decoding the zeros past the end */
-                        result = CHUNK_SHORT;
-                        break;
-                    }
-                    refill(b);
+            if (r.wide) {
+                result = codes(c, b, lit, dist, &r, 1);
+                if (result == CODES_SWITCH) {
+                    to_bytes(c, &r);
+                    result = codes(c, b, lit, dist, &r, 0);
                 }
-                s = decode(lit, b);
-                if (s < 256) {
-                    if (s < 0) {
-                        result = CHUNK_BAD;
-                        break;
-                    }
-                    if (n >= max_out) {
-                        result = CHUNK_FULL;
-                        break;
-                    }
-                    out[n++] = (uint16_t)s;
-                    continue;
-                }
-                if (s == 256)
-                    break;
-                s -= 257;
-                if (s >= 29) {
-                    result = CHUNK_BAD;
-                    break;
-                }
-                uint32_t len = len_base[s] + peek(b, len_extra[s]);
-                drop(b, len_extra[s]);
-                int32_t d = decode(dist, b);
-                if (d < 0 || d >= 30) {
-                    result = CHUNK_BAD;
-                    break;
-                }
-                uint32_t distance = dist_base[d] + peek(b, dist_extra[d]);
-                drop(b, dist_extra[d]);
-                if (n + len > max_out) {
-                    result = CHUNK_FULL;
-                    break;
-                }
-                if (distance > n) {
-                    /* the start of the copy lies in the unknown window: markers (a distance
-                       past the stream's real start is found when they are resolved) */
-                    uint32_t end = n + len;
-                    while (n < end && distance > n) {
-                        out[n] = (uint16_t)(MARK + WSIZE + n - distance);
-                        n++;
-                    }
-                    while (n < end) {
-                        out[n] = out[n - distance];
-                        n++;
-                    }
-                } else if (distance >= 4) {
-                    /* 4 symbols at a time: each read is of symbols already final, and the
-                       buffer has room for the last write's overrun (SLACK) */
-                    const uint16_t *from = out + n - distance;
-                    uint16_t *to = out + n;
-                    for (uint32_t i = 0; i < len; i += 4) {
-                        uint64_t four;
-                        memcpy(&four, from + i, 8);
-                        memcpy(to + i, &four, 8);
-                    }
-                    n += len;
-                } else {
-                    const uint16_t *from = out + n - distance;
-                    uint16_t *to = out + n;
-                    for (uint32_t i = 0; i < len; i++)
-                        to[i] = from[i];
-                    n += len;
-                }
-            }
-            if (result)
+            } else
+                result = codes(c, b, lit, dist, &r, 0);
+            if (result != CODES_DONE)
                 break;
         }
         if (bit_pos(b) > (uint64_t)b->len * 8) {
@@ -434,12 +515,15 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
             break;
         }
         if (final) {
-            c->out_len = n;
             c->stop_bit = (uint32_t)bit_pos(b);
-            return CHUNK_END;
+            result = CHUNK_END;
+            break;
         }
     }
-    c->out_len = n;
+    c->out_len = r.n;
+    c->marked = r.marker_end;
+    if (c->wide_end > r.n)
+        c->wide_end = r.n;
     return result;
 }
 
@@ -454,7 +538,7 @@ struct chunk *wpigz_chunk_new(uint32_t in_cap, uint32_t sym_cap) {
         return NULL;
     c->in = malloc(in_cap + 8);
     c->sym = malloc(((size_t)sym_cap + SLACK) * 2);
-    c->bytes = malloc(sym_cap);
+    c->bytes = malloc((size_t)sym_cap + SLACK * 2);
     if (c->in == NULL || c->sym == NULL || c->bytes == NULL) {
         free(c->in);
         free(c->sym);
@@ -557,16 +641,9 @@ EXPORT("wpigz_chunk_narrow")
 uint32_t wpigz_chunk_narrow(struct chunk *c) {
     const uint16_t *s = c->sym;
     uint8_t *o = c->bytes;
-    uint32_t n = c->out_len, marked = 0;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < c->wide_end; i++)
         o[i] = (uint8_t)s[i];
-    for (uint32_t i = n; i > 0; i--)
-        if (s[i - 1] >= MARK) {
-            marked = i;
-            break;
-        }
-    c->marked = marked;
-    return marked;
+    return c->marked;
 }
 
 /* Marker replacement, after narrow: the window's last window_len bytes (the host wrote them

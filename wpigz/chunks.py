@@ -9,7 +9,8 @@ schedules, checks and writes:
   plus the first ``LOOKAHEAD`` bytes of block i+1, and is queued for the workers (at most
   ``threads + 1`` chunks in flight, so memory is bounded by threads x chunk size, whatever
   the stream's size);
-* a worker (one Python thread with its own wasm instance; calls into wasm release the GIL)
+* a worker (a thread of a ThreadPoolExecutor with its own wasm instance; calls into wasm
+  release the GIL)
   finds in its chunk the first place where a block starts after an empty stored block -- the
   sync-flush marks pigz and zlib write -- and decodes from there without the 32 KiB window
   before it, to the first such place past the chunk's end, writing markers for the bytes it
@@ -31,9 +32,9 @@ chunk's end, and every error message is the sequential decoder's.
 
 from __future__ import annotations
 
-import queue
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from ._record import dataclass, field               # dataclasses itself costs start-up time
 from typing import Generator
 
@@ -168,25 +169,24 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     chunk.check = zlib.adler32(chunk.out) if check_kind == CHECK_ADLER32 else zlib.crc32(chunk.out)
 
 
-def _worker(jobs: queue.Queue[_Chunk | None], check_kind: int) -> None:
-    """A worker thread: chunks from jobs until the sentinel None. Every chunk taken gets its
-    events set, whatever happens, so that nobody waits forever."""
-    decoder: _ChunkDecoder | None = None
+_local = threading.local()          # a worker thread's _ChunkDecoder
+
+
+def _run(chunk: _Chunk, check_kind: int) -> None:
+    """A worker's job: one chunk, with this thread's decoder (made on its first chunk). The
+    chunk's events are set whatever happens, so that nobody waits forever; an error is kept
+    for the main thread."""
     try:
-        while (chunk := jobs.get()) is not None:
-            try:
-                if decoder is None:
-                    decoder = _ChunkDecoder()
-                _work(decoder, chunk, check_kind)
-            except BaseException as error:      # kept and re-raised by the main thread
-                chunk.error = error
-                chunk.ok = False
-            finally:
-                chunk.handed.set()
-                chunk.done.set()
+        decoder = getattr(_local, "decoder", None)
+        if decoder is None:
+            decoder = _local.decoder = _ChunkDecoder()
+        _work(decoder, chunk, check_kind)
+    except BaseException as error:          # re-raised by the main thread, or a fallback
+        chunk.error = error
+        chunk.ok = False
     finally:
-        if decoder is not None:
-            decoder.close()
+        chunk.handed.set()
+        chunk.done.set()
 
 
 def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
@@ -197,11 +197,9 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
     start = source.consumed
     adler = check_kind == CHECK_ADLER32
     runtime = decoder.runtime
-    jobs: queue.Queue[_Chunk | None] = queue.Queue()
-    workers = [threading.Thread(target=_worker, args=(jobs, check_kind), name=f"wpigz-chunk-{i}")
-               for i in range(threads)]
-    for worker in workers:
-        worker.start()
+    # concurrent.futures' pool, whose idle threads end at the interpreter's exit even if a
+    # reader is left open mid-stream (each job in its queue ends: see _work)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wpigz-chunk")
     blocks: dict[int, bytes] = {}       # block i: stream bytes [i * CHUNK, (i + 1) * CHUNK)
     flight: list[_Chunk] = []
     check = 1 if adler else 0
@@ -231,7 +229,7 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                 ahead = b"".join(block(i) for i in range(queued + 1, queued + 1 + -(-LOOKAHEAD // CHUNK)))
                 chunk = _Chunk(queued, data + ahead[:LOOKAHEAD], queued * CHUNK, flight[-1] if flight else last)
                 flight.append(chunk)
-                jobs.put(chunk)
+                pool.submit(_run, chunk, check_kind)
                 queued += 1
             if not flight:                  # the stream's bytes ran out before its end
                 break
@@ -268,7 +266,4 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
     finally:
         for later in flight:
             later.cancelled = True
-        for _ in workers:
-            jobs.put(None)
-        for worker in workers:
-            worker.join()
+        pool.shutdown(wait=True)            # the chunks still queued end at once (cancelled)
