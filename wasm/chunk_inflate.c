@@ -594,6 +594,33 @@ int32_t wpigz_chunk_decode(struct chunk *c, uint32_t in_len, uint32_t start_bit,
 
 #define PROBE_SYMBOLS 4096      /* symbols a candidate must decode to be taken */
 
+/* n <= 32 bits of the input from bit `at` on (zeros past the end). */
+static inline uint32_t bits_from(const uint8_t *in, uint32_t in_len, uint64_t at, uint32_t n) {
+    uint32_t byte = (uint32_t)(at >> 3);
+    uint64_t word = 0;
+    if (byte + 8 <= in_len)
+        memcpy(&word, in + byte, 8);
+    else if (byte < in_len)
+        memcpy(&word, in + byte, in_len - byte);
+    return (uint32_t)(word >> (at & 7)) & (uint32_t)((1ull << n) - 1);
+}
+
+/* Whether a non-final dynamic block's header may start at bit `at`: its first 17 bits
+   (BFINAL 0, BTYPE 2, HLIT <= 29, HDIST <= 29) and a complete code-length code (the Kraft
+   sum of its lengths, which zlib requires complete). Cheap: nothing is built. */
+static int dynamic_start(const uint8_t *in, uint32_t in_len, uint64_t at) {
+    uint32_t head = bits_from(in, in_len, at, 17), sum = 0;
+    if ((head & 7) != 4 || ((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29)
+        return 0;
+    uint32_t ncode = ((head >> 13) & 15) + 4;
+    for (uint32_t i = 0; i < ncode; i++) {
+        uint32_t len = bits_from(in, in_len, at + 17 + 3 * i, 3);
+        if (len)
+            sum += 128u >> len;
+    }
+    return sum == 128;
+}
+
 /* Whether a block may start at bit `at`: the block after an empty stored block (its length
    field at or past from_bit), or a non-final dynamic block whose header is valid; either
    way, PROBE_SYMBOLS symbols (or the data up to the next stop or the end) decode from it. */
@@ -603,13 +630,7 @@ static int plausible(struct chunk *c, uint32_t in_len, uint64_t at, uint32_t fro
     int flush = (at & 7) == 0 && byte >= 4 && (uint64_t)(byte - 4) * 8 >= from_bit &&
                 memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0;
     if (!flush) {
-        /* 3 header bits 100 (non-final, dynamic), HLIT <= 29, HDIST <= 29: checked on one
-           64-bit load before anything is built (most bits fail here) */
-        uint64_t word = 0;
-        uint32_t have = in_len - byte < 8 ? in_len - byte : 8;
-        memcpy(&word, c->in + byte, have);
-        word >>= at & 7;
-        if ((word & 7) != 4 || ((word >> 3) & 31) > 29 || ((word >> 8) & 31) > 29)
+        if (!dynamic_start(c->in, in_len, at))
             return 0;
         bits_at(&b, c->in, in_len, at + 3);
         if (dynamic_header(c, &b))
@@ -621,16 +642,29 @@ static int plausible(struct chunk *c, uint32_t in_len, uint64_t at, uint32_t fro
 }
 
 /* The block finder: the first bit at or past from_bit, in the in_len input bytes, where a
-   block plausibly starts (see plausible); -1 if there is none. The probe uses the symbol
-   buffer, which the next decode overwrites. */
+   block plausibly starts (see plausible); -1 if there is none. Bits are screened a byte at a
+   time: a dynamic header starts with the bits 0, 0, 1, and a flush's block on a byte whose 4
+   bytes before are 00 00 ff ff. The probe uses the symbol buffer, which the next decode
+   overwrites. */
 EXPORT("wpigz_chunk_find")
 int32_t wpigz_chunk_find(struct chunk *c, uint32_t in_len, uint32_t from_bit) {
     uint32_t probe = c->sym_cap < PROBE_SYMBOLS ? c->sym_cap : PROBE_SYMBOLS;
     if (in_len > c->in_cap || in_len < 4)
         return -1;
-    for (uint64_t at = from_bit; at < (uint64_t)(in_len - 3) * 8; at++)
-        if (plausible(c, in_len, at, from_bit, probe))
-            return (int32_t)at;
+    uint64_t limit = (uint64_t)(in_len - 3) * 8;
+    for (uint64_t at = from_bit & ~7ull; at < limit; at += 8) {
+        uint32_t w = bits_from(c->in, in_len, at, 10);
+        /* bit i set: bits i, i+1, i+2 are 0, 0, 1 */
+        uint32_t starts = ~w & ~(w >> 1) & (w >> 2) & 0xff;
+        uint32_t byte = (uint32_t)(at >> 3);
+        if (byte >= 4 && memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0)
+            starts |= 1;
+        for (; starts; starts &= starts - 1) {
+            uint64_t bit = at + (uint32_t)__builtin_ctz(starts);
+            if (bit >= from_bit && bit < limit && plausible(c, in_len, bit, from_bit, probe))
+                return (int32_t)bit;
+        }
+    }
     return -1;
 }
 
