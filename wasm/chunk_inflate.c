@@ -20,8 +20,8 @@
       at the end of the final block;
    3. the symbols are copied to bytes at once (wpigz_chunk_narrow), and once the previous
       chunk's last 32 KiB of output is known, *marker replacement* (wpigz_chunk_resolve)
-      fills in the markers' bytes: only the first symbols hold markers (a chunk's copies reach
-      back 32 KiB at most), so this serial step is short.
+      fills in the markers' bytes: first in this chunk's last 32 KiB, which the next chunk
+      waits for (the only serial step), then in the rest.
 
    The host accepts a chunk only if the chunk before it stopped exactly at the bit where this
    one began; otherwise the chunk is decoded again from that bit. Every check value is the
@@ -373,21 +373,25 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
                 marker_end = n;
                 continue;
             }
-            if (n - distance < marker_end)
-                marker_end = n + len;           /* it may copy markers */
             const uint16_t *from = out16 + n - distance;
             uint16_t *to = out16 + n;
+            uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
             if (distance >= 4) {
                 /* 4 symbols at a time: each read is of symbols already final, and the
                    buffer has room for the last write's overrun (SLACK) */
                 for (uint32_t i = 0; i < len; i += 4) {
                     uint64_t four;
                     memcpy(&four, from + i, 8);
+                    seen |= four;
                     memcpy(to + i, &four, 8);
                 }
             } else
                 for (uint32_t i = 0; i < len; i++)
-                    to[i] = from[i];
+                    seen |= to[i] = from[i];
+            /* a copy that brought a marker along (the overrun's symbols may say so
+               wrongly: that only delays the switch) */
+            if (n - distance < marker_end && (seen & 0x8000800080008000ull))
+                marker_end = n + len;
             n += len;
         } else {
             if (distance > n) {                 /* before the chunk: the window had markers */
@@ -680,16 +684,19 @@ uint32_t wpigz_chunk_narrow(struct chunk *c) {
     return c->marked;
 }
 
-/* Marker replacement, after narrow: the window's last window_len bytes (the host wrote them
-   at the end of `window`) are the output before this chunk. 0, or -1 if a marker points
-   before the known window (a distance too far back: the host falls back and the sequential
-   decoder reports it). */
+/* Marker replacement, after narrow, of the output in [from, to): the window's last window_len
+   bytes (the host wrote them at the end of `window`) are the output before this chunk. The
+   host replaces the last 32 KiB first -- the next chunk's window, the only serial step -- and
+   the rest after handing that on. 0, or -1 if a marker points before the known window (a
+   distance too far back: the host falls back and the sequential decoder reports it). */
 EXPORT("wpigz_chunk_resolve")
-int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len) {
+int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len, uint32_t from, uint32_t to) {
     const uint16_t *s = c->sym;
     uint8_t *o = c->bytes;
     uint32_t lowest = WSIZE - (window_len < WSIZE ? window_len : WSIZE);
-    for (uint32_t i = 0; i < c->marked; i++) {
+    if (to > c->marked)
+        to = c->marked;
+    for (uint32_t i = from; i < to; i++) {
         uint32_t v = s[i];
         if (v >= MARK) {
             v -= MARK;

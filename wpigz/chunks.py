@@ -61,14 +61,16 @@ def splittable(source: dz.Source) -> bool:
 @dataclass
 class _Chunk:
     """One chunk in flight. The main thread fills the first fields; the worker sets the
-    hand-off (ok, stop, ended, window) and then ``handed``, then the output and ``done``."""
+    hand-off (passed, stop, ended, window) and then ``handed``, then the output, ok and
+    ``done``."""
 
     index: int
     data: bytes                 # compressed bytes from base on
     base: int                   # offset of data[0] in the stream
     prev: _Chunk | None         # the chunk before it; None for the stream's first
     cancelled: bool = False     # set by the main thread: skip the work, hand on a failure
-    ok: bool = False
+    passed: bool = False        # stop and window are valid: the next chunk may go on from them
+    ok: bool = False            # and the output too: the main thread may write it
     stop: int = 0               # bit in the stream where this chunk's decoding stopped
     ended: bool = False         # the final block ended in this chunk
     window: bytes = b""         # the last 32 KiB of the output up to stop
@@ -107,12 +109,14 @@ class _ChunkDecoder:
     def narrow(self) -> None:
         self.runtime.call("wpigz_chunk_narrow", self._c)
 
-    def resolve(self, window: bytes) -> memoryview | None:
-        """The output, the markers replaced from window (after narrow); None if one points
-        before it. The view is valid until the next decode."""
+    def resolve(self, window: bytes, start: int, end: int) -> bool:
+        """Replace the markers among the output in [start, end) from window (after narrow);
+        False if one points before it."""
         self.window[WINDOW - len(window):] = window
-        if self.runtime.call("wpigz_chunk_resolve", self._c, len(window)) < 0:
-            return None
+        return self.runtime.call("wpigz_chunk_resolve", self._c, len(window), start, end) >= 0
+
+    def output(self) -> memoryview:
+        """The output bytes, valid until the next decode."""
         n = self.runtime.call("wpigz_chunk_out_len", self._c) & 0xFFFFFFFF
         return self.runtime.view(self.runtime.call("wpigz_chunk_out", self._c), n)
 
@@ -137,14 +141,14 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     window = b""
     if prev is not None:
         prev.handed.wait()              # set on every path of the worker that has it
-        if not prev.ok or prev.ended or chunk.cancelled:
+        if not prev.passed or prev.ended or chunk.cancelled:
             return
         want = prev.stop - chunk.base * 8
         window = prev.window
         if want >= CHUNK * 8:
             # the chunk before decoded past this one's whole range (its blocks are long):
             # nothing is left to do here but pass its state on
-            chunk.stop, chunk.window, chunk.ok = prev.stop, window, True
+            chunk.stop, chunk.window, chunk.passed, chunk.ok = prev.stop, window, True, True
             return
         if want != start or status not in (STOPPED, END):
             # a false start (or none): decode again from where the previous chunk stopped
@@ -156,15 +160,21 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
                 decoder.narrow()
     if status not in (STOPPED, END):
         return
-    out = decoder.resolve(window)
-    if out is None:
+    out = decoder.output()
+    tail = max(0, len(out) - WINDOW)
+    if not decoder.resolve(window, tail, len(out)):      # the next chunk's window first
         return
     chunk.stop = chunk.base * 8 + decoder.stop()
     chunk.ended = status == END
-    chunk.window = (window + bytes(out[-WINDOW:]))[-WINDOW:] if len(out) < WINDOW else bytes(out[-WINDOW:])
-    chunk.ok = True
+    chunk.window = (window + bytes(out[tail:]))[-WINDOW:]
+    # the rest after the hand-off, so that the next chunk does not wait for it; a marker
+    # before the window there fails this chunk after its successor started: the main thread
+    # sees ok False, so nothing of either is written
+    chunk.passed = True
     chunk.handed.set()
-    # after the hand-off, so that the next chunk's replacement does not wait for these
+    if not decoder.resolve(window, 0, tail):
+        return
+    chunk.ok = True
     chunk.out = bytes(out)
     chunk.check = zlib.adler32(chunk.out) if check_kind == CHECK_ADLER32 else zlib.crc32(chunk.out)
 
