@@ -696,7 +696,23 @@ int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len, uint32_t from,
     uint32_t lowest = WSIZE - (window_len < WSIZE ? window_len : WSIZE);
     if (to > c->marked)
         to = c->marked;
-    for (uint32_t i = from; i < to; i++) {
+    uint32_t i = from;
+    for (; i + 4 <= to; i += 4) {               /* most groups of 4 hold no marker */
+        uint64_t four;
+        memcpy(&four, s + i, 8);
+        if (!(four & 0x8000800080008000ull))
+            continue;
+        for (uint32_t j = i; j < i + 4; j++) {
+            uint32_t v = s[j];
+            if (v >= MARK) {
+                v -= MARK;
+                if (v < lowest)
+                    return -1;
+                o[j] = c->window[v];
+            }
+        }
+    }
+    for (; i < to; i++) {
         uint32_t v = s[i];
         if (v >= MARK) {
             v -= MARK;
