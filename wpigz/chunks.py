@@ -136,6 +136,7 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
         start = 0 if prev is None else decoder.find()
         if start >= 0:
             status = decoder.decode(start, CHUNK * 8)
+    chunk.data = b""                    # the decoder holds a copy: memory stays bounded
     if status in (STOPPED, END):
         decoder.narrow()                # the bulk of the conversion, before the wait
     window = b""
@@ -256,7 +257,8 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                 yield memoryview(chunk.out)
             last = chunk
             blocks.pop(chunk.index - 1, None)   # the next fallback starts in block index or later
-            chunk.out = b""
+            # nothing refers to what came before this chunk any more: let it go
+            chunk.out, chunk.prev = b"", None
             if chunk.ended:
                 for later in flight:
                     later.cancelled = True
