@@ -142,7 +142,9 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     window = b""
     if prev is not None:
         prev.handed.wait()              # set on every path of the worker that has it
-        if not prev.passed or prev.ended or chunk.cancelled:
+        if prev.ended:                  # the stream ended before this chunk: nothing to do
+            chunk.cancelled = True
+        if not prev.passed or chunk.cancelled:
             return
         want = prev.stop - chunk.base * 8
         window = prev.window
