@@ -2,11 +2,12 @@
 
     python -m bench.chunked [--size MIB] [--runs N]
 
-* speed: ``wpigz -dc`` (-p 2 and -p 1) of pigz -6 and gzip -6 output of the mixed real-data
+* speed: ``wpigz -dc`` (-p 3: chunks; -p 2 and -p 1: sequential, see chunks.MIN_THREADS) of
+  pigz -6 and gzip -6 output of the mixed real-data
   file (half GCIDE text, half ELF binaries; bench/speed.py's), against ``pigz -dc`` of the same
   file, with rapidgzip (-P 2) and python-isal's igzip beside them; whole commands, alternating
   rounds, ratios within a round (bench/speed.py's method);
-* peak RSS of ``wpigz -dc -p 2`` (GNU time);
+* peak RSS of ``wpigz -dc -p 3`` (GNU time);
 * a scaling model, measured in one process: the per-chunk work (CPU of the workers: finding,
   decoding, narrowing, copying out, CRC-32) and the serial part (CPU of the main thread: reading,
   combining, handing out the output; plus each chunk's marker replacement in its last 32 KiB,
@@ -80,6 +81,7 @@ def model(path: Path, threads: int) -> dict[str, float]:
 
     chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode = \
         timed_work, timed_resolve, counted_decode      # type: ignore[method-assign]
+    minimum, chunks.MIN_THREADS = chunks.MIN_THREADS, 2    # the model's 2 workers split too
     try:
         runtime = Runtime(engine="zlib-ng")
         size = 0
@@ -93,6 +95,7 @@ def model(path: Path, threads: int) -> dict[str, float]:
     finally:
         chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode = \
             work, resolve, decode_chunk                 # type: ignore[method-assign]
+        chunks.MIN_THREADS = minimum
     spent["redecoded"] -= spent["chunks"]               # decodes beyond one per chunk
     spent["size"] = size
     return spent
@@ -109,7 +112,8 @@ def run(size: int, runs: int, log=print) -> list[str]:
         gz = packed(mixed, tool)
         log(f"chunked: {gz.name}")
         commands = {"pigz -dc": ["pigz", "-dc", str(gz)],
-                    "wpigz -dc -p 2": wpigz("-dc", "-p", "2", str(gz)),
+                    "wpigz -dc -p 3": wpigz("-dc", "-p", "3", str(gz)),       # chunks on 3 workers
+                    "wpigz -dc -p 2": wpigz("-dc", "-p", "2", str(gz)),       # sequential (MIN_THREADS)
                     "wpigz -dc -p 1": wpigz("-dc", "-p", "1", str(gz)),
                     "rapidgzip -P 2 -dc": ["rapidgzip", "-P", "2", "-dc", str(gz)],
                     "igzip -dc": [PY, "-m", "isal.igzip", "-dc", str(gz)]}
@@ -118,12 +122,12 @@ def run(size: int, runs: int, log=print) -> list[str]:
             r = ratio(walls, name, "pigz -dc")
             out.append(f"| {tool} -6 | `{name}` | {statistics.median(walls[name]):.3f} | "
                        f"{statistics.median(speed.CPU[name]):.3f} | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
-        r = ratio(walls, "wpigz -dc -p 2", "wpigz -dc -p 1")
-        out.append(f"| {tool} -6 | -p 2 vs -p 1 | | | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
+        r = ratio(walls, "wpigz -dc -p 3", "wpigz -dc -p 1")
+        out.append(f"| {tool} -6 | -p 3 vs -p 1 | | | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
     gz = packed(mixed, "pigz")
-    rss = peak_rss_mib(wpigz("-dc", "-p", "2", str(gz)), 3)
+    rss3 = peak_rss_mib(wpigz("-dc", "-p", "3", str(gz)), 3)
     rss1 = peak_rss_mib(wpigz("-dc", "-p", "1", str(gz)), 3)
-    out += ["", f"Peak RSS, `wpigz -dc` of the pigz -6 file: -p 2 {rss:.0f} MiB, -p 1 {rss1:.0f} MiB "
+    out += ["", f"Peak RSS, `wpigz -dc` of the pigz -6 file: -p 3 (chunks) {rss3:.0f} MiB, -p 1 {rss1:.0f} MiB "
                 "(median of 3, GNU time).", ""]
     out += ["Scaling model (one process, thread CPU clocks; median of the rounds): serial = main thread "
             "+ marker replacement, work = the workers' CPU per chunk, summed.", "",

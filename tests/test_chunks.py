@@ -5,7 +5,7 @@ crafted here to fool the block finder. Most tests shrink the chunk size (monkeyp
 files of a few hundred KiB cross many chunks; they count the chunks the workers decoded, so that
 a test of the parallel path fails if that path was not taken. The results are compared with the
 sequential decoder's (threads=1): the same bytes, or the same exception with the same message,
-and never more output.
+and never more output. Streams are split from chunks.MIN_THREADS (3) threads on.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ MAKERS = [["pigz", "-c"], ["pigz", "-1", "-c"], ["pigz", "-9", "-c"], ["pigz", "
 @pytest.mark.parametrize("maker", MAKERS, ids=" ".join)
 def test_tools_output_decodes_identically(runtime, small_chunks, maker):
     blob = made(maker, DATA)
-    assert outcome(runtime, blob, 2) == (DATA, None)
+    assert outcome(runtime, blob, 3) == (DATA, None)
     # split at flush marks or dynamic blocks: every chunk decoded in parallel
     assert small_chunks["ok"] >= len(blob) // (64 * K) - 1 and small_chunks["failed"] == 0, small_chunks
 
@@ -102,7 +102,7 @@ def test_tools_output_decodes_identically(runtime, small_chunks, maker):
 def test_wpigz_engines_output_decodes_identically(runtime, small_chunks, engine, level):
     proc = subprocess.run([*WPIGZ, f"--engine={engine}", f"-{level}", "-b", "64", "-c"], input=DATA,
                           capture_output=True, check=True, timeout=120)
-    assert outcome(runtime, proc.stdout, 2) == (DATA, None)
+    assert outcome(runtime, proc.stdout, 3) == (DATA, None)
     if engine != "libdeflate":              # libdeflate writes indexed members: members.py
         assert small_chunks["ok"] >= 4, small_chunks
 
@@ -110,12 +110,12 @@ def test_wpigz_engines_output_decodes_identically(runtime, small_chunks, engine,
 @pytest.mark.parametrize("level", [1, 6, 9])
 def test_python_gzip_and_zlib(runtime, small_chunks, level):
     for blob in (gzip.compress(DATA, level), zlib.compress(DATA, level)):
-        assert outcome(runtime, blob, 2) == (DATA, None)
+        assert outcome(runtime, blob, 3) == (DATA, None)
     assert small_chunks["ok"] >= 2 * (len(blob) // (64 * K) - 1), small_chunks
 
 
 @pytest.mark.parametrize("size", [0, 1, 3, 64 * K - 1, 64 * K, 64 * K + 1, 128 * K, 200 * K + 3])
-@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
 def test_sizes_around_the_chunk(runtime, small_chunks, size, threads):
     data = mixed(size, seed=size)
     for blob in (made(["pigz", "-b", "32", "-c"], data), made(["pigz", "-1", "-b", "32", "-c"], data * 3)):
@@ -126,23 +126,23 @@ def test_sizes_around_the_chunk(runtime, small_chunks, size, threads):
 def test_blocks_longer_than_the_lookahead_fall_back(runtime, small_chunks):
     data = random_bytes(1024 * K) + DATA
     blob = made(["pigz", "-b", "1024", "-c"], data)
-    assert outcome(runtime, blob, 2) == (data, None)
+    assert outcome(runtime, blob, 3) == (data, None)
     assert small_chunks["failed"] >= 1
 
 
 def test_stored_only_and_incompressible(runtime, small_chunks):
     data = random_bytes(700 * K)
     for blob in (made(["pigz", "-1", "-b", "32", "-c"], data), gzip.compress(data, 0)):
-        assert outcome(runtime, blob, 2) == (data, None)
+        assert outcome(runtime, blob, 3) == (data, None)
 
 
 def test_multi_member_and_what_follows(runtime, small_chunks):
     a, b = made(["pigz", "-c"], DATA), made(["pigz", "-b", "64", "-c"], DATA[::-1])
-    assert outcome(runtime, a + b, 2) == (DATA + DATA[::-1], None)
-    assert outcome(runtime, a + b"\0" * 10, 2) == (DATA, None)
-    assert outcome(runtime, a + a[:100], 2) == outcome(runtime, a + a[:100], 1)
-    assert outcome(runtime, a[:-3], 2) == outcome(runtime, a[:-3], 1)
-    assert outcome(runtime, a[:len(a) // 2], 2)[1] == outcome(runtime, a[:len(a) // 2], 1)[1]
+    assert outcome(runtime, a + b, 3) == (DATA + DATA[::-1], None)
+    assert outcome(runtime, a + b"\0" * 10, 3) == (DATA, None)
+    assert outcome(runtime, a + a[:100], 3) == outcome(runtime, a + a[:100], 1)
+    assert outcome(runtime, a[:-3], 3) == outcome(runtime, a[:-3], 1)
+    assert outcome(runtime, a[:len(a) // 2], 3)[1] == outcome(runtime, a[:len(a) // 2], 1)[1]
 
 
 def fooling(n: int, seed: int) -> bytes:
@@ -171,7 +171,7 @@ def test_inputs_built_to_fool_the_block_finder(runtime, small_chunks, seed):
     data = fooling(600 * K, seed)
     for level in ("-1", "-6", "-9"):
         blob = made(["pigz", level, "-b", "32", "-c"], data)
-        assert outcome(runtime, blob, 2) == (data, None), level
+        assert outcome(runtime, blob, 3) == (data, None), level
 
 
 def mutants(blob: bytes, rng: random.Random, count: int):
@@ -197,7 +197,7 @@ def test_corrupt_input_gets_the_sequential_decoders_message(runtime, small_chunk
     blob = made(maker, data)
     rng = random.Random(7)
     for mutant in mutants(blob, rng, 60):
-        out2, message2 = outcome(runtime, mutant, 2)
+        out2, message2 = outcome(runtime, mutant, 3)
         out1, message1 = outcome(runtime, mutant, 1)
         # the same message, and the same output: all of it written before the damage was met
         assert (message2, out2) == (message1, out1)
@@ -208,7 +208,7 @@ def test_corrupt_byte_in_a_late_chunk_is_reported_and_not_written_past(runtime, 
     blob = bytearray(made(["pigz", "-b", "32", "-c"], data))
     at = 7 * 64 * K + 1000                          # in chunk 7
     blob[at:at + 8] = b"\xff" * 8
-    out2, message2 = outcome(runtime, bytes(blob), 2)
+    out2, message2 = outcome(runtime, bytes(blob), 3)
     out1, message1 = outcome(runtime, bytes(blob), 1)
     assert message2 == message1 and message2 is not None
     assert out2 == out1 and data.startswith(out2[:7 * 64 * K])
@@ -216,7 +216,7 @@ def test_corrupt_byte_in_a_late_chunk_is_reported_and_not_written_past(runtime, 
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("threads", [1, 2, 3])
 def test_the_command_from_a_file_and_a_pipe(tmp_path, threads):
     """Through the real command, with the real chunk size: -dc, -t and stdin, exact output, and
     exact stderr and status for a damaged file (the same as with -p 1)."""
@@ -255,14 +255,22 @@ def counting(decoder, chunk, kind):
     work(decoder, chunk, kind)
     seen.append(chunk.ok)
 chunks._work = counting
-with wpigz.open({str(path)!r}, "rb", threads=2) as f:
+with wpigz.open({str(path)!r}, "rb", threads=3) as f:
     whole = f.read()
 assert whole == open({str(path)!r}[:-3] + ".orig", "rb").read(), "output differs"
 assert sum(seen) >= 4, seen
-g = wpigz.open({str(path)!r}, "rb", threads=2)
+g = wpigz.open({str(path)!r}, "rb", threads=3)
 g.read(1000)
 print("left open")
 """
     (tmp_path / "x.orig").write_bytes(data)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert (proc.returncode, proc.stderr, proc.stdout) == (0, b"", b"left open\n")
+
+
+def test_fewer_threads_than_the_minimum_decode_sequentially(runtime, small_chunks):
+    blob = made(["pigz", "-c"], DATA)
+    assert outcome(runtime, blob, chunks.MIN_THREADS - 1) == (DATA, None)
+    assert small_chunks == {"ok": 0, "failed": 0, "cancelled": 0}
+    assert outcome(runtime, blob, chunks.MIN_THREADS) == (DATA, None)
+    assert small_chunks["ok"] > 0

@@ -46,16 +46,23 @@ CHUNK = 512 * 1024              # compressed bytes per chunk
 LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach its stop
 MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
+# Fewest threads (-p) for which a stream is split. The chunk decoder costs more CPU than the
+# sequential one (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.65 CPU-s of per-chunk
+# work plus 0.05 s serial, against 0.40 CPU-s for zlib-ng's inflate), so on 2 threads it
+# would at best match the sequential decoder (0.38 s), and on a loaded 2-core machine it
+# measured slower; from 3 threads the model gives 0.27 s and less (docs/decompression.md).
+MIN_THREADS = 3
 
 # wpigz_chunk_decode results (wasm/chunk_inflate.c)
 STOPPED = 1
 END = 2
 
 
-def splittable(source: dz.Source) -> bool:
-    """Whether the deflate stream at the start of source is worth splitting: at least two
-    chunks long (a shorter one is decoded sequentially, as fast as before)."""
-    return len(source.peek(2 * CHUNK)) >= 2 * CHUNK
+def splittable(source: dz.Source, threads: int) -> bool:
+    """Whether the deflate stream at the start of source is worth splitting on threads
+    workers: at least MIN_THREADS of them, and at least two chunks of stream (a shorter one
+    is decoded sequentially, as fast as before)."""
+    return threads >= MIN_THREADS and len(source.peek(2 * CHUNK)) >= 2 * CHUNK
 
 
 @dataclass

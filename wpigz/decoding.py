@@ -176,7 +176,7 @@ def _deflate(source: Source, decoder: Decoder, check_kind: int,
              threads: int) -> Generator[memoryview, None, tuple[int, int, int]]:
     """One deflate stream, as _inflate: in chunks on threads workers (chunks.py) when it is
     large enough to split, else sequentially. Both end the same way, with the same checks."""
-    if threads > 1 and chunks.splittable(source):
+    if chunks.splittable(source, threads):
         return (yield from chunks.inflate(source, decoder, check_kind, threads))
     return (yield from _inflate(source, decoder, check_kind))
 
