@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from ._record import dataclass, field               # dataclasses itself costs start-up time
 from typing import Generator
 
@@ -218,7 +217,9 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
     adler = check_kind == CHECK_ADLER32
     runtime = decoder.runtime
     # concurrent.futures' pool, whose idle threads end at the interpreter's exit even if a
-    # reader is left open mid-stream (each job in its queue ends: see _work)
+    # reader is left open mid-stream (each job in its queue ends: see _work); imported here,
+    # as it costs a command's start-up about 15 ms
+    from concurrent.futures import ThreadPoolExecutor
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wpigz-chunk")
     blocks: dict[int, bytes] = {}       # block i: stream bytes [i * CHUNK, (i + 1) * CHUNK)
     flight: list[_Chunk] = []
