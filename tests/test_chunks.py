@@ -274,3 +274,77 @@ def test_fewer_threads_than_the_minimum_decode_sequentially(runtime, small_chunk
     assert small_chunks == {"ok": 0, "failed": 0, "cancelled": 0}
     assert outcome(runtime, blob, chunks.MIN_THREADS) == (DATA, None)
     assert small_chunks["ok"] > 0
+
+
+# ---- the chunk decoder against zlib, on arbitrary and on mutated deflate data (Hypothesis)
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+def _raw_deflate(data: bytes, level: int) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+_SEEDS = [_raw_deflate(mixed(40 * K, seed=level), level) for level in (1, 6, 9)]
+
+
+def _chunk_decoder() -> chunks._ChunkDecoder:
+    if not hasattr(_chunk_decoder, "one"):
+        _chunk_decoder.one = chunks._ChunkDecoder()     # type: ignore[attr-defined]
+    return _chunk_decoder.one                           # type: ignore[attr-defined]
+
+
+def _zlib_raw(data: bytes) -> tuple[bytes, int] | None:
+    """zlib's output and the bytes it used, or None where zlib finds the data invalid or cut."""
+    inflater = zlib.decompressobj(-15)
+    try:
+        out = inflater.decompress(data)
+    except zlib.error:
+        return None
+    if not inflater.eof:
+        return None
+    return out, len(data) - len(inflater.unused_data)
+
+
+def _check_against_zlib(data: bytes) -> None:
+    """The chunk decoder from bit 0 with nothing before: whatever it accepts to the end of the
+    stream, zlib accepts with the same output and the same end; what zlib refuses, it never
+    gives as a whole stream."""
+    decoder = _chunk_decoder()
+    data = data[:chunks.CHUNK + chunks.LOOKAHEAD]
+    decoder.load(data)
+    status = decoder.decode(0, len(data) * 8 + 8)        # no stop inside: to the end
+    expected = _zlib_raw(data)
+    if status == chunks.END:
+        decoder.narrow()
+        if decoder.resolve(b"", 0, 1 << 30):
+            assert expected is not None, "accepted what zlib refuses"
+            assert bytes(decoder.output()) == expected[0]
+            assert -(-decoder.stop() // 8) == expected[1]
+
+
+def test_chunk_decoder_decodes_the_seeds_whole():
+    """The property tests below are not vacuous: unmutated, every seed decodes to its end."""
+    decoder = _chunk_decoder()
+    for seed in _SEEDS:
+        decoder.load(seed)
+        assert decoder.decode(0, len(seed) * 8 + 8) == chunks.END
+        decoder.narrow()
+        assert decoder.resolve(b"", 0, 1 << 30)
+        assert bytes(decoder.output()) == zlib.decompress(seed, -15)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=3000))
+def test_chunk_decoder_never_accepts_what_zlib_refuses(data):
+    _check_against_zlib(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(range(3)), st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)), max_size=4))
+def test_chunk_decoder_on_mutated_streams_agrees_with_zlib(seed, edits):
+    data = bytearray(_SEEDS[seed])
+    for at, value in edits:
+        data[at % len(data)] = value
+    _check_against_zlib(bytes(data))
