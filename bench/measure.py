@@ -111,11 +111,13 @@ def decompress_cmd(tool: str, path: Path) -> list[str]:
         "zlib-ng": [PY, DRIVERS, "decompress", "zlib-ng", str(os.cpu_count()), str(path), "/dev/stdout"],
         "pgzip": [PY, DRIVERS, "decompress", "pgzip", str(os.cpu_count()), str(path), "/dev/stdout"],
         "rapidgzip": ["rapidgzip", "-d", "-c", "-P", str(os.cpu_count()), str(path)],
+        # python-isal's igzip command: ISA-L, one thread (issue 22's peer beside rapidgzip)
+        "igzip": [PY, "-m", "isal.igzip", "-dc", str(path)],
         "zstd (other format)": ["zstd", "-dc", "-q", str(path)],
     }[tool]
 
 
 COMPRESSORS = ["wpigz", "wpigz zlib-ng", "wpigz libdeflate", "pigz", "gzip", "python gzip", "pgzip", "isal", "zlib-ng",
                "zstd (other format)"]
-DECOMPRESSORS = ["wpigz", "pigz", "gzip", "python gzip", "pgzip", "isal", "zlib-ng", "rapidgzip",
+DECOMPRESSORS = ["wpigz", "pigz", "gzip", "python gzip", "pgzip", "isal", "zlib-ng", "rapidgzip", "igzip",
                  "zstd (other format)"]

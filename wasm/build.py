@@ -58,7 +58,7 @@ ZLIB_SOURCES = ["adler32.c", "crc32.c", "deflate.c", "trees.c", "zutil.c",
                 "inflate.c", "inffast.c", "inftrees.c"]
 # the glue every module shares (the ring, the decoders, the thread entry), and each module's
 # compressor: engine.h is the seam between them
-GLUE_SOURCES = ["engine.c", "inflater.c", "thread_start.s"]
+GLUE_SOURCES = ["engine.c", "inflater.c", "chunk_inflate.c", "thread_start.s"]
 GLUE_HEADERS = ["engine.h"]
 ZLIB_COMPRESSOR = "deflate_zlib.c"       # zlib and zlib-ng: pigz's parallel path
 

@@ -161,6 +161,19 @@ int32_t wpigz_inflate_reset(struct inflater *f, int32_t check_kind) {
     return inflateReset(&f->strm) == Z_OK ? 0 : STEP_ERROR;
 }
 
+/* Resume a raw deflate stream in the middle (after wpigz_inflate_reset): the host put the
+   last dict_len bytes of output before that point at the start of `in`, and gives the bits
+   of the partly used byte there (nbits of value, low first). Used when a parallel chunk
+   (chunk_inflate.c) hands its range back to this sequential decoder. */
+EXPORT("wpigz_inflate_resume")
+int32_t wpigz_inflate_resume(struct inflater *f, uint32_t dict_len, int32_t nbits, int32_t value) {
+    if (dict_len && inflateSetDictionary(&f->strm, f->in, dict_len) != Z_OK)
+        return STEP_ERROR;
+    if (nbits && inflatePrime(&f->strm, nbits, value) != Z_OK)
+        return STEP_ERROR;
+    return 0;
+}
+
 static int32_t inflate_step(struct inflater *f) {
     int ret;
     f->strm.next_out = f->out;

@@ -460,6 +460,14 @@ class Decoder:
         if self.runtime.call("wpigz_inflate_reset", self._f, check_kind) < 0:
             raise EngineError("cannot reset the inflater")
 
+    def resume(self, window: bytes, nbits: int, value: int) -> None:
+        """After start_inflate: continue a deflate stream in its middle (wpigz/chunks.py's
+        fallback), with window the output before that point (at most 32 KiB) and the first
+        nbits (< 8) bits, value, of the partly used byte there."""
+        self.input[:len(window)] = window
+        if self.runtime.call("wpigz_inflate_resume", self._f, len(window), nbits, value) < 0:
+            raise EngineError("cannot resume the inflater")
+
     def start_lzw(self, flags_byte: int) -> str | None:
         """Start LZW decoding; returns an error message for a bad flags byte."""
         if self.runtime.call("wpigz_lzw_reset", self._f, flags_byte) < 0:

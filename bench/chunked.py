@@ -1,0 +1,161 @@
+"""Parallel decompression of ordinary gzip files (wpigz/chunks.py): the goals of issue 22.
+
+    python -m bench.chunked [--size MIB] [--runs N]
+
+* speed: ``wpigz -dc`` (-p 3: chunks; -p 2 and -p 1: sequential, see chunks.MIN_THREADS) of
+  pigz -6 and gzip -6 output of the mixed real-data
+  file (half GCIDE text, half ELF binaries; bench/speed.py's), against ``pigz -dc`` of the same
+  file, with rapidgzip (-P 2) and python-isal's igzip beside them; whole commands, alternating
+  rounds, ratios within a round (bench/speed.py's method);
+* peak RSS of ``wpigz -dc -p 3`` (GNU time);
+* a scaling model, measured in one process: the per-chunk work (CPU of the workers: finding,
+  decoding, narrowing, copying out, CRC-32) and the serial part (CPU of the main thread: reading,
+  combining, handing out the output; plus each chunk's marker replacement in its last 32 KiB,
+  which waits for the chunk before it and is waited for by the next). With n threads and n cores the decode takes about
+  serial + work / n, when more chunks are in flight than threads and memory bandwidth does
+  not bind; the table gives that for 1, 2, 8 and 32 threads next to the measured 1 and 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from . import corpus, speed
+from .speed import PY, WORK, ratio, rounds, wpigz
+
+
+def packed(path: Path, tool: str) -> Path:
+    out = WORK / f"{path.name}.{tool}6.gz"
+    if not out.exists() or out.stat().st_mtime < path.stat().st_mtime:
+        with open(out, "wb") as sink:
+            subprocess.run([tool, "-6", "-c", str(path)], stdout=sink, check=True)
+    return out
+
+
+def peak_rss_mib(cmd: list[str], runs: int) -> float:
+    values = []
+    for _ in range(runs):
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, check=True, env=speed.ENV)
+        values.append(int(proc.stderr.decode().strip().splitlines()[-1]) / 1024)
+    return statistics.median(values)
+
+
+def model(path: Path, threads: int) -> dict[str, float]:
+    """One in-process decode of path on threads workers, timed by thread CPU clocks."""
+    from wpigz import chunks
+    from wpigz.decoding import decode
+    from wpigz.wasm_host import Runtime
+    lock = threading.Lock()
+    spent = {"work": 0.0, "serial": 0.0, "chunks": 0, "redecoded": 0}
+    work, resolve, decode_chunk = chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode
+
+    def timed_work(decoder, chunk, kind):
+        start = time.thread_time()
+        work(decoder, chunk, kind)
+        with lock:
+            spent["work"] += time.thread_time() - start
+            spent["chunks"] += 1
+
+    def timed_resolve(self, window, start, end):
+        """The replacement in the last 32 KiB is serial (the next chunk waits for it)."""
+        n = len(self.output())
+        if (start, end) != (max(0, n - chunks.WINDOW), n):
+            return resolve(self, window, start, end)
+        begin = time.thread_time()
+        done = resolve(self, window, start, end)
+        with lock:
+            spent["serial"] += time.thread_time() - begin
+            spent["work"] -= time.thread_time() - begin
+        return done
+
+    def counted_decode(self, start, end):
+        with lock:
+            spent["redecoded"] += 1
+        return decode_chunk(self, start, end)
+
+    chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode = \
+        timed_work, timed_resolve, counted_decode      # type: ignore[method-assign]
+    minimum, chunks.MIN_THREADS = chunks.MIN_THREADS, 2    # the model's 2 workers split too
+    try:
+        runtime = Runtime(engine="zlib-ng")
+        size = 0
+        wall = time.perf_counter()
+        main = time.thread_time()
+        with open(path, "rb") as raw:
+            for piece in decode(raw, runtime, threads=threads):
+                size += len(piece)
+        spent["serial"] += time.thread_time() - main
+        spent["wall"] = time.perf_counter() - wall
+    finally:
+        chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode = \
+            work, resolve, decode_chunk                 # type: ignore[method-assign]
+        chunks.MIN_THREADS = minimum
+    spent["redecoded"] -= spent["chunks"]               # decodes beyond one per chunk
+    spent["size"] = size
+    return spent
+
+
+def run(size: int, runs: int, log=print) -> list[str]:
+    WORK.mkdir(exist_ok=True)
+    files = [f for f in corpus.build(WORK / "corpus", min(size, 38 << 20)) if f.name in ("text", "binaries")]
+    mixed = speed.mixed_file(files, size)
+    out = [f"Mixed real data, {size >> 20} MiB ({mixed.name}: GCIDE text then ELF binaries), "
+           f"{runs} alternating rounds; whole commands, output to /dev/null.", ""]
+    out += ["| file | command | seconds (median) | CPU s | vs pigz -dc (median, min-max) |", "|---|---|---|---|---|"]
+    for tool in ("pigz", "gzip"):
+        gz = packed(mixed, tool)
+        log(f"chunked: {gz.name}")
+        commands = {"pigz -dc": ["pigz", "-dc", str(gz)],
+                    "wpigz -dc -p 3": wpigz("-dc", "-p", "3", str(gz)),       # chunks on 3 workers
+                    "wpigz -dc -p 2": wpigz("-dc", "-p", "2", str(gz)),       # sequential (MIN_THREADS)
+                    "wpigz -dc -p 1": wpigz("-dc", "-p", "1", str(gz)),
+                    "rapidgzip -P 2 -dc": ["rapidgzip", "-P", "2", "-dc", str(gz)],
+                    "igzip -dc": [PY, "-m", "isal.igzip", "-dc", str(gz)]}
+        walls = rounds(commands, runs)
+        for name in commands:
+            r = ratio(walls, name, "pigz -dc")
+            out.append(f"| {tool} -6 | `{name}` | {statistics.median(walls[name]):.3f} | "
+                       f"{statistics.median(speed.CPU[name]):.3f} | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
+        r = ratio(walls, "wpigz -dc -p 3", "wpigz -dc -p 1")
+        out.append(f"| {tool} -6 | -p 3 vs -p 1 | | | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
+    gz = packed(mixed, "pigz")
+    rss3 = peak_rss_mib(wpigz("-dc", "-p", "3", str(gz)), 3)
+    rss1 = peak_rss_mib(wpigz("-dc", "-p", "1", str(gz)), 3)
+    out += ["", f"Peak RSS, `wpigz -dc` of the pigz -6 file: -p 3 (chunks) {rss3:.0f} MiB, -p 1 {rss1:.0f} MiB "
+                "(median of 3, GNU time).", ""]
+    out += ["Scaling model (one process, thread CPU clocks; median of the rounds): serial = main thread "
+            "+ marker replacement, work = the workers' CPU per chunk, summed.", "",
+            "| file | chunks | decodes beyond one per chunk | serial s | work s | measured wall s (-p 1, -p 2) | "
+            "model s at 1 / 2 / 8 / 32 threads | model MB/s at 8 / 32 |", "|---|---|---|---|---|---|---|---|"]
+    for tool in ("pigz", "gzip"):
+        gz = packed(mixed, tool)
+        two = [model(gz, 2) for _ in range(runs)]
+        one = [model(gz, 1) for _ in range(max(1, runs // 2))]
+        serial = statistics.median(m["serial"] for m in two)
+        work = statistics.median(m["work"] for m in two)
+        nbytes = two[0]["size"]
+        predicted = [serial + work / n for n in (1, 2, 8, 32)]
+        out.append(f"| {tool} -6 | {two[0]['chunks']} | {statistics.median(m['redecoded'] for m in two):.0f} | "
+                   f"{serial:.3f} | {work:.3f} | {statistics.median(m['wall'] for m in one):.3f}, "
+                   f"{statistics.median(m['wall'] for m in two):.3f} | "
+                   + " / ".join(f"{p:.3f}" for p in predicted) + " | "
+                   + " / ".join(f"{nbytes / 1e6 / p:.0f}" for p in predicted[2:]) + " |")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.chunked", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=100, help="MiB of mixed data (default 100)")
+    parser.add_argument("--runs", type=int, default=5, help="rounds per comparison (default 5)")
+    args = parser.parse_args()
+    print("\n".join(run(args.size << 20, args.runs)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,725 @@
+/* chunk_inflate.c -- decoding one chunk of a deflate stream without the window before it.
+
+   This is the sandboxed half of wpigz's parallel decompression of ordinary gzip files
+   (wpigz/chunks.py is the host half; the method is the one of pugz and rapidgzip). The host
+   cuts a deflate stream into chunks of compressed bytes. For each chunk, on its own thread and
+   its own wasm instance:
+
+   1. the *block finder* (wpigz_chunk_find) locates a position at or after the chunk's nominal
+      start where a deflate block plausibly begins: the byte after an empty stored block
+      (00 00 ff ff, which pigz and zlib's sync flush write between pigz's blocks), or a bit
+      where a valid non-final dynamic-Huffman block header starts (what gzip writes), checked
+      by decoding a little from there;
+   2. the *chunk decoder* (wpigz_chunk_decode) decodes from that bit without knowing the 32 KiB
+      of output before it. It writes 16-bit symbols: a byte is 0..255, and a byte copied from
+      the unknown window is a *marker*, 0x8000 + its index in that window. As soon as the
+      last 32 KiB of output hold no marker (no later copy can reach one), it goes on as a
+      plain inflate writing bytes. It stops at the
+      first block boundary of the same kind the finder finds that lies at or past the chunk's
+      end (so that the next chunk's finder, searching from there, lands on the same bit), or
+      at the end of the final block;
+   3. the symbols are copied to bytes at once (wpigz_chunk_narrow), and once the previous
+      chunk's last 32 KiB of output is known, *marker replacement* (wpigz_chunk_resolve)
+      fills in the markers' bytes: first in this chunk's last 32 KiB, which the next chunk
+      waits for (the only serial step), then in the rest.
+
+   The host accepts a chunk only if the chunk before it stopped exactly at the bit where this
+   one began; otherwise the chunk is decoded again from that bit. Every check value is the
+   host's. Anything this decoder refuses -- invalid data, a chunk that does not end inside its
+   bytes, more output than the buffer holds -- is not an error here: the host hands the range,
+   from the last verified bit and with the known window, to the sequential decoder (zlib-ng's
+   inflate, wasm/inflater.c), whose messages are the ones users see. So this decoder must never
+   accept what zlib rejects (its code-set checks are zlib's), and may reject more.
+
+   Each chunk decoder is owned by one host thread (the instance it was made in is that
+   thread's); it mallocs its buffers once, at wpigz_chunk_new. */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+#define WSIZE 32768u
+#define MARK 0x8000u            /* symbols >= MARK are markers: MARK + index in the window */
+#define FBITS 10                /* bits resolved by one lookup; longer codes go the slow way */
+#define MAXBITS 15
+#define SLACK 8                 /* symbols (or bytes) past sym_cap that a copy may overwrite */
+
+/* wpigz_chunk_decode results */
+#define CHUNK_STOPPED 1         /* stopped at a boundary the finder would find, at or past end */
+#define CHUNK_END 2             /* the final block ended */
+#define CHUNK_BAD (-1)          /* invalid deflate data (or a code set zlib would refuse) */
+#define CHUNK_SHORT (-2)        /* the input ran out before a stop */
+#define CHUNK_FULL (-3)         /* more output than allowed */
+
+struct huff {
+    uint16_t fast[1u << FBITS]; /* by the next FBITS bits: symbol << 4 | length; 0 = slow path */
+    uint16_t count[MAXBITS + 1];
+    uint16_t sorted[288];       /* symbols by code, for the slow path */
+};
+
+struct chunk {
+    uint8_t *in;
+    uint32_t in_cap;
+    uint16_t *sym;              /* output symbols */
+    uint8_t *bytes;             /* the output as bytes (narrow, then resolve) */
+    uint32_t sym_cap;
+    uint32_t out_len;
+    uint32_t marked;            /* the symbols from here on hold no marker */
+    uint32_t wide_end;          /* the output is symbols before this, bytes from here on */
+    uint32_t stop_bit;
+    struct huff lit, dist, fixed_lit, fixed_dist, codes;
+    uint8_t window[WSIZE];      /* the previous output's last bytes, for resolve (host-written) */
+};
+
+struct bits {
+    const uint8_t *in;
+    uint32_t len;               /* input bytes */
+    uint32_t pos;               /* next byte to load into buf */
+    uint64_t buf;
+    uint32_t cnt;               /* bits in buf */
+};
+
+static const uint16_t len_base[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+                                      35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const uint8_t len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+                                      3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint16_t dist_base[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193,
+                                       257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
+                                       8193, 12289, 16385, 24577};
+static const uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
+                                       7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+static const uint8_t code_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+/* ---- bits: LSB first; bytes past the end read as zeros, and bit_pos then says so ---- */
+
+static inline void refill(struct bits *b) {
+    if (b->pos + 8 <= b->len) {
+        uint64_t word;
+        memcpy(&word, b->in + b->pos, 8);
+        b->buf |= word << b->cnt;
+        b->pos += (63 - b->cnt) >> 3;
+        b->cnt |= 56;
+        return;
+    }
+    while (b->cnt <= 56) {
+        b->buf |= (uint64_t)(b->pos < b->len ? b->in[b->pos] : 0) << b->cnt;
+        b->pos++;
+        b->cnt += 8;
+    }
+}
+
+static inline uint32_t peek(struct bits *b, uint32_t n) { return (uint32_t)(b->buf & ((1ull << n) - 1)); }
+
+static inline void drop(struct bits *b, uint32_t n) {
+    b->buf >>= n;
+    b->cnt -= n;
+}
+
+/* at most 32 bits */
+static inline uint32_t take(struct bits *b, uint32_t n) {
+    uint32_t v;
+    if (b->cnt < n)
+        refill(b);
+    v = peek(b, n);
+    drop(b, n);
+    return v;
+}
+
+static inline uint64_t bit_pos(const struct bits *b) { return (uint64_t)b->pos * 8 - b->cnt; }
+
+static void bits_at(struct bits *b, const uint8_t *in, uint32_t len, uint64_t bit) {
+    b->in = in;
+    b->len = len;
+    b->pos = (uint32_t)(bit >> 3);
+    b->buf = 0;
+    b->cnt = 0;
+    refill(b);
+    drop(b, (uint32_t)(bit & 7));
+}
+
+/* ---- Huffman codes ---- */
+
+#define KIND_CODES 0
+#define KIND_LENS 1             /* literal/length or distance codes */
+
+/* Build h from n code lengths; 0, or -1 for a set zlib's inflate_table refuses: an
+   over-subscribed set, or an incomplete one unless it is a single code of length 1 (for the
+   code-length code, an empty set too: zlib decodes it to zero lengths, then refuses the
+   missing end-of-block code). */
+static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
+    uint16_t offs[MAXBITS + 2];
+    int32_t left = 1;
+    uint32_t max = 0, len, i;
+    memset(h->count, 0, sizeof(h->count));
+    for (i = 0; i < n; i++)
+        h->count[lens[i]]++;
+    h->count[0] = 0;
+    for (len = 1; len <= MAXBITS; len++) {
+        left <<= 1;
+        left -= h->count[len];
+        if (left < 0)
+            return -1;
+        if (h->count[len])
+            max = len;
+    }
+    if (max == 0 && kind == KIND_CODES)
+        return -1;
+    if (left > 0 && max > 1 && kind == KIND_LENS)
+        return -1;
+    if (left > 0 && kind == KIND_CODES)
+        return -1;
+    offs[1] = 0;
+    for (len = 1; len <= MAXBITS; len++)
+        offs[len + 1] = (uint16_t)(offs[len] + h->count[len]);
+    for (i = 0; i < n; i++)
+        if (lens[i])
+            h->sorted[offs[lens[i]]++] = (uint16_t)i;
+    memset(h->fast, 0, sizeof(h->fast));
+    uint32_t code = 0, k = 0;
+    for (len = 1; len <= FBITS; len++) {
+        for (uint32_t j = 0; j < h->count[len]; j++, k++, code++) {
+            uint32_t rev = 0;
+            for (uint32_t bit = 0; bit < len; bit++)
+                rev |= ((code >> bit) & 1u) << (len - 1 - bit);
+            uint16_t entry = (uint16_t)(h->sorted[k] << 4 | len);
+            for (uint32_t at = rev; at < (1u << FBITS); at += 1u << len)
+                h->fast[at] = entry;
+        }
+        code <<= 1;
+    }
+    return 0;
+}
+
+/* The next symbol, or -1 for a bit pattern that is no code. buf holds >= MAXBITS bits. */
+static inline int32_t decode(const struct huff *h, struct bits *b) {
+    uint32_t entry = h->fast[peek(b, FBITS)];
+    if (entry) {
+        drop(b, entry & 15);
+        return (int32_t)(entry >> 4);
+    }
+    /* canonical decoding, a bit at a time (codes longer than FBITS, or none) */
+    int32_t code = 0, first = 0, index = 0;
+    uint32_t v = peek(b, MAXBITS);
+    for (uint32_t len = 1; len <= MAXBITS; len++) {
+        code |= (int32_t)((v >> (len - 1)) & 1);
+        int32_t count = h->count[len];
+        if (code - count < first) {
+            drop(b, len);
+            return h->sorted[index + (code - first)];
+        }
+        index += count;
+        first += count;
+        first <<= 1;
+        code <<= 1;
+    }
+    return -1;
+}
+
+static void build_fixed(struct chunk *c) {
+    uint8_t lens[288];
+    uint32_t i;
+    for (i = 0; i < 144; i++)
+        lens[i] = 8;
+    for (; i < 256; i++)
+        lens[i] = 9;
+    for (; i < 280; i++)
+        lens[i] = 7;
+    for (; i < 288; i++)
+        lens[i] = 8;
+    build(&c->fixed_lit, lens, 288, KIND_LENS);
+    for (i = 0; i < 32; i++)            /* 30 and 31 are codes, refused when used, as zlib does */
+        lens[i] = 5;
+    build(&c->fixed_dist, lens, 32, KIND_LENS);
+}
+
+/* A dynamic block's header, after BFINAL and BTYPE: the codes into c->lit and c->dist. */
+static int dynamic_header(struct chunk *c, struct bits *b) {
+    uint8_t lens[320];
+    uint32_t nlen, ndist, ncode, i;
+    refill(b);
+    nlen = take(b, 5) + 257;
+    ndist = take(b, 5) + 1;
+    ncode = take(b, 4) + 4;
+    if (nlen > 286 || ndist > 30)
+        return -1;
+    memset(lens, 0, 19);
+    refill(b);
+    for (i = 0; i < ncode; i++)
+        lens[code_order[i]] = (uint8_t)take(b, 3);
+    if (build(&c->codes, lens, 19, KIND_CODES))
+        return -1;
+    for (i = 0; i < nlen + ndist;) {
+        int32_t s;
+        uint32_t rep, value;
+        refill(b);
+        s = decode(&c->codes, b);
+        if (s < 0)
+            return -1;
+        if (s < 16) {
+            lens[i++] = (uint8_t)s;
+            continue;
+        }
+        if (s == 16) {
+            if (i == 0)
+                return -1;
+            value = lens[i - 1];
+            rep = 3 + take(b, 2);
+        } else if (s == 17) {
+            value = 0;
+            rep = 3 + take(b, 3);
+        } else {
+            value = 0;
+            rep = 11 + take(b, 7);
+        }
+        if (i + rep > nlen + ndist)
+            return -1;
+        while (rep--)
+            lens[i++] = (uint8_t)value;
+    }
+    if (lens[256] == 0)
+        return -1;
+    if (build(&c->lit, lens, nlen, KIND_LENS) || build(&c->dist, lens + nlen, ndist, KIND_LENS))
+        return -1;
+    return 0;
+}
+
+/* The state of one decode, kept across blocks and across the switch from symbols to bytes. */
+struct run {
+    uint32_t n;                 /* output so far */
+    uint32_t max_out;
+    uint32_t wide;              /* still writing 16-bit symbols */
+    uint32_t marker_end;        /* no output from here on holds a marker */
+};
+
+#define CODES_DONE 0            /* end of block */
+#define CODES_SWITCH 1          /* wide output may stop: the last 32 KiB hold no marker */
+
+/* One block's codes, after its header, written as symbols (wide) or as bytes. The wide
+   version returns CODES_SWITCH as soon as no copy can reach a marker any more (a copy
+   reaches back 32 KiB at most); the caller then goes on with the byte version, which is a
+   plain inflate loop. always_inline: the two versions are compiled apart. */
+static inline __attribute__((always_inline))
+int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const struct huff *dist,
+              struct run *r, const int wide) {
+    uint16_t *out16 = c->sym;
+    uint8_t *out8 = c->bytes;
+    uint32_t n = r->n, max_out = r->max_out, marker_end = r->marker_end;
+    int32_t result = CODES_DONE;
+    for (;;) {
+        int32_t s;
+        if (wide && n - marker_end >= WSIZE && n >= marker_end) {
+            result = CODES_SWITCH;
+            break;
+        }
+        if (b->cnt < 48) {
+            /* 48 bits hold a whole length and distance with their extra bits */
+            if (b->pos > b->len + 8) {      /* decoding the zeros past the end */
+                result = CHUNK_SHORT;
+                break;
+            }
+            refill(b);
+        }
+        s = decode(lit, b);
+        if (s < 256) {
+            if (s < 0) {
+                result = CHUNK_BAD;
+                break;
+            }
+            if (n >= max_out) {
+                result = CHUNK_FULL;
+                break;
+            }
+            if (wide)
+                out16[n++] = (uint16_t)s;
+            else
+                out8[n++] = (uint8_t)s;
+            continue;
+        }
+        if (s == 256)
+            break;
+        s -= 257;
+        if (s >= 29) {
+            result = CHUNK_BAD;
+            break;
+        }
+        uint32_t len = len_base[s] + peek(b, len_extra[s]);
+        drop(b, len_extra[s]);
+        int32_t d = decode(dist, b);
+        if (d < 0 || d >= 30) {
+            result = CHUNK_BAD;
+            break;
+        }
+        uint32_t distance = dist_base[d] + peek(b, dist_extra[d]);
+        drop(b, dist_extra[d]);
+        if (n + len > max_out) {
+            result = CHUNK_FULL;
+            break;
+        }
+        if (wide) {
+            if (distance > n) {
+                /* the start of the copy lies in the unknown window: markers (a distance
+                   past the stream's real start is found when they are resolved) */
+                uint32_t end = n + len;
+                while (n < end && distance > n) {
+                    out16[n] = (uint16_t)(MARK + WSIZE + n - distance);
+                    n++;
+                }
+                while (n < end) {
+                    out16[n] = out16[n - distance];
+                    n++;
+                }
+                marker_end = n;
+                continue;
+            }
+            const uint16_t *from = out16 + n - distance;
+            uint16_t *to = out16 + n;
+            uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
+            if (distance >= 4) {
+                /* 4 symbols at a time: each read is of symbols already final, and the
+                   buffer has room for the last write's overrun (SLACK) */
+                for (uint32_t i = 0; i < len; i += 4) {
+                    uint64_t four;
+                    memcpy(&four, from + i, 8);
+                    seen |= four;
+                    memcpy(to + i, &four, 8);
+                }
+            } else
+                for (uint32_t i = 0; i < len; i++)
+                    seen |= to[i] = from[i];
+            /* a copy that brought a marker along (the overrun's symbols may say so
+               wrongly: that only delays the switch) */
+            if (n - distance < marker_end && (seen & 0x8000800080008000ull))
+                marker_end = n + len;
+            n += len;
+        } else {
+            if (distance > n) {                 /* before the chunk: the window had markers */
+                result = CHUNK_BAD;
+                break;
+            }
+            const uint8_t *from = out8 + n - distance;
+            uint8_t *to = out8 + n;
+            if (distance >= 8) {
+                for (uint32_t i = 0; i < len; i += 8) {
+                    uint64_t eight;
+                    memcpy(&eight, from + i, 8);
+                    memcpy(to + i, &eight, 8);
+                }
+            } else
+                for (uint32_t i = 0; i < len; i++)
+                    to[i] = from[i];
+            n += len;
+        }
+    }
+    r->n = n;
+    r->marker_end = marker_end;
+    return result;
+}
+
+/* Go on in bytes: the last 32 KiB of symbols (no markers among them) become bytes first. */
+static void to_bytes(struct chunk *c, struct run *r) {
+    uint32_t from = r->n > WSIZE ? r->n - WSIZE : 0;
+    for (uint32_t i = from; i < r->n; i++)
+        c->bytes[i] = (uint8_t)c->sym[i];
+    r->wide = 0;
+    c->wide_end = r->n;
+}
+
+/* Decode blocks from the bit where b stands, from output position 0, at most max_out in all.
+   Stops (CHUNK_STOPPED) after a non-final empty stored block whose length field starts at or
+   past end_bit, with c->stop_bit at the byte after it, or before a non-final dynamic block
+   that starts at or past end_bit; or at the end of the final block (CHUNK_END, stop_bit just
+   after it). The output is symbols up to c->wide_end, then bytes; no marker lies past
+   c->marked. */
+static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit, uint32_t max_out) {
+    struct run r = {0, max_out, 1, 0};
+    int32_t result;
+    c->wide_end = UINT32_MAX;
+    for (;;) {
+        uint32_t final, type;
+        const struct huff *lit, *dist;
+        if (bit_pos(b) + 3 > (uint64_t)b->len * 8) {
+            result = CHUNK_SHORT;
+            break;
+        }
+        refill(b);
+        if ((b->buf & 7) == 4 && bit_pos(b) >= end_bit) {
+            /* a non-final dynamic block at or past the end: the finder's other kind of start */
+            c->stop_bit = (uint32_t)bit_pos(b);
+            result = CHUNK_STOPPED;
+            break;
+        }
+        final = take(b, 1);
+        type = take(b, 2);
+        if (type == 0) {
+            uint32_t at, len, nlen;
+            drop(b, b->cnt & 7);        /* to the byte boundary */
+            at = (uint32_t)(bit_pos(b) >> 3);
+            if ((uint64_t)at + 4 > b->len) {
+                result = CHUNK_SHORT;
+                break;
+            }
+            len = take(b, 16);
+            nlen = take(b, 16);
+            if (len != (~nlen & 0xffff)) {
+                result = CHUNK_BAD;
+                break;
+            }
+            if (len == 0 && !final && (uint64_t)at * 8 >= end_bit) {
+                c->stop_bit = (at + 4) * 8;
+                result = CHUNK_STOPPED;
+                break;
+            }
+            if ((uint64_t)at + 4 + len > b->len) {
+                result = CHUNK_SHORT;
+                break;
+            }
+            if (r.n + len > max_out) {
+                result = CHUNK_FULL;
+                break;
+            }
+            if (r.wide)
+                for (uint32_t i = 0; i < len; i++)
+                    c->sym[r.n + i] = b->in[at + 4 + i];
+            else
+                memcpy(c->bytes + r.n, b->in + at + 4, len);
+            r.n += len;
+            bits_at(b, b->in, b->len, (uint64_t)(at + 4 + len) * 8);
+            if (r.wide && r.n >= r.marker_end && r.n - r.marker_end >= WSIZE)
+                to_bytes(c, &r);
+        } else {
+            if (type == 1) {
+                lit = &c->fixed_lit;
+                dist = &c->fixed_dist;
+            } else if (type == 2) {
+                if (dynamic_header(c, b)) {
+                    result = CHUNK_BAD;
+                    break;
+                }
+                lit = &c->lit;
+                dist = &c->dist;
+            } else {
+                result = CHUNK_BAD;
+                break;
+            }
+            if (r.wide) {
+                result = codes(c, b, lit, dist, &r, 1);
+                if (result == CODES_SWITCH) {
+                    to_bytes(c, &r);
+                    result = codes(c, b, lit, dist, &r, 0);
+                }
+            } else
+                result = codes(c, b, lit, dist, &r, 0);
+            if (result != CODES_DONE)
+                break;
+        }
+        if (bit_pos(b) > (uint64_t)b->len * 8) {
+            result = CHUNK_SHORT;
+            break;
+        }
+        if (final) {
+            c->stop_bit = (uint32_t)bit_pos(b);
+            result = CHUNK_END;
+            break;
+        }
+    }
+    c->out_len = r.n;
+    c->marked = r.marker_end;
+    if (c->wide_end > r.n)
+        c->wide_end = r.n;
+    return result;
+}
+
+/* ---- exports: each called by the one host thread that owns the chunk decoder ---- */
+
+/* A chunk decoder taking in_cap bytes of input and giving at most sym_cap symbols; NULL if
+   memory is short. */
+EXPORT("wpigz_chunk_new")
+struct chunk *wpigz_chunk_new(uint32_t in_cap, uint32_t sym_cap) {
+    struct chunk *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->in = malloc(in_cap + 8);
+    c->sym = malloc(((size_t)sym_cap + SLACK) * 2);
+    c->bytes = malloc((size_t)sym_cap + SLACK * 2);
+    if (c->in == NULL || c->sym == NULL || c->bytes == NULL) {
+        free(c->in);
+        free(c->sym);
+        free(c->bytes);
+        free(c);
+        return NULL;
+    }
+    c->in_cap = in_cap;
+    c->sym_cap = sym_cap;
+    build_fixed(c);
+    return c;
+}
+
+EXPORT("wpigz_chunk_free")
+void wpigz_chunk_free(struct chunk *c) {
+    if (c == NULL)
+        return;
+    free(c->in);
+    free(c->sym);
+    free(c->bytes);
+    free(c);
+}
+
+/* Where the host writes the chunk's input bytes, and the window for resolve. */
+EXPORT("wpigz_chunk_in")
+uint8_t *wpigz_chunk_in(struct chunk *c) { return c->in; }
+
+EXPORT("wpigz_chunk_window")
+uint8_t *wpigz_chunk_window(struct chunk *c) { return c->window; }
+
+/* After resolve: the output bytes. */
+EXPORT("wpigz_chunk_out")
+uint8_t *wpigz_chunk_out(struct chunk *c) { return c->bytes; }
+
+EXPORT("wpigz_chunk_out_len")
+uint32_t wpigz_chunk_out_len(struct chunk *c) { return c->out_len; }
+
+EXPORT("wpigz_chunk_stop")
+uint32_t wpigz_chunk_stop(struct chunk *c) { return c->stop_bit; }
+
+/* Decode the in_len input bytes from bit start_bit until a stop at or past end_bit or the end
+   of the stream (see inflate_blocks): CHUNK_STOPPED or CHUNK_END, with the symbols and
+   stop_bit set; else CHUNK_BAD, CHUNK_SHORT or CHUNK_FULL (the host falls back). */
+EXPORT("wpigz_chunk_decode")
+int32_t wpigz_chunk_decode(struct chunk *c, uint32_t in_len, uint32_t start_bit, uint32_t end_bit) {
+    struct bits b;
+    if (in_len > c->in_cap || start_bit > in_len * 8)
+        return CHUNK_BAD;
+    bits_at(&b, c->in, in_len, start_bit);
+    c->out_len = 0;
+    return inflate_blocks(c, &b, end_bit, c->sym_cap);
+}
+
+#define PROBE_SYMBOLS 4096      /* symbols a candidate must decode to be taken */
+
+/* n <= 32 bits of the input from bit `at` on (zeros past the end). */
+static inline uint32_t bits_from(const uint8_t *in, uint32_t in_len, uint64_t at, uint32_t n) {
+    uint32_t byte = (uint32_t)(at >> 3);
+    uint64_t word = 0;
+    if (byte + 8 <= in_len)
+        memcpy(&word, in + byte, 8);
+    else if (byte < in_len)
+        memcpy(&word, in + byte, in_len - byte);
+    return (uint32_t)(word >> (at & 7)) & (uint32_t)((1ull << n) - 1);
+}
+
+/* Whether a non-final dynamic block's header may start at bit `at`: its first 17 bits
+   (BFINAL 0, BTYPE 2, HLIT <= 29, HDIST <= 29) and a complete code-length code (the Kraft
+   sum of its lengths, which zlib requires complete). Cheap: nothing is built. */
+static int dynamic_start(const uint8_t *in, uint32_t in_len, uint64_t at) {
+    uint32_t head = bits_from(in, in_len, at, 17), sum = 0;
+    if ((head & 7) != 4 || ((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29)
+        return 0;
+    uint32_t ncode = ((head >> 13) & 15) + 4;
+    for (uint32_t i = 0; i < ncode; i++) {
+        uint32_t len = bits_from(in, in_len, at + 17 + 3 * i, 3);
+        if (len)
+            sum += 128u >> len;
+    }
+    return sum == 128;
+}
+
+/* Whether a block may start at bit `at`: the block after an empty stored block (its length
+   field at or past from_bit), or a non-final dynamic block whose header is valid; either
+   way, PROBE_SYMBOLS symbols (or the data up to the next stop or the end) decode from it. */
+static int plausible(struct chunk *c, uint32_t in_len, uint64_t at, uint32_t from_bit, uint32_t probe) {
+    struct bits b;
+    uint32_t byte = (uint32_t)(at >> 3);
+    int flush = (at & 7) == 0 && byte >= 4 && (uint64_t)(byte - 4) * 8 >= from_bit &&
+                memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0;
+    if (!flush) {
+        if (!dynamic_start(c->in, in_len, at))
+            return 0;
+        bits_at(&b, c->in, in_len, at + 3);
+        if (dynamic_header(c, &b))
+            return 0;
+    }
+    bits_at(&b, c->in, in_len, at);
+    c->out_len = 0;
+    return inflate_blocks(c, &b, at + 1, probe) != CHUNK_BAD;
+}
+
+/* The block finder: the first bit at or past from_bit, in the in_len input bytes, where a
+   block plausibly starts (see plausible); -1 if there is none. Bits are screened a byte at a
+   time: a dynamic header starts with the bits 0, 0, 1, and a flush's block on a byte whose 4
+   bytes before are 00 00 ff ff. The probe uses the symbol buffer, which the next decode
+   overwrites. */
+EXPORT("wpigz_chunk_find")
+int32_t wpigz_chunk_find(struct chunk *c, uint32_t in_len, uint32_t from_bit) {
+    uint32_t probe = c->sym_cap < PROBE_SYMBOLS ? c->sym_cap : PROBE_SYMBOLS;
+    if (in_len > c->in_cap || in_len < 4)
+        return -1;
+    uint64_t limit = (uint64_t)(in_len - 3) * 8;
+    for (uint64_t at = from_bit & ~7ull; at < limit; at += 8) {
+        uint32_t w = bits_from(c->in, in_len, at, 10);
+        /* bit i set: bits i, i+1, i+2 are 0, 0, 1 */
+        uint32_t starts = ~w & ~(w >> 1) & (w >> 2) & 0xff;
+        uint32_t byte = (uint32_t)(at >> 3);
+        if (byte >= 4 && memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0)
+            starts |= 1;
+        for (; starts; starts &= starts - 1) {
+            uint64_t bit = at + (uint32_t)__builtin_ctz(starts);
+            if (bit >= from_bit && bit < limit && plausible(c, in_len, bit, from_bit, probe))
+                return (int32_t)bit;
+        }
+    }
+    return -1;
+}
+
+/* The output as bytes, before the window is known: every symbol but the markers is copied to
+   the byte buffer (in the worker, in parallel with the other chunks); returns how many of the
+   first symbols hold every marker, which is all resolve must look at. */
+EXPORT("wpigz_chunk_narrow")
+uint32_t wpigz_chunk_narrow(struct chunk *c) {
+    const uint16_t *s = c->sym;
+    uint8_t *o = c->bytes;
+    for (uint32_t i = 0; i < c->wide_end; i++)
+        o[i] = (uint8_t)s[i];
+    return c->marked;
+}
+
+/* Marker replacement, after narrow, of the output in [from, to): the window's last window_len
+   bytes (the host wrote them at the end of `window`) are the output before this chunk. The
+   host replaces the last 32 KiB first -- the next chunk's window, the only serial step -- and
+   the rest after handing that on. 0, or -1 if a marker points before the known window (a
+   distance too far back: the host falls back and the sequential decoder reports it). */
+EXPORT("wpigz_chunk_resolve")
+int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len, uint32_t from, uint32_t to) {
+    const uint16_t *s = c->sym;
+    uint8_t *o = c->bytes;
+    uint32_t lowest = WSIZE - (window_len < WSIZE ? window_len : WSIZE);
+    if (to > c->marked)
+        to = c->marked;
+    uint32_t i = from;
+    for (; i + 4 <= to; i += 4) {               /* most groups of 4 hold no marker */
+        uint64_t four;
+        memcpy(&four, s + i, 8);
+        if (!(four & 0x8000800080008000ull))
+            continue;
+        for (uint32_t j = i; j < i + 4; j++) {
+            uint32_t v = s[j];
+            if (v >= MARK) {
+                v -= MARK;
+                if (v < lowest)
+                    return -1;
+                o[j] = c->window[v];
+            }
+        }
+    }
+    for (; i < to; i++) {
+        uint32_t v = s[i];
+        if (v >= MARK) {
+            v -= MARK;
+            if (v < lowest)
+                return -1;
+            o[i] = c->window[v];
+        }
+    }
+    return 0;
+}
