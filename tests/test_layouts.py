@@ -256,3 +256,25 @@ def test_chromium_decompression_stream_reads_every_engines_stream_whole(tmp_path
             assert tools.evaluate(session, DECOMPRESS_JS % "members.gz") != expected
         finally:
             tools.close()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("level", [1, 6])
+def test_page_writes_libdeflate_s_stream_as_the_command(tmp_path, level):
+    """The page asks engines.json for the layout (the command's default) and writes the same
+    bytes as `wpigz --engine libdeflate`."""
+    from test_web import run_page, web_server
+    files, results = tmp_path / "files", tmp_path / "results"
+    files.mkdir()
+    results.mkdir()
+    data = text_bytes(900_000) + random_bytes(150_000, seed=3) + text_bytes(300_000)
+    (files / "input.txt").write_bytes(data)
+    with web_server("--files", str(files), "--results", str(results)) as (_, port):
+        got, error = run_page(port, {"src": "/files/input.txt", "level": str(level), "threads": "2",
+                                     "blocksize": "64", "engine": "libdeflate", "post": "/results/out.gz"},
+                              results, tmp_path / "profile")
+    assert error is None, error
+    expected = wpigz_cmd("-n", "-c", f"-{level}", "-p", "2", "-b", "64", "--engine", "libdeflate", data=data)
+    assert expected.returncode == 0, expected.stderr
+    assert got == expected.stdout
+    assert zlib.decompress(got, 31) == data

@@ -36,6 +36,10 @@ from ._record import dataclass               # dataclasses itself costs start-up
 
 DEFAULT_ENGINE = "zlib"
 LAYOUTS = ("stream", "members", "bgzf")
+# One stream by default, for every engine: many readers stop after the first gzip member without
+# a word (Chromium's DecompressionStream, HTTP Content-Encoding in browsers, Python's
+# zlib.decompress(data, 31); tests/test_layouts.py), and libdeflate's one stream is no larger
+# and about as fast as its members (bench/LAYOUTS.md, docs/engines.md).
 DEFAULT_LAYOUT = "stream"
 
 
