@@ -72,7 +72,7 @@ def test_bgzip_indexes_and_reads_what_wpigz_writes(tmp_path, size, level):
 def test_bgzip_refuses_to_index_what_is_not_bgzf(tmp_path):
     # the check above has teeth: the libdeflate engine's IG members are not BGZF
     path = tmp_path / "ig.gz"
-    path.write_bytes(subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate"], input=DATA,
+    path.write_bytes(subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members"], input=DATA,
                                     capture_output=True, check=True).stdout)
     assert subprocess.run([tool("bgzip"), "-r", str(path)], capture_output=True).returncode != 0
 
@@ -342,7 +342,7 @@ def test_decoding_workers_follow_p(tmp_path, threads, writer):
     if writer == "bgzip":
         subprocess.run([tool("bgzip"), "-k", str(path)], check=True)
     else:
-        subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "-b", "64", "-k", str(path)],
+        subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members", "-b", "64", "-k", str(path)],
                        check=True)
     packed = str(tmp_path / "in.gz")
     for args in (("-dc",), ("-t",)):

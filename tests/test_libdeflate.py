@@ -1,6 +1,8 @@
-"""The libdeflate engine: one gzip member per block, each with the IG size subfield, read
-exactly by gzip, pigz, Python's gzip and zlib and pgzip; the same bytes for any thread count;
-the command's and the library's surface for it."""
+"""The libdeflate engine in the members layout (--members): one gzip member per block, each
+with the IG size subfield, read exactly by gzip, pigz, Python's gzip and zlib and pgzip; the
+same bytes for any thread count; the command's and the library's surface for it; and the
+parallel decoding of indexed members. Its one-stream layout (the default) is tested in
+tests/test_layouts.py."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ DATA = text_bytes(150 * K + 13) + random_bytes(40 * K) + bytes(50 * K)
 
 
 def wpigz_cmd(*args: str, data: bytes = b"", timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", *args], input=data,
+    return subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members", *args], input=data,
                           capture_output=True, timeout=timeout)
 
 
@@ -65,7 +67,7 @@ def test_one_member_per_block_each_with_its_size(size):
 
 @pytest.mark.parametrize("level", [*range(10), 11])
 def test_every_reader_reads_it_and_threads_do_not_change_it(level):
-    outputs = [wpigz.compress(DATA, level, mtime=0, threads=t, engine="libdeflate") for t in (1, 2, 3)]
+    outputs = [wpigz.compress(DATA, level, mtime=0, threads=t, engine="libdeflate", members=True) for t in (1, 2, 3)]
     assert outputs[0] == outputs[1] == outputs[2]
     blob = outputs[0]
     assert gzip.decompress(blob) == DATA
@@ -78,7 +80,8 @@ def test_pgzip_reads_it_in_parallel_and_gzip_reads_pgzip_like_files(tmp_path):
     import pgzip
     path = tmp_path / "x.txt"
     path.write_bytes(text_bytes(3 * 1024 * K))     # three 1 MiB members at the default block size
-    proc = subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "-k", "-C", "c", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members", "-k", "-C", "c",
+                           str(path)],
                           capture_output=True, timeout=120)
     assert (proc.returncode, proc.stderr) == (0, b"")
     blob = (tmp_path / "x.txt.gz").read_bytes()
@@ -103,12 +106,12 @@ def test_header_fields_and_xfl():
 
 
 @pytest.mark.parametrize("args, message", [
-    (("-z",), "wpigz: --engine libdeflate writes gzip members, not one stream: -z needs --engine zlib or zlib-ng\n"),
-    (("-K",), "wpigz: --engine libdeflate writes gzip members, not one stream: -K needs --engine zlib or zlib-ng\n"),
+    (("-z",), "wpigz: --members writes gzip members: not with -z\n"),
+    (("-K",), "wpigz: --members writes gzip members: not with -K\n"),
     (("-H",), "wpigz: --engine libdeflate has no -H or -U (zlib strategies)\n"),
     (("-U",), "wpigz: --engine libdeflate has no -H or -U (zlib strategies)\n"),
 ])
-def test_one_stream_options_are_refused(args, message):
+def test_what_members_or_libdeflate_cannot_write_is_refused(args, message):
     proc = wpigz_cmd(*args, data=b"x")
     assert (proc.returncode, proc.stdout) == (1, b"")
     assert proc.stderr.decode() == message + "wpigz: Try 'wpigz --help' for more information.\n"
@@ -141,7 +144,8 @@ def test_version_names_libdeflate():
 def test_list_totals_every_member(tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes(DATA)
-    subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "-b", "32", str(path)], check=True,
+    subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members", "-b", "32", str(path)],
+                   check=True,
                    timeout=120)
     blob = (tmp_path / "t.txt.gz").read_bytes()
     bodies = sum(h.size - h.length - 8 for h, _ in split_members(blob))
@@ -153,7 +157,7 @@ def test_list_totals_every_member(tmp_path):
 
 
 def test_library_file_objects(tmp_path):
-    with wpigz.open(tmp_path / "l.gz", "wb", engine="libdeflate", threads=2, blocksize=BLOCK) as f:
+    with wpigz.open(tmp_path / "l.gz", "wb", engine="libdeflate", threads=2, blocksize=BLOCK, members=True) as f:
         for i in range(0, len(DATA), 10_000):
             f.write(DATA[i:i + 10_000])
     blob = (tmp_path / "l.gz").read_bytes()
@@ -169,7 +173,7 @@ def test_library_file_objects(tmp_path):
 
 
 def test_default_block_size_is_the_engines():
-    blob = wpigz.compress(text_bytes(2 * 1024 * K + 1), engine="libdeflate", threads=2)
+    blob = wpigz.compress(text_bytes(2 * 1024 * K + 1), engine="libdeflate", threads=2, members=True)
     assert [len(m) for _, m in split_members(blob)][2] < 100        # 1 MiB, 1 MiB, then 1 byte
 
 
@@ -190,7 +194,8 @@ _INDEXED: bytes | None = None
 def indexed_blob() -> bytes:
     global _INDEXED
     if _INDEXED is None:
-        _INDEXED = subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "-b", "32", "-C", "c"],
+        _INDEXED = subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members", "-b", "32",
+                                   "-C", "c"],
                                   input=DATA, capture_output=True, check=True, timeout=120).stdout
     return _INDEXED
 
@@ -385,7 +390,7 @@ def test_memory_stays_flat_compressing_and_decoding_in_parallel(tmp_path):
         "while size:\n"
         "    piece = block[:size]; sys.stdout.buffer.write(piece); size -= len(piece)\n")
     source = subprocess.Popen([sys.executable, "-c", generator], stdout=subprocess.PIPE)
-    compressor = subprocess.Popen(peak_rss_measured([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "-1",
+    compressor = subprocess.Popen(peak_rss_measured([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members", "-1",
                                                      "-p", "2"], tmp_path / "rss-compress"),
                                   stdin=source.stdout, stdout=subprocess.PIPE)
     tester = subprocess.Popen(peak_rss_measured([sys.executable, "-m", "wpigz", "-t", "-p", "2"], tmp_path / "rss-test"),

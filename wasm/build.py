@@ -89,11 +89,11 @@ ZLIB_NG_CPU = "-mcpu=generic+atomics+bulk_memory+simd128"
 # SIMD128 functions join its build-time choice as one more architecture, and wasm32, whose
 # 64-bit integer operations are native, gets the 64-bit word CRC-32 code (braid and chorba)
 # that zlib-ng otherwise gives only to 64-bit CPUs
-ZLIB_NG_EDITS = {
-    "arch_functions.h": ("#if defined(X86_FEATURES)",
-                         '#if defined(WPIGZ_SIMD128)\n#  include "simd_zlib_ng.h"\n#elif defined(X86_FEATURES)'),
-    "crc32_braid_p.h": ("#if defined(__x86_64__)", "#if defined(__wasm__) || defined(__x86_64__)"),
-}
+ZLIB_NG_EDITS = [
+    ("arch_functions.h", "#if defined(X86_FEATURES)",
+     '#if defined(WPIGZ_SIMD128)\n#  include "simd_zlib_ng.h"\n#elif defined(X86_FEATURES)'),
+    ("crc32_braid_p.h", "#if defined(__x86_64__)", "#if defined(__wasm__) || defined(__x86_64__)"),
+]
 ZLIB_NG_SIMD_SOURCES = ["simd_zlib_ng.c"]
 ZLIB_NG_SIMD_HEADERS = ["simd_zlib_ng.h"]
 
@@ -133,12 +133,55 @@ LIBDEFLATE_DEFINES = [
 # level 6, -15% at level 1); 64-bit machine words (below) -3% at 6, -6% at 1; together -19%
 # and -21%. -O3 built the same module as -O2. Newer libdeflate (1.25) gave the same counts.
 LIBDEFLATE_CPU = "-mcpu=generic+atomics+bulk_memory+simd128"
-# one edit at build time: libdeflate's word type is size_t, 32 bits on wasm32, but wasm's 64-bit
-# integer operations are native, so its bit buffers, match extension and match copies get 64-bit
-# words, as on 64-bit CPUs (the code supports both sizes)
-LIBDEFLATE_EDITS = {
-    "common_defs.h": ("typedef size_t machine_word_t;", "typedef u64 machine_word_t;"),
-}
+# Edits at build time (the tarball itself stays pinned). First: libdeflate's word type is size_t,
+# 32 bits on wasm32, but wasm's 64-bit integer operations are native, so its bit buffers, match
+# extension and match copies get 64-bit words, as on 64-bit CPUs (the code supports both sizes).
+# Then pigz's one-stream layout, which libdeflate cannot write as released: a block primed with
+# the input before it, and a non-final ending. libdeflate_block.c (wpigz_deflate_block) is
+# included at the end of deflate_compress.c to see its internals; it sets two new fields of the
+# compressor for one call: wpigz_dict, the bytes before `in` that each matchfinder (ht for level
+# 1, hash chains for 2-9, binary trees for 10-12) inserts as history without emitting them, and
+# wpigz_nonfinal, which clears the BFINAL bit of every block. libdeflate_alloc_compressor zeroes
+# both, so libdeflate_deflate_compress (the members layout) is libdeflate's own path, unchanged
+# (tests/test_libdeflate.py compares it with the system's libdeflate).
+_LD_PRIME = "\tif (c->wpigz_dict) {\t/* wpigz: the dictionary before the block, hashed, not emitted */\n"
+LIBDEFLATE_EDITS = [
+    ("common_defs.h", "typedef size_t machine_word_t;", "typedef u64 machine_word_t;"),
+    ("lib/deflate_compress.c", "\tsize_t max_passthrough_size;\n",
+     "\tsize_t max_passthrough_size;\n\tsize_t wpigz_dict;\t\t/* wpigz: priming bytes before in */\n"
+     "\tbool wpigz_nonfinal;\t/* wpigz: no block is final */\n"),
+    ("lib/deflate_compress.c", "\tc->max_passthrough_size = 55 - (compression_level * 4);\n",
+     "\tc->max_passthrough_size = 55 - (compression_level * 4);\n\tc->wpigz_dict = 0;\n"
+     "\tc->wpigz_nonfinal = false;\n"),
+    ("lib/deflate_compress.c", "\tht_matchfinder_init(&c->p.f.ht_mf);\n",
+     "\tht_matchfinder_init(&c->p.f.ht_mf);\n" + _LD_PRIME +
+     "\t\tht_matchfinder_skip_bytes(&c->p.f.ht_mf, &in_cur_base, in_next, in_end, c->wpigz_dict, &next_hash);\n"
+     "\t\tin_next += c->wpigz_dict;\n\t}\n"),
+    ("lib/deflate_compress.c", "\thc_matchfinder_init(&c->p.g.hc_mf);\n",     # greedy and lazy
+     "\thc_matchfinder_init(&c->p.g.hc_mf);\n" + _LD_PRIME +
+     "\t\thc_matchfinder_skip_bytes(&c->p.g.hc_mf, &in_cur_base, in_next, in_end, c->wpigz_dict, next_hashes);\n"
+     "\t\tin_next += c->wpigz_dict;\n\t}\n"),
+    # binary trees insert one byte at a time; a dictionary of at most 32 KiB ends before the
+    # first slide of the window (in_next_slide), so none is needed here
+    ("lib/deflate_compress.c", "\tbt_matchfinder_init(&c->p.n.bt_mf);\n",
+     "\tbt_matchfinder_init(&c->p.n.bt_mf);\n" + _LD_PRIME +
+     "\t\tfor (; in_next < in + c->wpigz_dict; in_next++) {\n"
+     "\t\t\tadjust_max_and_nice_len(&max_len, &nice_len, in_end - in_next);\n"
+     "\t\t\tif (max_len >= BT_MATCHFINDER_REQUIRED_NBYTES)\n"
+     "\t\t\t\tbt_matchfinder_skip_byte(&c->p.n.bt_mf, in_cur_base, in_next - in_cur_base, nice_len,\n"
+     "\t\t\t\t\t\t\t c->max_search_depth, next_hashes);\n"
+     "\t\t}\n\t\tin_block_begin = in_next;\n\t}\n"),
+    # the near-optimal parser starts the first block from default costs, later ones from the
+    # block before: the first block is the first after the dictionary (a job's output must not
+    # depend on what the worker compressed before)
+    ("lib/deflate_compress.c", "bool is_first = (in_block_begin == in);",
+     "bool is_first = (in_block_begin == in + c->wpigz_dict);"),
+    ("lib/deflate_compress.c", "\tASSERT(block_length <= MAX_BLOCK_LENGTH);\n",
+     "\tASSERT(block_length <= MAX_BLOCK_LENGTH);\n\tis_final_block = is_final_block && !c->wpigz_nonfinal;\n"),
+    ("lib/deflate_compress.c", "LIBDEFLATEEXPORT void LIBDEFLATEAPI\nlibdeflate_free_compressor",
+     '#include "libdeflate_block.c"\t/* wpigz */\n\nLIBDEFLATEEXPORT void LIBDEFLATEAPI\nlibdeflate_free_compressor'),
+]
+LIBDEFLATE_INCLUDED = ["libdeflate_block.c"]    # beside deflate_compress.c, which includes it
 
 # 65535 pages: the largest maximum wasm-ld accepts for a 32-bit memory. The host may
 # create the shared memory with a smaller maximum.
@@ -317,6 +360,8 @@ def build_libdeflate(tarball: Path, zlib_tarball: Path, output: Path) -> None:
         zlib_dir = extract(zlib_tarball, src / "zlib-src")
         apply_edits(src, LIBDEFLATE_EDITS, LIBDEFLATE_TARBALL)
         copy_glue(src, LIBDEFLATE_COMPRESSOR)
+        for name in LIBDEFLATE_INCLUDED:
+            shutil.copy(HERE / name, src / "lib" / name)
         zlib_files = [str((zlib_dir / name).relative_to(src)) for name in ZLIB_SOURCES]
         cflags = [LIBDEFLATE_CPU if flag.startswith("-mcpu=") else flag for flag in CFLAGS]
         link_module(zig, src, [*cflags, *LIBDEFLATE_DEFINES, "-I.", f"-I{zlib_dir.relative_to(src)}", *LDFLAGS,
@@ -346,14 +391,15 @@ def link_module(zig: list[str], tree: Path, args: list[str], output: Path) -> No
     shutil.copyfile(tree / "out.wasm", output)
 
 
-def apply_edits(src: Path, edits: dict[str, tuple[str, str]], origin: str) -> None:
-    """One-line edits of a pinned library's extracted sources: each hook must be found, so a
-    changed source fails the build instead of silently building without the edit."""
-    for name, (hook, replacement) in edits.items():
+def apply_edits(src: Path, edits: list[tuple[str, str, str]], origin: str) -> None:
+    """Small edits (file, hook, replacement) of a pinned library's extracted sources: every
+    occurrence of the hook is replaced, and each hook must be found, so a changed source fails
+    the build instead of silently building without the edit."""
+    for name, hook, replacement in edits:
         text = (src / name).read_text()
         if hook not in text:
             sys.exit(f"build.py: {origin}: {name} has no '{hook}' to edit")
-        (src / name).write_text(text.replace(hook, replacement, 1))
+        (src / name).write_text(text.replace(hook, replacement))
 
 
 def copy_glue(src: Path, compressor: str) -> None:

@@ -1,11 +1,19 @@
-/* deflate_libdeflate.c -- the libdeflate compressor: one job is one whole gzip member's body.
+/* deflate_libdeflate.c -- the libdeflate compressor: a job is one block of pigz's single
+   stream, or one whole gzip member's body.
 
-   The compressor seam of engine.h for the libdeflate (1.14) module. libdeflate compresses a
-   whole buffer at once and always ends with a final block; it has no preset dictionary. So
-   this engine does not write pigz's single stream: each job is compressed on its own into a
-   complete raw deflate stream, which the host frames as one gzip member (a header with the
-   member's size in an `IG` subfield, the body, the member's CRC-32 and ISIZE; see
-   wpigz/members.py). Jobs share nothing, so the output is the same for any thread count.
+   The compressor seam of engine.h for the libdeflate (1.14) module. As released, libdeflate
+   compresses a whole buffer into a complete raw deflate stream (a final block at its end) and
+   has no preset dictionary. wasm/build.py adds both at build time (libdeflate_block.c,
+   wpigz_deflate_block), so a job is compressed as pigz compresses a block: primed with the
+   s->hist bytes of input before it (not with -i), and ended, unless it is the last, with an
+   empty stored block instead of a final block, on a byte boundary. The jobs' outputs then
+   concatenate into ONE deflate stream, which the host frames as one gzip, zlib or zip entry.
+   A job that is last and has no history (the whole input, -i's last block, and every job of
+   the members layout, where the host marks each job last and independent) goes through
+   libdeflate_deflate_compress itself: libdeflate's own bytes, one complete stream, which the
+   host frames as one gzip member (a header with the member's size in an `IG` subfield; see
+   wpigz/members.py). A job's output depends on its input and history alone, so the output is
+   the same for any thread count.
 
    The same workers also decode (JOB_DECODE): a job then holds one gzip member's deflate body,
    whose ISIZE the host passes in rsync_h, and the worker inflates it with libdeflate into the
@@ -23,6 +31,10 @@
 #include "engine.h"
 #include "libdeflate.h"
 #include "zlib.h"
+
+/* libdeflate_block.c, compiled inside libdeflate's deflate_compress.c */
+size_t wpigz_deflate_block(struct libdeflate_compressor *c, const unsigned char *in, size_t dict_nbytes,
+                           size_t in_nbytes, unsigned char *out, size_t out_nbytes_avail, _Bool final);
 
 /* ---- libdeflate's allocations, from the allocating worker's arena ---- */
 
@@ -101,12 +113,18 @@ void compressor_job(struct ctl *c, struct worker *w, void *state, struct slot *s
         decode_job(c, st, s);
         return;
     }
-    /* a whole member body: no dictionary, no carry, always a final block; -R and the
-       check kind do not apply (the host refuses them for this engine) */
-    n = st->compressor == NULL ? 0
-        : libdeflate_deflate_compress(st->compressor, data, (size_t)s->len, s->out, (size_t)c->out_size);
+    /* -R does not apply (the host refuses it for this engine) */
+    size_t hist = c->independent ? 0 : (size_t)s->hist;
+    int last = (s->flags & JOB_LAST) != 0;
+    if (st->compressor == NULL)
+        n = 0;
+    else if (hist == 0 && last)
+        n = libdeflate_deflate_compress(st->compressor, data, (size_t)s->len, s->out, (size_t)c->out_size);
+    else
+        n = wpigz_deflate_block(st->compressor, data, hist, (size_t)s->len, s->out, (size_t)c->out_size, last);
     s->out_len = (int32_t)n;
-    s->check = (uint32_t)libdeflate_crc32(0, data, (size_t)s->len);
+    s->check = c->check_kind == CHECK_ADLER32 ? (uint32_t)libdeflate_adler32(1, data, (size_t)s->len)
+                                              : (uint32_t)libdeflate_crc32(0, data, (size_t)s->len);
     s->status = n == 0 ? STATUS_NO_ROOM : STATUS_OK;
 }
 

@@ -35,7 +35,7 @@ from typing import IO, Any, Generator
 
 from . import framing
 from .decoding import CorruptInput, Decoded, Unrecognized, decode
-from .engines import DEFAULT_ENGINE, compressor_for, engine_info
+from .engines import DEFAULT_ENGINE, compressor_for, engine_info, engines_for, layout_of
 from .pipeline import DeflateOptions, DeflateStream, ZopfliTuning, default_threads
 from .wasm_host import DECODER_ENGINE, Runtime
 
@@ -88,21 +88,30 @@ def _write_settings(compresslevel: Any, mtime: Any, threads: Any, blocksize: Any
 
 
 def _bgzf_engine(engine: str, blocksize: int | None) -> str:
-    """The engine that writes bgzf=True (the command's --bgzf refuses the same): BGZF's members
-    need the members layout (libdeflate, also when engine is left at its default) and have
-    their own size, so a blocksize makes no sense. ValueError otherwise."""
+    """The engine that writes bgzf=True (the command's --bgzf refuses the same): one that can
+    write the bgzf layout (libdeflate, also when engine is left at its default); BGZF's members
+    have their own size, so a blocksize makes no sense. ValueError otherwise."""
     if blocksize is not None:
         raise ValueError("bgzf=True writes BGZF's own 64 KiB members: no blocksize")
-    if engine == DEFAULT_ENGINE:
-        engine = "libdeflate"
-    if engine_info(engine).layout != "members":
-        raise ValueError(f"bgzf=True needs engine='libdeflate', not {engine!r}")
+    able = engines_for("bgzf")
+    if engine == DEFAULT_ENGINE and engine not in able:
+        engine = able[0]
+    if "bgzf" not in engine_info(engine).layouts:      # ValueError for an unknown engine first
+        raise ValueError(f"bgzf=True needs engine={' or '.join(map(repr, able))}, not {engine!r}")
     return engine
+
+
+def _layout(engine: str, members: bool, bgzf: bool) -> str:
+    """The layout asked for (engines.layout_of), checked against what engine can write."""
+    layout = layout_of(members=bool(members), bgzf=bool(bgzf))
+    if layout not in engine_info(engine).layouts:
+        raise ValueError(f"engine {engine!r} cannot write the {layout} layout")
+    return layout
 
 
 def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: int | None = None,
          blocksize: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None,
-         bgzf: bool = False, encoding: str | None = None, errors: str | None = None,
+         bgzf: bool = False, members: bool = False, encoding: str | None = None, errors: str | None = None,
          newline: str | None = None) -> GzipFile | io.TextIOWrapper:
     """Open a gzip-compressed file in binary or text mode, like ``gzip.open``.
 
@@ -112,7 +121,9 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     decoding indexed members (None: the CPU count), and
     blocksize the block size in bytes (pigz's -b, 32 KiB to 512 MiB; None: the engine's default,
     128 KiB for zlib); engine is "zlib" (pigz's exact bytes), "zlib-ng" (faster, slightly
-    different bytes) or "libdeflate" (faster still, one indexed gzip member per block).
+    different bytes) or "libdeflate" (faster and smaller still). Every engine writes pigz's
+    layout, one deflate stream, unless members=True: one gzip member per block, each stating
+    its size (an IG subfield), for parallel decoding and splitting (``wpigz --members``).
     bgzf=True writes htslib's BGZF, as ``wpigz --bgzf`` (libdeflate's members of at most 64 KiB,
     no name or time stored; not with a blocksize or another engine).
     compresslevel 11 is pigz's -11, zopfli, with zlib and zlib-ng (zopfli=ZopfliTuning(...)
@@ -133,10 +144,10 @@ def open(filename: Any, mode: str = "rb", compresslevel: int = 6, *, threads: in
     gz_mode = mode.replace("t", "")
     if isinstance(filename, (str, bytes, os.PathLike)):
         binary_file = GzipFile(filename, gz_mode, compresslevel, threads=threads, blocksize=blocksize,
-                               engine=engine, zopfli=zopfli, bgzf=bgzf)
+                               engine=engine, zopfli=zopfli, bgzf=bgzf, members=members)
     elif hasattr(filename, "read") or hasattr(filename, "write"):
         binary_file = GzipFile(None, gz_mode, compresslevel, filename, threads=threads, blocksize=blocksize,
-                               engine=engine, zopfli=zopfli, bgzf=bgzf)
+                               engine=engine, zopfli=zopfli, bgzf=bgzf, members=members)
     else:
         raise TypeError("filename must be a str or bytes object, or a file")
     if "t" in mode:
@@ -255,8 +266,8 @@ class GzipFile(io.BufferedIOBase):
     close(). mode defaults to fileobj's mode, else "rb". compresslevel is 0-9 (-1 means 6) or
     11 (zopfli, tuned by zopfli=ZopfliTuning(...)).
     mtime is stored in the header when writing (None: now; not with bgzf=True); when reading,
-    the attribute holds the last member's stored time. threads, blocksize, engine and bgzf set
-    the engine (see ``wpigz.open``); reading, threads bounds the workers decoding indexed members.
+    the attribute holds the last member's stored time. threads, blocksize, engine, bgzf and
+    members set the engine and the layout (see ``wpigz.open``); reading, threads bounds the workers decoding indexed members.
     """
 
     myfileobj: IO[bytes] | None = None
@@ -265,7 +276,7 @@ class GzipFile(io.BufferedIOBase):
     def __init__(self, filename: Any = None, mode: str | None = None, compresslevel: int = 6,
                  fileobj: IO[bytes] | None = None, mtime: float | None = None, *,
                  threads: int | None = None, blocksize: int | None = None, engine: str = "zlib",
-                 zopfli: ZopfliTuning | None = None, bgzf: bool = False) -> None:
+                 zopfli: ZopfliTuning | None = None, bgzf: bool = False, members: bool = False) -> None:
         if mode and ("t" in mode or "U" in mode):
             raise ValueError(f"Invalid mode: {mode!r}")
         if mode and "b" not in mode:
@@ -275,6 +286,7 @@ class GzipFile(io.BufferedIOBase):
         if self._bgzf:
             engine, blocksize = _bgzf_engine(engine, blocksize), framing.BGZF_BLOCK
         compressor = compressor_for(engine, level)     # ValueError for an unknown engine
+        self._layout = _layout(engine, members, bgzf)
         if blocksize is None:
             blocksize = compressor.blocksize
         _check_integer(threads)         # reading uses it too; writing checks it again (_write_settings)
@@ -325,6 +337,7 @@ class GzipFile(io.BufferedIOBase):
             raise ValueError(f"Invalid mode: {mode!r}")
         self.fileobj = fileobj
         if self.mode == WRITE:
+            self._options = DeflateOptions(**{**vars(self._options), "layout": self._layout})
             self._write_header()
             self._stream = DeflateStream(fileobj, self._options, runtime=self._runtime,
                                          framer=self._framing.job)
@@ -372,7 +385,7 @@ class GzipFile(io.BufferedIOBase):
         if mtime is None:
             mtime = time.time()
         # BGZF stores neither name nor time (bgzip's header; gzip_framing leaves them out)
-        self._framing = framing.gzip_framing("bgzf" if self._bgzf else self._runtime.info.layout,
+        self._framing = framing.gzip_framing(self._layout,
                                              level=self._level, mtime=int(mtime), name=stored)
         self._file().write(self._framing.header)
 
@@ -521,18 +534,20 @@ class GzipFile(io.BufferedIOBase):
 
 def compress(data: Any, compresslevel: int = 6, *, mtime: float | None = None,
              threads: int | None = None, engine: str = "zlib", zopfli: ZopfliTuning | None = None,
-             bgzf: bool = False) -> bytes:
-    """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now), or into
-    the libdeflate engine's members, or with bgzf=True into BGZF (as ``wpigz --bgzf``). A bad
-    level raises zlib.error (LevelError), as gzip.compress does."""
+             bgzf: bool = False, members: bool = False) -> bytes:
+    """Compress data into one gzip member, like ``gzip.compress`` (mtime None: now), or with
+    members=True into one indexed member per block (as ``wpigz --members``), or with bgzf=True
+    into BGZF (as ``wpigz --bgzf``). A bad level raises zlib.error (LevelError), as
+    gzip.compress does."""
     if bgzf:
         engine = _bgzf_engine(engine, None)
+    _layout(engine, members, bgzf)
     _write_settings(compresslevel, mtime, threads, 128 * 1024, "Bad compression level", zopfli,
                     engine_info(engine).levels)
     memoryview(data)                                # TypeError for what is not bytes-like, first
     buffer = io.BytesIO()
     with GzipFile(fileobj=buffer, mode="wb", compresslevel=compresslevel, mtime=mtime, threads=threads,
-                  engine=engine, zopfli=zopfli, bgzf=bgzf) as f:
+                  engine=engine, zopfli=zopfli, bgzf=bgzf, members=members) as f:
         f.write(data)
     return buffer.getvalue()
 

@@ -93,7 +93,7 @@ def compress_stream(settings: Settings, runtime: Runtime, source: BinaryIO, sink
                                        compressed=body.compressed, header_length=len(header),
                                        comment=settings.comment))
         return
-    frame = framing.gzip_framing("bgzf" if settings.bgzf else runtime.info.layout, level=settings.level, mtime=mtime, name=name,
+    frame = framing.gzip_framing(options.layout, level=settings.level, mtime=mtime, name=name,
                                  comment=settings.comment)
     sink.write(frame.header)
     body = compress_body(source, sink, options, runtime=runtime, on_block=on_block, framer=frame.job)

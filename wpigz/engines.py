@@ -11,14 +11,23 @@ pigz's ``-11`` is a level, not an engine: an engine may hand a level to a module
 (``level_modules``), as zlib and zlib-ng hand level 11 to pigz's zopfli (``MODULES``, which
 nobody picks with ``--engine``). ``compressor_for`` is that one rule.
 
-Layouts:
-* ``"stream"``: pigz's layout. One deflate stream; each block is primed with the 32 KiB of
-  input before it and ends on a byte boundary, so the blocks simply concatenate.
-* ``"members"``: each block is compressed alone into one complete gzip member whose header
-  records the member's size in an ``IG`` subfield (pgzip's convention; see wpigz/members.py).
-  The first member carries the name, time and comment. Readers that know the subfield find
-  every member without decoding and decode them in parallel; every gzip reader decodes them
-  one after another. One stream formats (-z, -K) and zlib's strategies (-H, -U) do not exist.
+Layouts (how the jobs become a file) are a choice of their own, apart from the engine; the
+engine's row says which it can write (``layouts``) and ``layout_of`` is the one rule that picks
+one for the command, the library, the page and wpigz.dask:
+* ``"stream"`` (the default, every engine): pigz's layout. One deflate stream in one gzip
+  member (or zlib stream, or zip entry); each block is primed with the 32 KiB of input before it
+  (not with -i) and ends on a byte boundary, so the blocks simply concatenate. Every gzip
+  reader reads all of it, also those that stop after the first member (browsers'
+  DecompressionStream, Python's zlib.decompress(data, 31)).
+* ``"members"`` (--members, members=True): each block is compressed alone into one complete
+  gzip member whose header records the member's size in an ``IG`` subfield (pgzip's
+  convention; see wpigz/members.py). The first member carries the name, time and comment.
+  Readers that know the subfield find every member without decoding and decode them in
+  parallel, or split the file (wpigz.dask); every multi-member gzip reader decodes them one
+  after another. gzip only: no -z or -K.
+* ``"bgzf"`` (--bgzf): members of at most 64 KiB framed as htslib's BGZF.
+A layout other than "stream" asks the module for whole jobs (``whole_jobs``): every job
+independent (no history) and last (a complete deflate stream of its own).
 """
 
 from __future__ import annotations
@@ -26,13 +35,19 @@ from __future__ import annotations
 from ._record import dataclass               # dataclasses itself costs start-up time
 
 DEFAULT_ENGINE = "zlib"
+LAYOUTS = ("stream", "members", "bgzf")
+# One stream by default, for every engine: many readers stop after the first gzip member without
+# a word (Chromium's DecompressionStream, HTTP Content-Encoding in browsers, Python's
+# zlib.decompress(data, 31); tests/test_layouts.py), and libdeflate's one stream is no larger
+# and about as fast as its members (bench/LAYOUTS.md, docs/engines.md).
+DEFAULT_LAYOUT = "stream"
 
 
 @dataclass(frozen=True)
 class EngineInfo:
     name: str                   # as given to --engine and engine=
     module: str                 # the .wasm file inside the package
-    layout: str                 # "stream" or "members" (see above)
+    layouts: tuple[str, ...]    # the LAYOUTS it can write (see above)
     levels: tuple[int, ...]     # the compression levels it accepts
     blocksize: int              # default block size in bytes (when -b / blocksize= is not given)
     library: str                # the library it compresses with, as -V names it
@@ -41,17 +56,19 @@ class EngineInfo:
     library_levels: tuple[int, ...] = tuple(range(13))   # the library's level for each of wpigz's
     level_modules: tuple[tuple[int, str], ...] = ()     # (level, MODULES row compressing it)
     arena_per_block: int = 0    # worker memory in block sizes, when it grows with them (build.py)
+    strategies: bool = True     # zlib's -H and -U exist
+    decodes_members: bool = False   # its module decodes indexed members in parallel (JOB_DECODE)
 
 
 ENGINES: dict[str, EngineInfo] = {
     "zlib": EngineInfo(
-        name="zlib", module="zlib.wasm", layout="stream", levels=(*range(10), 11),
+        name="zlib", module="zlib.wasm", layouts=("stream", "members"), levels=(*range(10), 11),
         level_modules=((11, "zopfli"),),     # pigz's -11
         blocksize=128 * 1024,   # pigz's default: the bytes must be pigz's
         library="zlib", credit="Jean-loup Gailly and Mark Adler",
         summary="zlib 1.2.13 (default: pigz's exact bytes)"),
     "zlib-ng": EngineInfo(
-        name="zlib-ng", module="zlib-ng.wasm", layout="stream", levels=(*range(10), 11),
+        name="zlib-ng", module="zlib-ng.wasm", layouts=("stream", "members"), levels=(*range(10), 11),
         level_modules=((11, "zopfli"),),
         # Each block is primed with the 32 KiB before it (hashed again: a quarter more work on a
         # 128 KiB block) and starts from a reset stream. Engine alone, 8 MB of text and of
@@ -74,7 +91,7 @@ ENGINES: dict[str, EngineInfo] = {
         #   binaries (28.55% against 27.99%): no wpigz level uses it.
         library_levels=(0, 2, 2, 3, 4, 5, 5, 6, 7, 9)),
     "libdeflate": EngineInfo(
-        name="libdeflate", module="libdeflate.wasm", layout="members",
+        name="libdeflate", module="libdeflate.wasm", layouts=LAYOUTS,
         levels=(*range(10), 11),    # 1-9 are libdeflate's 1-9, 11 its strongest level, 12
         # bench/LIBDEFLATE.md's block-size sweep (-6, 40 MB of text, 2 threads): output 32.95% of
         # the input at 128 KiB, 32.62% at 256, 32.46% at 512, 32.38% at 1 MiB, 32.34% at 2 MiB,
@@ -82,14 +99,15 @@ ENGINES: dict[str, EngineInfo] = {
         # the noise of the (heavily loaded) machine. 1 MiB: most of the gain, little memory.
         blocksize=1024 * 1024,
         library="libdeflate", credit="Eric Biggers",
-        summary="libdeflate 1.14 (fastest and smallest; one indexed gzip member per block)"),
+        summary="libdeflate 1.14 (fastest and smallest; -11 is its level 12)",
+        strategies=False, decodes_members=True),
 }
 
 
 # Modules that compress a level on an engine's behalf (see level_modules); not engines of their own.
 MODULES: dict[str, EngineInfo] = {
     "zopfli": EngineInfo(
-        name="zopfli", module="zopfli.wasm", layout="stream", levels=(11,),
+        name="zopfli", module="zopfli.wasm", layouts=("stream", "members"), levels=(11,),
         blocksize=128 * 1024,   # pigz's default: the bytes must be pigz's
         library="zopfli", credit="Lode Vandevenne and Jyrki Alakuijala (Google)",
         summary="zopfli as bundled with pigz (level 11: pigz's exact bytes)",
@@ -116,3 +134,24 @@ def engine_info(name: str) -> EngineInfo:
         return ENGINES[name]
     except KeyError:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}") from None
+
+
+def layout_of(*, members: bool = False, bgzf: bool = False) -> str:
+    """The layout asked for: --members / members=True, --bgzf / bgzf=True, else the default.
+    ValueError when both are asked."""
+    if members and bgzf:
+        raise ValueError("members and bgzf are two layouts: choose one")
+    return "bgzf" if bgzf else "members" if members else DEFAULT_LAYOUT
+
+
+def engines_for(layout: str) -> list[str]:
+    """The engines that can write layout, for messages and for picking one (bgzf)."""
+    return [name for name, info in ENGINES.items() if layout in info.layouts]
+
+
+def whole_jobs(layout: str) -> bool:
+    """Whether the module is asked for whole jobs: each independent and ending its own
+    deflate stream (every layout but pigz's single stream)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    return layout != "stream"

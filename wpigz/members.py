@@ -179,7 +179,7 @@ _local = threading.local()
 
 def _runtime(given: Runtime) -> Runtime:
     """A libdeflate Runtime for this thread: the one given when it is one, else one made once."""
-    if given.info.layout == "members":
+    if given.info.decodes_members:
         return given
     runtime = getattr(_local, "runtime", None)
     if runtime is None:

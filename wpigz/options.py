@@ -16,7 +16,7 @@ from __future__ import annotations
 from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import Any, Iterator
 
-from .engines import ENGINES, compressor_for
+from .engines import ENGINES, compressor_for, engines_for, layout_of
 from .framing import BGZF_BLOCK
 from .pipeline import Z_DEFAULT_STRATEGY, Z_HUFFMAN_ONLY, Z_RLE, DeflateOptions, ZopfliTuning, default_threads
 
@@ -99,8 +99,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("z", ("zlib",), None, "Write zlib format (.zz) instead of gzip"),
     Option(None, ("engine",), "NAME", "Deflate engine in wasm: zlib (default: pigz's exact bytes), "
                                       "zlib-ng (faster, slightly different bytes) or libdeflate (fastest "
-                                      "and smallest: one indexed gzip member per block, 1 MiB blocks, "
-                                      "-11 is its level 12; no -z, -K, -H, -U)"),
+                                      "and smallest: 1 MiB blocks, -11 is its level 12; no -H, -U)"),
+    Option(None, ("members",), None, "Write one gzip member per block, each stating its size (an IG "
+                                     "subfield), for parallel decoding and splitting, with any engine "
+                                     "(default: one deflate stream, as pigz)"),
     Option(None, ("bgzf",), None, "Write BGZF, htslib's blocked gzip that bgzip, samtools and tabix "
                                   "read (64 KiB members; uses --engine libdeflate; no name, time or comment)"),
     Option(None, ("zstd",), None, "Write zstd (.zst) with the zstandard package's own multithreaded "
@@ -136,6 +138,7 @@ class Settings:
     engine: str = "zlib"                    # a name in engines.ENGINES
     engine_given: bool = False              # --engine was on the command line (not the default)
     bgzf: bool = False                      # --bgzf: gzip members framed as htslib's BGZF
+    members: bool = False                   # --members: one indexed gzip member per block
     suffix: str | None = None               # None: the format's own (.gz, .zz, .zip)
     comment: bytes | None = None
     alias: str = "-"
@@ -159,11 +162,16 @@ class Settings:
             return self.suffix
         return {"gzip": ".gz", "zlib": ".zz", "zip": ".zip", "zstd": ".zst"}[self.form]
 
+    @property
+    def layout(self) -> str:
+        """How the blocks become a file (engines.LAYOUTS); _check_engine has refused both."""
+        return layout_of(members=self.members, bgzf=self.bgzf)
+
     def deflate_options(self) -> DeflateOptions:
         return DeflateOptions(level=self.level, blocksize=self.blocksize or ENGINES[self.engine].blocksize,
                               threads=self.threads,
                               strategy=self.strategy, independent=self.independent,
-                              rsyncable=self.rsyncable, zopfli=self.zopfli,
+                              rsyncable=self.rsyncable, zopfli=self.zopfli, layout=self.layout,
                               check="adler32" if self.form == "zlib" else "crc32")
 
 
@@ -223,6 +231,8 @@ def _apply(settings: Settings, key: str, value: str | None) -> None:
         settings.form = "zstd"
     elif key == "bgzf":
         settings.bgzf = True
+    elif key == "members":
+        settings.members = True
     elif key in ("progress", "no-progress"):
         settings.progress = key == "progress"
     elif key in SIMPLE:
@@ -372,21 +382,22 @@ def _check_engine(settings: Settings) -> None:
     if settings.bgzf:
         if settings.form != "gzip" or settings.blocksize_given is not None or settings.comment is not None:
             raise UsageError("--bgzf writes BGZF only: not with -z, -K, --zstd, -b or -C")
-        if not settings.engine_given:       # BGZF members need the members layout
-            settings.engine = "libdeflate"
-        if ENGINES[settings.engine].layout != "members":
-            raise UsageError(f"--bgzf needs --engine libdeflate, not {settings.engine}")
+        if settings.members:
+            raise UsageError("--bgzf and --members are two layouts: choose one")
+        if not settings.engine_given:       # the engine that writes BGZF
+            settings.engine = engines_for("bgzf")[0]
+        if "bgzf" not in ENGINES[settings.engine].layouts:
+            raise UsageError(f"--bgzf needs --engine {' or '.join(engines_for('bgzf'))}, not {settings.engine}")
         settings.blocksize_given = BGZF_BLOCK
         settings.blocksize = BGZF_BLOCK
     info = ENGINES[settings.engine]
     if settings.level not in info.levels:
         raise UsageError(f"--engine {info.name} has no level {settings.level}")
-    if info.layout == "members" and settings.form != "zstd":
-        if settings.form in ("zlib", "zip"):
-            raise UsageError(f"--engine {info.name} writes gzip members, not one stream: "
-                             f"-{'z' if settings.form == 'zlib' else 'K'} needs --engine zlib or zlib-ng")
-        if settings.strategy != Z_DEFAULT_STRATEGY:
-            raise UsageError(f"--engine {info.name} has no -H or -U (zlib strategies)")
+    if settings.members and settings.form != "gzip":
+        raise UsageError(f"--members writes gzip members: not with "
+                         f"{ {'zlib': '-z', 'zip': '-K', 'zstd': '--zstd'}[settings.form]}")
+    if not info.strategies and settings.strategy != Z_DEFAULT_STRATEGY and settings.form != "zstd":
+        raise UsageError(f"--engine {info.name} has no -H or -U (zlib strategies)")
     if settings.blocksize_given is None:     # the default of the module compressing this level
         settings.blocksize = compressor_for(settings.engine, settings.level).blocksize
 

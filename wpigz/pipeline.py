@@ -30,7 +30,7 @@ import threading
 from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import IO, BinaryIO, Callable
 
-from .engines import DEFAULT_ENGINE, compressor_for
+from .engines import DEFAULT_ENGINE, DEFAULT_LAYOUT, compressor_for, whole_jobs
 from .framing import JobFramer
 from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, Runtime
 
@@ -87,6 +87,7 @@ class DeflateOptions:
     rsyncable: bool = False                 # -R: also end blocks where pigz's rolling hash hits
     check: str = "crc32"                    # "crc32" (gzip, zip) or "adler32" (zlib)
     zopfli: ZopfliTuning = ZopfliTuning()   # level 11's settings
+    layout: str = DEFAULT_LAYOUT            # engines.LAYOUTS: how the jobs become a file
 
     def __post_init__(self) -> None:
         if not (0 <= self.level <= 9 or self.level == 11):
@@ -95,6 +96,7 @@ class DeflateOptions:
             raise ValueError(f"blocksize must be 32 KiB .. 512 MiB, not {self.blocksize}")
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, not {self.threads}")
+        whole_jobs(self.layout)             # ValueError for an unknown layout
         if self.check not in ("crc32", "adler32"):
             raise ValueError(f"check must be 'crc32' or 'adler32', not {self.check!r}")
 
@@ -144,7 +146,9 @@ class DeflateStream:
                  framer: JobFramer | None = None) -> None:
         self.runtime = runtime or thread_runtime(options.level)
         self.sink = sink
-        self.framer = framer        # layout "members": wraps each job's output (framing.py)
+        self.framer = framer        # layouts "members" and "bgzf": wraps each job's output (framing.py)
+        # every layout but the single stream asks for whole jobs: each one independent and last
+        self._whole = whole_jobs(options.layout)
         self.options = options
         self.on_block = on_block
         self._combine = self.runtime.adler32_combine if options.check == "adler32" else self.runtime.crc32_combine
@@ -157,7 +161,7 @@ class DeflateStream:
             threads = min(threads, max(1, -(-size_hint // options.blocksize)))
         self.pool = DeflatePool(self.runtime, threads=threads, blocksize=options.blocksize,
                                 level=options.level, strategy=options.strategy,
-                                independent=options.independent,
+                                independent=options.independent or self._whole,
                                 check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32,
                                 asked_threads=options.threads,
                                 tuning=options.zopfli.values() if options.level == 11 else ())
@@ -219,7 +223,7 @@ class DeflateStream:
             length, last, self._rsync_h = _rsync_job(self.pool, seq, self._pos, n, size, self._rsync_h)
         else:
             length, last = min(n, size), n <= size
-        self.pool.submit(seq, length, last=last, rsync_h=start_h if self.options.rsyncable else None,
+        self.pool.submit(seq, length, last=last or self._whole, rsync_h=start_h if self.options.rsyncable else None,
                          trap=seq == self._trap_job)
         self._lengths[seq % self.pool.nslots] = length
         self._pos += length

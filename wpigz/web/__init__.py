@@ -35,7 +35,7 @@ import webbrowser
 from importlib import resources
 from typing import Sequence
 
-from ..engines import DEFAULT_ENGINE, ENGINES
+from ..engines import DEFAULT_ENGINE, ENGINES, layout_of
 
 # the page's own files (in wpigz/web/static) and their content types
 STATIC = {
@@ -66,7 +66,10 @@ def plain_name(name: str) -> bool:
 def engines_json() -> bytes:
     """The engine table (wpigz/engines.py) for the page: it offers the engines whose layout it
     can run and loads their modules by these names, so engine facts stay in one place."""
-    table = {name: {"module": info.module, "layout": info.layout, "levels": list(info.levels),
+    # "layout": what the page asks for, the command's default (engines.layout_of), when the
+    # engine can write it; "layouts": all it can write
+    table = {name: {"module": info.module, "layouts": list(info.layouts),
+                    "layout": layout_of() if layout_of() in info.layouts else None, "levels": list(info.levels),
                     "blocksize": info.blocksize, "summary": info.summary,
                     "library_levels": list(info.library_levels)}
              for name, info in ENGINES.items()}
