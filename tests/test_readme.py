@@ -145,7 +145,7 @@ def _check_web(body: str, env: dict[str, str], work: Path) -> None:
 
 SHOWN_ONLY = {
     "pip install . && echo 'hello, wasm' | wpigz | gzip -d\n": _check_install_and_run,
-    "apt-get update && apt-get install -y pigz gzip ncompress zstd chromium tabix samtools time && "
+    "apt-get update && apt-get install -y pigz gzip ncompress zstd chromium tabix samtools time libdeflate0 && "
     "pip install -e '.[test,build,dask]' && python -m pytest\n": _check_install_and_test,
     "python -m wpigz.web            # then open http://127.0.0.1:8000/ (or add --open)\n": _check_web,
 }
