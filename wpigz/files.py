@@ -22,7 +22,7 @@ import stat
 import sys
 import tempfile
 from ._record import dataclass               # dataclasses itself costs start-up time
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 STDIN_LABEL = "<stdin>"
 STDOUT_LABEL = "<stdout>"
@@ -50,8 +50,13 @@ class Reporter:
         self.program = program
         self.verbosity = verbosity
         self.status = 0
+        # called before each message: a command with several inputs in flight finishes the
+        # earlier ones first, so that messages come in argument order
+        self.before_message: Callable[[], None] | None = None
 
     def say(self, text: str) -> None:
+        if self.before_message is not None:
+            self.before_message()
         if self.verbosity > 0:
             sys.stderr.write(f"{self.program}: {text}\n")
             sys.stderr.flush()

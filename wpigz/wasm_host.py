@@ -55,6 +55,7 @@ JOB_LAST = 1
 JOB_TRAP = 2
 JOB_RSYNC = 4
 JOB_DECODE = 8               # the libdeflate module only: decode a gzip member's body (members.py)
+JOB_FIRST = 16               # a stream's first job: no history from the job before it in the ring
 LOOKAHEAD = 1                # bytes of room past a block in each input slot
 CHECK_CRC32 = 0
 CHECK_ADLER32 = 1
@@ -349,11 +350,13 @@ class DeflatePool:
         """Slot seq's data area: blocksize bytes plus LOOKAHEAD bytes of room."""
         return self._inputs[seq % self.nslots]
 
-    def submit(self, seq: int, length: int, *, last: bool, rsync_h: int | None = None,
+    def submit(self, seq: int, length: int, *, last: bool, first: bool = False, rsync_h: int | None = None,
                trap: bool = False) -> None:
         """Publish job seq: its first length bytes of input_view(seq). With rsync_h (the -R
-        hash before its first byte), the job is cut into blocks at the hash's hits."""
-        flags = (JOB_LAST if last else 0) | (JOB_TRAP if trap else 0) | (JOB_RSYNC if rsync_h is not None else 0)
+        hash before its first byte), the job is cut into blocks at the hash's hits. A first
+        job starts a new stream: no history from the job before it."""
+        flags = ((JOB_LAST if last else 0) | (JOB_TRAP if trap else 0) | (JOB_RSYNC if rsync_h is not None else 0)
+                 | (JOB_FIRST if first else 0))
         self.runtime.call("wpigz_submit", self._ctl, seq, length, flags, rsync_h or 0)
 
     def submit_decode(self, seq: int, length: int, expected: int) -> None:
@@ -390,13 +393,24 @@ class DeflatePool:
         check = self.runtime.call("wpigz_check", self._ctl, seq) & 0xFFFFFFFF
         return status, self._outputs[seq % self.nslots][:length], check
 
-    def close(self) -> None:
+    def done(self, seq: int) -> bool:
+        """Whether job seq is finished (without waiting)."""
+        return self.runtime.call("wpigz_wait", self._ctl, seq, 0) == 1
+
+    def halt(self) -> None:
+        """Stop the workers and join their threads, keeping the slots (after a failure, the
+        jobs that did finish can still be read). Idempotent."""
         if self._ctl == 0:
             return
         self.runtime.call("wpigz_stop", self._ctl)
         for thread in self._workers:
             thread.join()
         self._workers = []
+
+    def close(self) -> None:
+        if self._ctl == 0:
+            return
+        self.halt()
         self._inputs = self._outputs = []
         self.runtime.call("wpigz_free", self._ctl)
         self._ctl = 0
