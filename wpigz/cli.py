@@ -313,11 +313,11 @@ class Batch:
         self.options = settings.deflate_options()
         self.flight: deque[_Task] = deque()
         sizes = [_regular_size(item) for item in inputs]
-        self.meter = _command_meter(settings, inputs)
         # no more workers than all the inputs have blocks (one small file: one worker thread)
         blocks = None if None in sizes else sum(max(1, -(-(s or 0) // self.options.blocksize)) for s in sizes)
         threads = self.options.threads if blocks is None else min(self.options.threads, blocks)
         self.ring = Ring(self.options, runtime=runtime, threads=threads)
+        self.meter = _command_meter(settings, inputs)
 
     def run(self) -> None:
         queue = deque(enumerate(self.inputs, 1))
@@ -598,7 +598,15 @@ def run(settings: Settings, reporter: Reporter) -> int:
     if not inputs:
         return reporter.status
     runtime = Runtime(engine=compressor_for(settings.engine, settings.level).name)   # -11: zopfli's
-    if settings.form == "zstd":
+    batch = None
+    if settings.form != "zstd":
+        try:
+            batch = Batch(settings, runtime, reporter, inputs)
+        except EngineError:
+            pass        # no ring fits (memory, threads): each input reports why, as it comes
+    if batch is not None:
+        batch.run()
+    else:
         meter = _command_meter(settings, inputs)
         try:
             for index, item in enumerate(inputs, 1):
@@ -606,8 +614,6 @@ def run(settings: Settings, reporter: Reporter) -> int:
         finally:
             if meter is not None:
                 meter.close()
-    else:
-        Batch(settings, runtime, reporter, inputs).run()
     return reporter.status
 
 
