@@ -155,10 +155,11 @@ class Ring:
     """
 
     def __init__(self, options: DeflateOptions, *, runtime: Runtime | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, slots: int | None = None) -> None:
         self.runtime = runtime or thread_runtime(options.level)
         self.options = options
         self.threads = threads or options.threads
+        self.slots = slots          # None: pigz's 2 x threads + 2
         self._trap_job = int(os.environ.get(TRAP_ENV, "-1"))
         self._jobs_before = 0       # jobs published through the pools of earlier restarts
         self._writing = False
@@ -172,7 +173,8 @@ class Ring:
                                 independent=options.independent,
                                 check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32,
                                 asked_threads=options.threads,
-                                tuning=options.zopfli.values() if options.level == 11 else ())
+                                tuning=options.zopfli.values() if options.level == 11 else (),
+                                slots=self.slots)
         self._owners: list[DeflateStream | None] = [None] * self.pool.nslots
         self._lengths = [0] * self.pool.nslots      # input bytes of the job in each slot
         self._last = [False] * self.pool.nslots     # whether it ends its stream
@@ -397,7 +399,9 @@ class DeflateStream:
             write_all(self.sink, memoryview(after))
         else:
             write_all(self.sink, out)
-        self.check = self._combine(self.check, job_check, job_len)
+        # combining with nothing before gives the job's own check: one call into wasm less
+        # per file of a tree of small files
+        self.check = self._combine(self.check, job_check, job_len) if self.length else job_check
         self.length += job_len
         self.compressed += len(out)
         if self.on_block is not None:

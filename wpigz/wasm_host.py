@@ -240,7 +240,7 @@ class Runtime:
         # which also wakes a main thread waiting in wpigz_wait.
         export_call(instance, "wpigz_worker_trapped")(start_arg)
 
-    def ring_for(self, threads: int, blocksize: int) -> tuple[int, int]:
+    def ring_for(self, threads: int, blocksize: int, slots: int | None = None) -> tuple[int, int]:
         """(workers, slots) for a compression run: 2 x threads + 2 slots when they fit in the
         memory's maximum (4 GiB for wasm32), else as many slots as fit (at least 2, so that
         -b 512M works even with -p 1) and no more workers than can have a job at once."""
@@ -248,7 +248,7 @@ class Runtime:
             return -(-n // PAGE) * PAGE
         slot = pages(DICT + blocksize + LOOKAHEAD) + pages(blocksize + (blocksize >> 4) + DICT)
         budget = self.max_bytes - RESERVED_BYTES
-        nslots = 2 * threads + 2
+        nslots = slots or 2 * threads + 2
         while nslots > 2 and nslots * slot + threads * WORKER_BYTES > budget:
             nslots -= 1
             threads = min(threads, nslots - 1)
@@ -302,14 +302,14 @@ class DeflatePool:
 
     def __init__(self, runtime: Runtime, *, threads: int, blocksize: int, level: int,
                  strategy: int, independent: bool, check_kind: int, asked_threads: int | None = None,
-                 tuning: tuple[int, ...] = ()) -> None:
+                 tuning: tuple[int, ...] = (), slots: int | None = None) -> None:
         self.runtime = runtime
         self.blocksize = blocksize
         # 2 x threads jobs in flight, plus the block being read and the one held back until
         # we know whether it is the last: the ring is also what bounds memory. Very large
         # blocks get fewer slots (and workers) so that the ring fits in wasm32's 4 GiB.
         requested = threads
-        self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize)
+        self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize, slots)
         self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize,
                                  # the engine's level mapping; a decoding pool's negative level as is
                                  runtime.info.library_levels[level] if level >= 0 else level,
