@@ -24,8 +24,8 @@ from collections import deque
 from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from . import __version__, framing, progress
-from .files import (STDOUT_LABEL, Abort, AtomicOutput, CreateError, Input, Interrupted, Output, OutputError, Reporter,
-                    decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
+from .files import (STDOUT_LABEL, Abort, AtomicOutput, CreateError, HeldSignals, Input, Interrupted, Output,
+                    OutputError, Reporter, decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, UsageError, help_text, parse
 from ._record import dataclass
 from .framing import JobFramer
@@ -229,7 +229,8 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
         if final is None:
             sink = Output(sys.stdout.buffer, STDOUT_LABEL)
         else:
-            output = AtomicOutput(final, synchronous=settings.synchronous)
+            with HeldSignals():         # the cleanup must know of it as soon as it exists
+                output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final)
         compress_stream(settings, runtime, source, typing.cast(BinaryIO, sink), item.path, reporter=reporter,
                         meter=meter)
@@ -392,7 +393,8 @@ class Batch:
             if final is None:
                 task.sink = Output(sys.stdout.buffer, STDOUT_LABEL)
             else:
-                task.output = AtomicOutput(final, synchronous=settings.synchronous)
+                with HeldSignals():         # the cleanup must know of it as soon as it exists
+                    task.output = AtomicOutput(final, synchronous=settings.synchronous)
                 task.sink = Output(task.output.file, final)
             if reporter.verbosity >= 2:
                 self.ring.drain()
@@ -499,7 +501,8 @@ def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, ite
         elif final is None:
             sink = Output(sys.stdout.buffer, STDOUT_LABEL).write
         else:
-            output = AtomicOutput(final, synchronous=settings.synchronous)
+            with HeldSignals():         # the cleanup must know of it as soon as it exists
+                output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final).write
         counter = _ReadCounter(source) if meter is not None else None
         if meter is not None and counter is not None:
