@@ -291,6 +291,7 @@ class _Task:
         self.output: AtomicOutput | None = None
         self.sink: Output | None = None
         self.trailer: Callable[[BodySummary], bytes] | None = None
+        self.stream: DeflateStream | None = None
 
     def drop(self) -> None:
         """Remove the temporary output and close the input (the input itself is untouched)."""
@@ -358,7 +359,7 @@ class Batch:
         while self.flight:
             task = self.flight.popleft()
             task.drop()
-            if culprit is None and task.sink is not None and failure.stream is getattr(task, "stream", None):
+            if culprit is None and task.stream is not None and failure.stream is task.stream:
                 culprit = task
             elif culprit is not None:
                 again.append((task.index, task.item))
@@ -378,8 +379,11 @@ class Batch:
         """Read item into the ring and publish its last job; it is finished later, in order."""
         settings, reporter = self.settings, self.reporter
         final = None if item.path is None or settings.stdout else item.path + settings.output_suffix
-        if any(item.path in (t.item.path, t.final) or final in (t.item.path, t.final) for t in self.flight):
+        names = {item.path, final} - {None}
+        if any(names & {t.item.path, t.final} for t in self.flight):
             self.ring.drain()       # it reads or writes what an earlier input writes or reads
+        if final is not None and os.path.lexists(final):
+            self.ring.drain()       # a question at the terminal, or a warning, comes after the earlier files
         if final is not None and not may_overwrite(final, force=settings.force, reporter=reporter):
             return
         source = _open_input(item, reporter)
@@ -401,7 +405,7 @@ class Batch:
                 _note_smaller_ring(self.runtime, self.options.threads, self.options.blocksize)
             frame = container(settings, self.runtime, source, item.path, reporter)
             task.trailer = frame.trailer
-            stream = task.stream = DeflateStream(   # type: ignore[attr-defined]
+            stream = task.stream = DeflateStream(
                 typing.cast(BinaryIO, task.sink), self.options, ring=self.ring, framer=frame.framer,
                 prefix=frame.header, on_end=lambda body: self._finish(task, body),
                 on_block=self.meter.update if self.meter is not None else None)
