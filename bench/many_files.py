@@ -135,7 +135,7 @@ def compare_decompress(src: Path, runs: int) -> list[str]:
     commands = {"wpigz": (wpigz("-d", "-r", "-k", "-p", "2", a.name), a.parent),
                 "pigz": (["pigz", "-d", "-r", "-k", "-p", "2", b.name], b.parent)}
     walls = rounds(commands, lambda name: remove(a if name == "wpigz" else b, keep_suffix=".gz"), runs)
-    count = len(files(a))
+    count = len([p for p in files(a) if p.name.endswith(".gz")])
     return [f"| `wpigz -d -r -k` vs `pigz -d -r -k` | {count} .gz files | "
             f"{statistics.median(walls['wpigz']):.2f} s | {statistics.median(walls['pigz']):.2f} s | "
             f"{ratio(walls, 'wpigz', 'pigz')} | 1.5x |"]

@@ -22,7 +22,7 @@ import stat
 import sys
 import tempfile
 from ._record import dataclass               # dataclasses itself costs start-up time
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 STDIN_LABEL = "<stdin>"
 STDOUT_LABEL = "<stdout>"
@@ -79,40 +79,50 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
+_held = 0                   # depth of HeldSignals blocks
+_pending: list[int] = []    # signals that arrived inside them
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _held:
+        _pending.append(signum)
+        return
+    _raise_for(signum)
+
+
+def _raise_for(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Interrupted(signum)
 
 
 def install_signal_handlers() -> None:
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupted)
+    """SIGINT raises KeyboardInterrupt and SIGTERM, SIGHUP raise Interrupted in the main
+    thread, so that cleanup runs -- except inside a HeldSignals block."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signum != signal.SIGINT or signal.getsignal(signum) is signal.default_int_handler:
+            signal.signal(signum, _on_signal)
 
 
 class HeldSignals:
     """``with HeldSignals(): ...``: SIGINT, SIGTERM and SIGHUP arriving inside the block take
-    effect when it ends (main thread only). Creating a temporary output and recording it where
-    the cleanup will find it is one such block: an interruption between the two would leave
-    the file behind (seen once in a few thousand files of a tree interrupted mid-run)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    effect when it ends (with install_signal_handlers' handlers; main thread only). Creating a
+    temporary output and recording it where the cleanup will find it is one such block: an
+    interruption between the two would leave the file behind (seen once in a few thousand
+    files of a tree interrupted mid-run). No system call: the handlers look at a counter."""
 
     def __enter__(self) -> HeldSignals:
-        self.pending: list[int] = []
-        self.saved: dict[int, Any] = {signum: signal.signal(signum, self._note) for signum in self.SIGNALS}
+        global _held
+        _held += 1
         return self
 
-    def _note(self, signum: int, frame: object) -> None:
-        self.pending.append(signum)
-
     def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self.saved.items():
-            signal.signal(signum, handler)
-        if self.pending:
-            handler = self.saved[self.pending[0]]
-            if callable(handler):
-                handler(self.pending[0], None)
-            elif handler == signal.SIG_DFL:
-                signal.raise_signal(self.pending[0])
+        global _held
+        _held -= 1
+        if not _held and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            _raise_for(signum)
 
 
 class Abort(Exception):
