@@ -3,7 +3,8 @@
 This stage ties the others together. It parses the options (``GZIP``, then ``PIGZ``, then the
 command line), lets the file-handling stage pick the inputs, and for each one builds the
 container's header from the options and the input's name and time, has the pipeline write the
-deflate body, adds the trailer, and shows progress. Problems are reported as pigz and gzip do:
+deflate body, adds the trailer, and shows progress. Compressing, the command's inputs share one
+ring of workers (``Batch``): small files are compressed side by side, each finished in order. Problems are reported as pigz and gzip do:
 ``wpigz: <file>: <reason>`` or ``wpigz: skipping: ...`` on stderr, then the next input; the exit
 status is 0 (success), 1 (an error) or 2 (only warnings). Success is silent. A traceback is
 shown only with -vv.

@@ -8,6 +8,8 @@ straight from that memory in sequence order, while the per-block check values ar
 order. The engine primes every block but the first with the 32 KiB of input before it (not
 with ``independent``), so the bytes are exactly pigz's, whatever the number of threads.
 
+The workers and the ring belong to a ``Ring``, which a command keeps for all its inputs: one
+stream's jobs follow another's in the same ring, each stream's first job with no history.
 ``DeflateStream`` is the push side (bytes handed to ``write``, as the library's file objects
 do); ``compress_body`` drives it from a readable source, reading straight into its buffers.
 One Python thread drives all of it. It keeps reading and publishing while the ring has free
