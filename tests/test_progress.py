@@ -54,7 +54,8 @@ def test_bar_shows_file_of_count_bytes_total_rate_and_ratio(two_files):
     status, drawn = run_on_terminal(["-9", "-p", "1", "-k", "first.txt", "second.txt"], two_files)
     assert status == 0
     assert "[1/2] first.txt" in drawn and "[2/2] second.txt" in drawn
-    assert re.search(r"/6\.29M", drawn), "the total size of a regular file, in MB (1000-based)"
+    assert re.search(r"/8\.39M", drawn), "the total size of all the regular files, in MB (1000-based)"
+    assert re.search(r"1/2 files done", drawn), "how many inputs are finished"
     assert re.search(r"[0-9.]+[kMG]?B/s", drawn), "the rate, in the same units"
     assert "iB" not in drawn
     saved = [float(x) for x in re.findall(r"ratio (\d+\.\d)%", drawn)]
@@ -129,3 +130,19 @@ def test_progress_draws_on_a_terminal_of_size_zero(two_files):
     assert "[1/1] first.txt" in drawn and "%|" in drawn
     lines = [line for line in re.split(r"[\r\n]", drawn) if "first.txt" in line]
     assert lines and max(len(line) for line in lines) <= 80 + 16        # 80 columns (plus escape codes)
+
+
+@pytest.mark.timeout(180)
+def test_a_tree_gets_one_bar_with_files_done_of_total(tmp_path):
+    # 300 small files: one bar for the command (not one per file) that reaches 300/300 files
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(300):
+        (tree / f"f{i:03}").write_bytes(text_bytes(20000 + i))
+    status, drawn = run_on_terminal(["--progress", "-r", "-k", "tree"], tmp_path)
+    assert status == 0
+    total = sum(20000 + i for i in range(300))
+    assert f"/{total / 1e6:.2f}M" in drawn, "the bytes of the whole tree"
+    assert "300/300 files done" in drawn
+    assert drawn.count("%|") < 100, "redrawn at most every 0.2 s, not once per file"
+    assert len(list(tree.glob("*.gz"))) == 300

@@ -254,7 +254,9 @@ unsigned char *wpigz_slot_out(struct ctl *c, int32_t i) { return c->slots[i].out
    as history the last DICT bytes of input that precede it; the previous slot's history area
    and data are contiguous, so they hold exactly that. The previous job's slot is intact:
    the host fills it again (as job seq - 1 + nslots) only after publishing this one. rsync_h
-   is the -R hash before the job's first byte (ignored without JOB_RSYNC). Main thread only. */
+   is the -R hash before the job's first byte (ignored without JOB_RSYNC). A job flagged
+   JOB_FIRST starts a new stream (the next file of a command sharing one ring) and gets no
+   history. Main thread only. */
 EXPORT("wpigz_submit")
 void wpigz_submit(struct ctl *c, uint32_t seq, int32_t len, int32_t flags, uint32_t rsync_h) {
     struct slot *s = &c->slots[seq % (uint32_t)c->nslots];
@@ -262,7 +264,7 @@ void wpigz_submit(struct ctl *c, uint32_t seq, int32_t len, int32_t flags, uint3
     s->flags = flags;
     s->rsync_h = rsync_h;
     s->hist = 0;
-    if (seq > 0 && !c->independent) {
+    if (seq > 0 && !c->independent && !(flags & JOB_FIRST)) {
         struct slot *prev = &c->slots[(seq - 1) % (uint32_t)c->nslots];
         int32_t avail = prev->hist + prev->len;
         s->hist = avail < DICT ? avail : DICT;

@@ -30,6 +30,8 @@
 #define JOB_RSYNC 4                     /* -R: also end a block after every rolling-hash hit */
 #define JOB_DECODE 8                    /* decode, not compress: a gzip member's deflate body
                                            (only the libdeflate module; deflate_libdeflate.c) */
+#define JOB_FIRST 16                    /* first block of a stream: no history, even when an
+                                           earlier stream's job went before it in the ring */
 
 #define LOOKAHEAD 1                     /* room past a block: the host reads one byte ahead to
                                            learn whether the input goes on */

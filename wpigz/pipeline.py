@@ -8,6 +8,8 @@ straight from that memory in sequence order, while the per-block check values ar
 order. The engine primes every block but the first with the 32 KiB of input before it (not
 with ``independent``), so the bytes are exactly pigz's, whatever the number of threads.
 
+The workers and the ring belong to a ``Ring``, which a command keeps for all its inputs: one
+stream's jobs follow another's in the same ring, each stream's first job with no history.
 ``DeflateStream`` is the push side (bytes handed to ``write``, as the library's file objects
 do); ``compress_body`` drives it from a readable source, reading straight into its buffers.
 One Python thread drives all of it. It keeps reading and publishing while the ring has free
@@ -27,18 +29,20 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import typing
 from ._record import dataclass, field        # dataclasses itself costs start-up time
 from typing import IO, BinaryIO, Callable
 
 from .engines import DEFAULT_ENGINE, DEFAULT_LAYOUT, compressor_for, whole_jobs
 from .framing import JobFramer
-from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, Runtime
+from .wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, EngineError, Runtime
 
 Z_DEFAULT_STRATEGY = 0
 Z_HUFFMAN_ONLY = 2
 Z_RLE = 3
 
-# Test hook: the engine traps while compressing this job (see tests of worker traps).
+# Test hook: the engine traps while compressing this job, counted over the command's ring
+# (see tests of worker traps).
 TRAP_ENV = "WPIGZ_TEST_TRAP_BLOCK"
 
 # -R: pigz's rolling hash starts at, and marks a block end whenever it returns to, this value
@@ -131,47 +135,198 @@ def write_all(sink: IO[bytes], data: memoryview) -> None:
         data = data[n:]
 
 
+class JobFailed(EngineError):
+    """A job of ``stream`` failed (a worker trapped, or its status was an error): the ring's
+    workers are gone until ``Ring.restart``. Every job before it was written out."""
+
+    def __init__(self, stream: DeflateStream, error: EngineError) -> None:
+        super().__init__(str(error))
+        self.stream = stream
+
+
+class Ring:
+    """The workers and the ring of job slots, made once and used by one stream after another
+    (a command's files, each a ``DeflateStream``), pigz's pool kept for the whole run.
+
+    Jobs are published and written out in one sequence whatever stream they belong to, so
+    several small files are in the ring at once (side by side on the workers) while each
+    stream's bytes stay exactly what it would be alone: a stream's first job is published
+    with no history (JOB_FIRST). Each slot remembers the stream its job belongs to; writing a
+    job out hands it to that stream. Main thread only, like the Runtime.
+
+    When a job fails, the jobs before it are written out, ``JobFailed`` names its stream, and
+    ``restart`` makes new workers for what comes next (the streams after it start again).
+    """
+
+    def __init__(self, options: DeflateOptions, *, runtime: Runtime | None = None,
+                 threads: int | None = None, slots: int | None = None) -> None:
+        self.runtime = runtime or thread_runtime(options.level)
+        self.options = options
+        self.threads = threads or options.threads
+        self.slots = slots          # None: pigz's 2 x threads + 2
+        self._trap_job = int(os.environ.get(TRAP_ENV, "-1"))
+        self._jobs_before = 0       # jobs published through the pools of earlier restarts
+        self._writing = False
+        self._broken = False
+        self._open()
+
+    def _open(self) -> None:
+        options = self.options
+        self.pool = DeflatePool(self.runtime, threads=self.threads, blocksize=options.blocksize,
+                                level=options.level, strategy=options.strategy,
+                                # every layout but the single stream asks for whole jobs:
+                                # each one independent and last (engines.whole_jobs)
+                                independent=options.independent or whole_jobs(options.layout),
+                                check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32,
+                                asked_threads=options.threads,
+                                tuning=options.zopfli.values() if options.level == 11 else (),
+                                slots=self.slots)
+        self._owners: list[DeflateStream | None] = [None] * self.pool.nslots
+        self._lengths = [0] * self.pool.nslots      # input bytes of the job in each slot
+        self._last = [False] * self.pool.nslots     # whether it ends its stream
+        self.next_read = 0          # seq of the job being filled
+        self.next_write = 0         # seq of the next job to write out
+
+    def __enter__(self) -> Ring:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def restart(self) -> None:
+        """New workers and an empty ring after a JobFailed (what was in flight is dropped)."""
+        self._jobs_before += self.next_read
+        self.pool.close()
+        self._broken = False
+        self._open()
+
+    @property
+    def in_flight(self) -> int:
+        return self.next_read - self.next_write
+
+    def input_view(self) -> memoryview:
+        """The data area of the slot being filled (seq next_read)."""
+        return self.pool.input_view(self.next_read)
+
+    def free_slot(self) -> None:
+        """Write out the oldest jobs until the slot being filled is free."""
+        while self.next_read - self.next_write >= self.pool.nslots:
+            self.write_oldest()
+
+    def submit(self, owner: DeflateStream, length: int, *, last: bool, first: bool,
+               rsync_h: int | None) -> int:
+        """Publish the slot being filled as owner's next job; returns its seq."""
+        if self._broken:
+            raise EngineError("the workers stopped after an earlier failure")
+        seq = self.next_read
+        # last: the job ends its stream; the module also ends a whole job (members, BGZF) as last
+        self.pool.submit(seq, length, last=last or whole_jobs(self.options.layout), first=first, rsync_h=rsync_h,
+                         trap=self._jobs_before + seq == self._trap_job)
+        self._owners[seq % self.pool.nslots] = owner
+        self._lengths[seq % self.pool.nslots] = length
+        self._last[seq % self.pool.nslots] = last
+        self.next_read += 1
+        return seq
+
+    def write_oldest(self) -> None:
+        """Wait for the oldest job and hand it to its stream (which writes it out)."""
+        seq = self.next_write
+        try:
+            out, check = self.pool.wait(seq)
+        except EngineError as error:
+            self._fail(error)
+        self._hand_over(seq, out, check)
+
+    def _hand_over(self, seq: int, out: memoryview, check: int) -> None:
+        slot = seq % self.pool.nslots
+        owner = self._owners[slot]
+        self._owners[slot] = None
+        self.next_write += 1
+        assert owner is not None, "every published job has an owner"
+        self._writing = True
+        try:
+            owner._take(out, check, self._lengths[slot], self._last[slot])
+        finally:
+            self._writing = False
+
+    def _fail(self, error: EngineError) -> typing.NoReturn:
+        """A wait failed: stop the workers, write out the jobs that did finish before the one
+        that failed (their streams may complete), and raise JobFailed for its stream."""
+        self._broken = True
+        self.pool.halt()
+        while self.next_write < self.next_read:
+            seq = self.next_write
+            if not self.pool.done(seq):
+                break
+            status, out, check = self.pool.wait_status(seq)
+            if status != 0:
+                break
+            self._hand_over(seq, out, check)
+        owner = self._owners[self.next_write % self.pool.nslots] if self.next_write < self.next_read else None
+        if owner is None:
+            raise error
+        # one exception, with the failure's own traceback (-vv shows it once)
+        raise JobFailed(owner, error).with_traceback(error.__traceback__) from None
+
+    def drain(self) -> None:
+        """Write out every published job (not from inside a stream's own write-out)."""
+        if self._writing:
+            return
+        while self.next_write < self.next_read:
+            self.write_oldest()
+
+
 class DeflateStream:
     """The push side of the pipeline: bytes go in (``buffer``/``commit``, or ``write``), one
     raw deflate body comes out to ``sink``, block by block, in order; ``finish`` ends it.
 
     Each slot is filled to one byte more than a block before its job is cut: the extra bytes
     show that the input goes on, and they start the next slot. When the ring is full, the
-    oldest job is waited for and written, on the caller's thread. Closing (also on leaving a
-    ``with`` block) stops the engine's workers whether or not the body was finished.
+    oldest job is waited for and written, on the caller's thread.
+
+    Given a shared ``ring`` (a command's), the stream is one of several: ``end`` publishes its
+    last job without waiting, and ``on_end(summary)`` is called when that job has been written
+    out -- possibly while a later stream is being fed. ``prefix`` is written just before the
+    first job's output (a header, kept in order with the other streams' output). Without a
+    ring, the stream makes its own and closing it (also on leaving a ``with`` block) stops
+    the workers whether or not the body was finished.
     """
 
     def __init__(self, sink: IO[bytes], options: DeflateOptions, *, runtime: Runtime | None = None,
                  on_block: Callable[[int, int], None] | None = None, size_hint: int | None = None,
-                 framer: JobFramer | None = None) -> None:
-        self.runtime = runtime or thread_runtime(options.level)
+                 framer: JobFramer | None = None, ring: Ring | None = None, prefix: bytes = b"",
+                 on_end: Callable[[BodySummary], None] | None = None) -> None:
+        self._own_ring = ring is None
+        if ring is None:
+            threads = options.threads
+            if size_hint is not None:       # no more workers than the input has blocks
+                threads = min(threads, max(1, -(-size_hint // options.blocksize)))
+            ring = Ring(options, runtime=runtime, threads=threads)
+        self.ring = ring
+        self.runtime = ring.runtime
         self.sink = sink
         self.framer = framer        # layouts "members" and "bgzf": wraps each job's output (framing.py)
-        # every layout but the single stream asks for whole jobs: each one independent and last
-        self._whole = whole_jobs(options.layout)
         self.options = options
         self.on_block = on_block
+        self.on_end = on_end
+        self._prefix = prefix
         self._combine = self.runtime.adler32_combine if options.check == "adler32" else self.runtime.crc32_combine
         self.check = 1 if options.check == "adler32" else 0
         self.length = 0             # input bytes written out so far
         self.compressed = 0         # body bytes written out so far
-        self._trap_job = int(os.environ.get(TRAP_ENV, "-1"))
-        threads = options.threads
-        if size_hint is not None:       # no more workers than the input has blocks
-            threads = min(threads, max(1, -(-size_hint // options.blocksize)))
-        self.pool = DeflatePool(self.runtime, threads=threads, blocksize=options.blocksize,
-                                level=options.level, strategy=options.strategy,
-                                independent=options.independent or self._whole,
-                                check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32,
-                                asked_threads=options.threads,
-                                tuning=options.zopfli.values() if options.level == 11 else ())
-        self._lengths = [0] * self.pool.nslots     # input bytes of the job in each slot
-        self._next_read = 0         # seq of the job being filled
-        self._next_write = 0        # seq of the next job to write out
+        self._first = True          # the next job published is this stream's first
         self._fill = 0              # bytes in the slot being filled
         self._pos = 0               # input offset where the job being filled starts
         self._rsync_h = RSYNC_START
-        self._finished = False
+        self._ended = False         # the last job is published
+        self.done = False           # the last job is written out
+
+    @property
+    def pool(self) -> DeflatePool:
+        return self.ring.pool
 
     def __enter__(self) -> DeflateStream:
         return self
@@ -181,8 +336,8 @@ class DeflateStream:
 
     def buffer(self) -> memoryview:
         """Where the next input bytes go (straight into wasm memory); report them with commit."""
-        self._free_slot()
-        return self.pool.input_view(self._next_read)[self._fill:self.options.blocksize + 1]
+        self.ring.free_slot()
+        return self.ring.input_view()[self._fill:self.options.blocksize + 1]
 
     def commit(self, n: int) -> None:
         self._fill += n
@@ -198,48 +353,52 @@ class DeflateStream:
             data = data[n:]
             self.commit(n)
 
+    def end(self) -> None:
+        """Publish the last job(s) without waiting for them."""
+        while not self._ended:
+            self.ring.free_slot()       # a stream given no bytes has not asked for a slot yet
+            self._cut(at_end=True)
+
     def finish(self) -> BodySummary:
         """Cut the last job(s), write everything out, and return the body's summary."""
-        if not self._finished:
-            while not self._finished:
-                self._cut(at_end=True)
-            while self._next_write < self._next_read:
-                self._write_oldest()
+        self.end()
+        while not self.done:
+            self.ring.write_oldest()
+        return self.summary()
+
+    def summary(self) -> BodySummary:
         return BodySummary(check=self.check, length=self.length, compressed=self.compressed)
 
     def close(self) -> None:
-        self.pool.close()
-
-    def _free_slot(self) -> None:
-        while self._next_read - self._next_write >= self.pool.nslots:
-            self._write_oldest()
+        if self._own_ring:
+            self.ring.close()
 
     def _cut(self, at_end: bool) -> None:
         """Publish the job in the slot being filled (fill bytes, more than a block unless at
         the end) and move the bytes past it to the next slot."""
-        seq, n, size = self._next_read, self._fill, self.options.blocksize
+        ring, n, size = self.ring, self._fill, self.options.blocksize
         start_h = self._rsync_h
         if self.options.rsyncable:
-            length, last, self._rsync_h = _rsync_job(self.pool, seq, self._pos, n, size, self._rsync_h)
+            length, last, self._rsync_h = _rsync_job(ring.pool, ring.next_read, self._pos, n, size, self._rsync_h)
         else:
             length, last = min(n, size), n <= size
-        self.pool.submit(seq, length, last=last or self._whole, rsync_h=start_h if self.options.rsyncable else None,
-                         trap=seq == self._trap_job)
-        self._lengths[seq % self.pool.nslots] = length
+        seq = ring.submit(self, length, last=last, first=self._first,
+                          rsync_h=start_h if self.options.rsyncable else None)
+        self._first = False
         self._pos += length
-        self._next_read += 1
-        self._finished = last
+        self._ended = last
         self._fill = 0
         carry = n - length
         if carry:
-            self._free_slot()
-            self.pool.input_view(self._next_read)[:carry] = self.pool.input_view(seq)[length:n]
+            ring.free_slot()
+            ring.input_view()[:carry] = ring.pool.input_view(seq)[length:n]
             self._fill = carry
 
-    def _write_oldest(self) -> None:
-        seq = self._next_write
-        out, job_check = self.pool.wait(seq)
-        job_len = self._lengths[seq % self.pool.nslots]
+    def _take(self, out: memoryview, job_check: int, job_len: int, last: bool) -> None:
+        """The ring hands over one of this stream's jobs, in order: write it out."""
+        if self._prefix:
+            write_all(self.sink, memoryview(self._prefix))
+            self._prefix = b""
         if self.framer is not None:
             before, after = self.framer(len(out), job_check, job_len)
             write_all(self.sink, memoryview(before))
@@ -247,12 +406,17 @@ class DeflateStream:
             write_all(self.sink, memoryview(after))
         else:
             write_all(self.sink, out)
-        self.check = self._combine(self.check, job_check, job_len)
+        # combining with nothing before gives the job's own check: one call into wasm less
+        # per file of a tree of small files
+        self.check = self._combine(self.check, job_check, job_len) if self.length else job_check
         self.length += job_len
         self.compressed += len(out)
-        self._next_write += 1
         if self.on_block is not None:
             self.on_block(job_len, len(out))
+        if last:
+            self.done = True
+            if self.on_end is not None:
+                self.on_end(self.summary())
 
 
 def compress_body(source: BinaryIO, sink: BinaryIO, options: DeflateOptions, *,

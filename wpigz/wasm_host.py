@@ -56,6 +56,7 @@ JOB_LAST = 1
 JOB_TRAP = 2
 JOB_RSYNC = 4
 JOB_DECODE = 8               # the libdeflate module only: decode a gzip member's body (members.py)
+JOB_FIRST = 16               # a stream's first job: no history from the job before it in the ring
 LOOKAHEAD = 1                # bytes of room past a block in each input slot
 CHECK_CRC32 = 0
 CHECK_ADLER32 = 1
@@ -249,7 +250,7 @@ class Runtime:
         # which also wakes a main thread waiting in wpigz_wait.
         export_call(instance, "wpigz_worker_trapped")(start_arg)
 
-    def ring_for(self, threads: int, blocksize: int) -> tuple[int, int]:
+    def ring_for(self, threads: int, blocksize: int, slots: int | None = None) -> tuple[int, int]:
         """(workers, slots) for a compression run: 2 x threads + 2 slots when they fit in the
         memory's maximum (4 GiB for wasm32), else as many slots as fit (at least 2, so that
         -b 512M works even with -p 1) and no more workers than can have a job at once."""
@@ -257,7 +258,7 @@ class Runtime:
             return -(-n // PAGE) * PAGE
         slot = pages(DICT + blocksize + LOOKAHEAD) + pages(blocksize + (blocksize >> 4) + DICT)
         budget = self.max_bytes - RESERVED_BYTES
-        nslots = 2 * threads + 2
+        nslots = slots or 2 * threads + 2
         while nslots > 2 and nslots * slot + threads * WORKER_BYTES > budget:
             nslots -= 1
             threads = min(threads, nslots - 1)
@@ -315,14 +316,14 @@ class DeflatePool:
 
     def __init__(self, runtime: Runtime, *, threads: int, blocksize: int, level: int,
                  strategy: int, independent: bool, check_kind: int, asked_threads: int | None = None,
-                 tuning: tuple[int, ...] = ()) -> None:
+                 tuning: tuple[int, ...] = (), slots: int | None = None) -> None:
         self.runtime = runtime
         self.blocksize = blocksize
         # 2 x threads jobs in flight, plus the block being read and the one held back until
         # we know whether it is the last: the ring is also what bounds memory. Very large
         # blocks get fewer slots (and workers) so that the ring fits in wasm32's 4 GiB.
         requested = threads
-        self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize)
+        self.threads, self.nslots = threads, nslots = runtime.ring_for(threads, blocksize, slots)
         self._ctl = runtime.call("wpigz_new", threads, nslots, blocksize,
                                  # the engine's level mapping; a decoding pool's negative level as is
                                  runtime.info.library_levels[level] if level >= 0 else level,
@@ -370,11 +371,13 @@ class DeflatePool:
         """Slot seq's data area: blocksize bytes plus LOOKAHEAD bytes of room."""
         return self._inputs[seq % self.nslots]
 
-    def submit(self, seq: int, length: int, *, last: bool, rsync_h: int | None = None,
+    def submit(self, seq: int, length: int, *, last: bool, first: bool = False, rsync_h: int | None = None,
                trap: bool = False) -> None:
         """Publish job seq: its first length bytes of input_view(seq). With rsync_h (the -R
-        hash before its first byte), the job is cut into blocks at the hash's hits."""
-        flags = (JOB_LAST if last else 0) | (JOB_TRAP if trap else 0) | (JOB_RSYNC if rsync_h is not None else 0)
+        hash before its first byte), the job is cut into blocks at the hash's hits. A first
+        job starts a new stream: no history from the job before it."""
+        flags = ((JOB_LAST if last else 0) | (JOB_TRAP if trap else 0) | (JOB_RSYNC if rsync_h is not None else 0)
+                 | (JOB_FIRST if first else 0))
         self.runtime.call("wpigz_submit", self._ctl, seq, length, flags, rsync_h or 0)
 
     def submit_decode(self, seq: int, length: int, expected: int) -> None:
@@ -411,13 +414,24 @@ class DeflatePool:
         check = self.runtime.call("wpigz_check", self._ctl, seq) & 0xFFFFFFFF
         return status, self._outputs[seq % self.nslots][:length], check
 
-    def close(self) -> None:
+    def done(self, seq: int) -> bool:
+        """Whether job seq is finished (without waiting)."""
+        return self.runtime.call("wpigz_wait", self._ctl, seq, 0) == 1
+
+    def halt(self) -> None:
+        """Stop the workers and join their threads, keeping the slots (after a failure, the
+        jobs that did finish can still be read). Idempotent."""
         if self._ctl == 0:
             return
         self.runtime.call("wpigz_stop", self._ctl)
         for thread in self._workers:
             thread.join()
         self._workers = []
+
+    def close(self) -> None:
+        if self._ctl == 0:
+            return
+        self.halt()
         self._inputs = self._outputs = []
         self.runtime.call("wpigz_free", self._ctl)
         self._ctl = 0

@@ -1,0 +1,201 @@
+"""The "many files" section (issue 25): whole commands over a tree of real files, 2 threads.
+
+    python -m bench.many_files [--runs N] [--only compress,zlib-ng,level11,decompress,overhead]
+
+The tree is the running Python's standard library (sysconfig's "stdlib" path, without
+site-packages and __pycache__): about 2,450 files and 104 MB for CPython 3.11, more than half of
+them under 8 KiB. Each tool works on its own copy (same bytes, same times), so the outputs can be
+compared file by file: after every round wpigz's files must be pigz's bytes (zlib engine).
+
+* ``-r -k``: wpigz (zlib, then zlib-ng) against pigz;
+* ``-11 -r -k`` on small files: two small packages of the library (json and email);
+* ``-d -r -k`` on a tree of pigz's .gz files (``-k`` so that a round needs no new copy; both
+  tools are given it);
+* per-file overhead: ``-r -k`` over 1,000 one-byte files against one such file, for wpigz,
+  pigz and gzip: (wall(1000) - wall(1)) / 999, in ms per file.
+
+Method: rounds; in each round every command of a comparison runs once, in an order rotated
+from round to round; what a run leaves (outputs) is removed before the next, outside the
+timing. Ratios are taken within a round (pigz's wall / wpigz's) and their median over rounds
+is reported with min-max. The figures go to stdout as a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "out" / "many"
+PY = sys.executable
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "GZIP", "PIGZ")}
+ENV["PYTHONPATH"] = str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
+
+
+def wpigz(*args: str) -> list[str]:
+    return [PY, "-m", "wpigz", *args]
+
+
+def stdlib_tree(target: Path) -> Path:
+    """A copy of the standard library's files (times kept), made once."""
+    if target.exists():
+        return target
+    source = Path(sysconfig.get_paths()["stdlib"])
+    shutil.copytree(source, target, symlinks=True,
+                    ignore=lambda d, names: [n for n in names if n in ("__pycache__", "site-packages")
+                                             or n.endswith((".gz", ".zz", ".zip", ".Z"))])
+    return target
+
+
+def copy(tree: Path, target: Path) -> Path:
+    if not target.exists():
+        shutil.copytree(tree, target, symlinks=True)
+    return target
+
+
+def remove(tree: Path, suffix: str | None = None, keep_suffix: str | None = None) -> None:
+    """Remove files ending in suffix (or, with keep_suffix, every file not ending in it)."""
+    for path in tree.rglob("*"):
+        if path.is_file() and ((suffix and path.name.endswith(suffix))
+                               or (keep_suffix and not path.name.endswith(keep_suffix))):
+            path.unlink()
+
+
+def files(tree: Path) -> list[Path]:
+    return sorted(p for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, env=ENV)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 2):       # 2: warnings (a link skipped, say)
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-300:]}")
+    return wall
+
+
+def rounds(commands: dict[str, tuple[list[str], Path]], prepare, runs: int,
+           check=None) -> dict[str, list[float]]:
+    """name -> wall seconds per round; prepare(name) runs before each command, untimed;
+    check() after each round."""
+    names = list(commands)
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(runs + 1):             # round 0 warms the caches and is not counted
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            prepare(name)
+            wall = timed(*commands[name])
+            if r:
+                walls[name].append(wall)
+        if check is not None:
+            check()
+    return walls
+
+
+def ratio(walls: dict[str, list[float]], ours: str, theirs: str) -> str:
+    values = [b / a for a, b in zip(walls[ours], walls[theirs])]
+    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
+def same_bytes(ours: Path, theirs: Path, suffix: str) -> None:
+    for path in files(ours):
+        if path.name.endswith(suffix):
+            other = theirs / path.relative_to(ours)
+            if path.read_bytes() != other.read_bytes():
+                raise SystemExit(f"{path}: not pigz's bytes")
+
+
+def compare_compress(src: Path, label: str, args: list[str], runs: int, *, identical: bool,
+                     goal: str, engine: list[str] = []) -> list[str]:
+    a, b = copy(src, WORK / f"{label}-wpigz"), copy(src, WORK / f"{label}-pigz")
+    commands = {"wpigz": (wpigz(*engine, *args, "-r", "-k", "-p", "2", a.name), a.parent),
+                "pigz": (["pigz", *args, "-r", "-k", "-p", "2", b.name], b.parent)}
+    walls = rounds(commands, lambda name: remove(a if name == "wpigz" else b, ".gz"), runs,
+                   check=(lambda: same_bytes(a, b, ".gz")) if identical else None)
+    count = len([p for p in files(a) if not p.name.endswith(".gz")])
+    return [f"| `wpigz {' '.join(engine + args + ['-r', '-k'])}` vs `pigz {' '.join(args + ['-r', '-k'])}` | {count} files | "
+            f"{statistics.median(walls['wpigz']):.2f} s | {statistics.median(walls['pigz']):.2f} s | "
+            f"{ratio(walls, 'wpigz', 'pigz')} | {goal} |"]
+
+
+def compare_decompress(src: Path, runs: int) -> list[str]:
+    packed = WORK / "packed"
+    if not packed.exists():
+        shutil.copytree(src, packed, symlinks=True)
+        subprocess.run(["pigz", "-r", "-p", "2", str(packed)], check=True, stderr=subprocess.DEVNULL)
+        remove(packed, keep_suffix=".gz")
+    a, b = copy(packed, WORK / "d-wpigz"), copy(packed, WORK / "d-pigz")
+    commands = {"wpigz": (wpigz("-d", "-r", "-k", "-p", "2", a.name), a.parent),
+                "pigz": (["pigz", "-d", "-r", "-k", "-p", "2", b.name], b.parent)}
+    walls = rounds(commands, lambda name: remove(a if name == "wpigz" else b, keep_suffix=".gz"), runs)
+    count = len([p for p in files(a) if p.name.endswith(".gz")])
+    return [f"| `wpigz -d -r -k` vs `pigz -d -r -k` | {count} .gz files | "
+            f"{statistics.median(walls['wpigz']):.2f} s | {statistics.median(walls['pigz']):.2f} s | "
+            f"{ratio(walls, 'wpigz', 'pigz')} | 1.5x |"]
+
+
+def overhead(runs: int) -> list[str]:
+    many, one = WORK / "tiny-1000", WORK / "tiny-1"
+    for tree, n in ((many, 1000), (one, 1)):
+        if not tree.exists():
+            tree.mkdir(parents=True)
+            for i in range(n):
+                (tree / f"f{i:04}").write_bytes(b"x")
+    tools = {"wpigz": wpigz("-r", "-k", "-p", "2"), "pigz": ["pigz", "-r", "-k", "-p", "2"],
+             "gzip": ["gzip", "-r", "-k"]}
+    commands = {}
+    for name, cmd in tools.items():
+        for tree in (many, one):
+            commands[f"{name} {tree.name}"] = (cmd + [tree.name], tree.parent)
+    walls = rounds(commands, lambda name: remove(many if name.endswith("1000") else one, ".gz"), runs)
+    rows = []
+    for name in tools:
+        per_file = [(m - o) / 999 * 1000 for m, o in zip(walls[f"{name} tiny-1000"], walls[f"{name} tiny-1"])]
+        rows.append(f"| {name} | {statistics.median(walls[f'{name} tiny-1']) * 1000:.0f} ms | "
+                    f"{statistics.median(walls[f'{name} tiny-1000']) * 1000:.0f} ms | "
+                    f"{statistics.median(per_file):.3f} ms ({min(per_file):.3f}-{max(per_file):.3f}) |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.many_files", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default="compress,zlib-ng,level11,decompress,overhead")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    WORK.mkdir(parents=True, exist_ok=True)
+    src = stdlib_tree(WORK / "stdlib")
+    count = len(files(src))
+    size = sum(p.stat().st_size for p in files(src))
+    small = sum(1 for p in files(src) if p.stat().st_size < 8192)
+    print(f"Tree: {src.name}, a copy of {sysconfig.get_paths()['stdlib']}: {count} files, {size / 1e6:.1f} MB, "
+          f"{small} under 8 KiB. Medians of {args.runs} rounds (min-max); ratio = pigz's wall / wpigz's.\n")
+    print("| comparison | input | wpigz | pigz | wpigz speed vs pigz | goal |\n|---|---|---|---|---|---|")
+    if "compress" in only:
+        print(*compare_compress(src, "z", [], args.runs, identical=True, goal="1.2x"), sep="\n", flush=True)
+    if "zlib-ng" in only:
+        print(*compare_compress(src, "ng", [], args.runs, identical=False, goal="2.0x",
+                                engine=["--engine", "zlib-ng"]), sep="\n", flush=True)
+    if "level11" in only:
+        packages = WORK / "small-packages"
+        if not packages.exists():
+            for name in ("json", "email"):
+                shutil.copytree(src / name, packages / name, symlinks=True)
+        print(*compare_compress(packages, "z11", ["-11"], args.runs, identical=True, goal="1.6x"), sep="\n",
+              flush=True)
+    if "decompress" in only:
+        print(*compare_decompress(src, args.runs), sep="\n", flush=True)
+    if "overhead" in only:
+        print("\n| tool | 1 file | 1,000 one-byte files | overhead per file |\n|---|---|---|---|")
+        print(*overhead(args.runs), sep="\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
