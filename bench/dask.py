@@ -96,16 +96,18 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(client: Client, fn) -> tuple[float, float]:
-    """Wall seconds of fn, and the CPU seconds of the busiest worker during it: the critical
-    path that an idle machine's wall time would follow (on a shared one, wall time mostly
-    measures waiting for a core)."""
+def timed(client: Client, fn) -> tuple[float, float, float]:
+    """Wall seconds of fn, the CPU seconds of its busiest worker and of all workers. On a
+    shared machine wall time mostly measures waiting for a core; the busiest worker's CPU is
+    the critical path an idle machine's wall time follows when the tasks run side by side, the
+    total when they run one after another (Dask's single-file to_csv chains its partitions)."""
     before = client.run(_cpu)
     start = time.perf_counter()
     fn()
     wall = time.perf_counter() - start
     after = client.run(_cpu)
-    return wall, max(after[w] - before[w] for w in after)
+    used = [after[w] - before[w] for w in after]
+    return wall, max(used), sum(used)
 
 
 def cluster(workers: int) -> tuple[LocalCluster, Client]:
@@ -136,13 +138,14 @@ def rounds(client: Client, contenders: dict, runs: int, what: str, log) -> dict[
     wall and busiest-worker CPU seconds, and both as ratios to the first contender's in the
     same round (above 1: faster than it)."""
     names = list(contenders)
-    out = {n: {k: [] for k in ("wall", "cpu", "wall ratio", "cpu ratio")} for n in names}
+    out = {n: {k: [] for k in ("wall", "cpu", "total", "wall ratio", "cpu ratio")} for n in names}
     for r in range(runs):
         order = names[r % len(names):] + names[:r % len(names)]
         got = {n: timed(client, contenders[n]) for n in order}
         for n in names:
             out[n]["wall"].append(got[n][0])
             out[n]["cpu"].append(got[n][1])
+            out[n]["total"].append(got[n][2])
             out[n]["wall ratio"].append(got[names[0]][0] / got[n][0])
             out[n]["cpu ratio"].append(got[names[0]][1] / got[n][1])
         log(f"{what} round {r}: {got} load {os.getloadavg()[0]:.1f}")
@@ -150,10 +153,11 @@ def rounds(client: Client, contenders: dict, runs: int, what: str, log) -> dict[
 
 
 def table(results: dict, extra: dict | None = None) -> list[str]:
-    lines = ["| what | wall s | busiest worker CPU s | wall ratio | CPU ratio |" + (" bytes |" if extra else ""),
-             "|---|---|---|---|---|" + ("---|" if extra else "")]
+    lines = ["| what | wall s | busiest worker CPU s | all workers CPU s | wall ratio | busiest CPU ratio |"
+             + (" bytes |" if extra else ""),
+             "|---|---|---|---|---|---|" + ("---|" if extra else "")]
     for name, r in results.items():
-        lines.append(f"| {name} | {median_range(r['wall'])} | {median_range(r['cpu'])} | "
+        lines.append(f"| {name} | {median_range(r['wall'])} | {median_range(r['cpu'])} | {median_range(r['total'])} | "
                      f"{median_range(r['wall ratio'])}x | {median_range(r['cpu ratio'])}x |"
                      + (f" {extra[name]} |" if extra else ""))
     return lines
@@ -224,7 +228,7 @@ def main() -> None:
         cl.close()
 
     med = statistics.median
-    one_wall, one_cpu = [w for w, _ in one], [c for _, c in one]
+    one_wall, one_cpu = [w for w, _, _ in one], [c for _, c, _ in one]
     load = os.getloadavg()
     r_w = read[W]
     lines = [

@@ -91,9 +91,9 @@ def test_blocks_at_every_position_around_lines(client, tmp_path, crlf):
     pieces = around_lines(data)
     path = tmp_path / "cut.csv.gz"
     path.write_bytes(members(*pieces))
-    # blocksize=1: every member is a block of its own (the empty one joins its neighbour)
+    # blocksize=1: every member is a block of its own
     blocks = wd.read_bytes(str(path), blocksize=1, delimiter=b"\n", sample=False)[1][0]
-    assert len(blocks) == len(pieces) - 1
+    assert len(blocks) == len(pieces)
     got = dask.compute(*blocks)
     assert b"".join(got) == data
     for block in got:                   # no line is split: each block is whole lines

@@ -102,17 +102,19 @@ def _blocksize(blocksize: int | str | None) -> int | None:
 
 def _cuts(sizes: list[int], blocksize: int) -> list[int]:
     """The indices of the members that start a piece, plus len(sizes). As dask.bytes.read_bytes
-    spreads a file's spare bytes over its blocks, the pieces aim at total / ceil(total /
-    blocksize) bytes each; a member goes to the piece its middle falls in (so a member larger
-    than that is a piece of its own, and an empty one joins its neighbour)."""
+    spreads a file's spare bytes over its blocks, the file's total is cut into ceil(total /
+    blocksize) equal stretches, and each member goes to the piece of the stretch its middle
+    falls in (a member larger than a stretch makes a piece of its own; no stretch, no piece)."""
     total = sum(sizes)
-    target = total / max(1, -(-total // blocksize))
-    cuts, piece = [0], 0
+    parts = max(1, -(-total // blocksize))
+    stretch = total / parts or 1
+    cuts, done, current = [0], 0, 0
     for i, size in enumerate(sizes):
-        if piece and piece + size / 2 > target:
+        k = min(parts - 1, int((done + size / 2) // stretch))
+        if k > current and i:
             cuts.append(i)
-            piece = 0
-        piece += size
+        current = max(current, k)
+        done += size
     return cuts + [len(sizes)]
 
 
