@@ -3,7 +3,7 @@
     python -m bench.dask [--runs N] [--mb SIZE] [--dir DIR]     # needs pip install '.[dask]'
 
 Data: a CSV made here (deterministic: an id, two numbers, a name, a date; about --mb MB,
-default 210), compressed twice: by `wpigz --engine libdeflate -p 2` (indexed members) and by
+default 210), compressed twice: by `wpigz --engine libdeflate --members -p 2` (indexed members) and by
 `gzip -6` (one member, as most .csv.gz files are). The cluster is a distributed.LocalCluster
 of worker processes with one thread each, as the tests use.
 
@@ -77,7 +77,7 @@ def prepare(work: Path, megabytes: int, log) -> tuple[Path, Path, Path]:
         make_csv(plain, megabytes)
     if not indexed.exists():
         with open(indexed, "wb") as out:
-            subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "-p", "2", "-c", str(plain)],
+            subprocess.run([sys.executable, "-m", "wpigz", "--engine", "libdeflate", "--members", "-p", "2", "-c", str(plain)],
                            stdout=out, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if not single.exists():
         with open(single, "wb") as out:
@@ -248,7 +248,7 @@ def main() -> None:
         "Dask reads and writes .gz through fsspec, whose \"gzip\" is python-isal's igzip (ISA-L) when "
         "python-isal is installed, else the standard library's (zlib); both are shown.",
         "",
-        f"Data: a {sizes[plain] / 1e6:.0f} MB CSV (5 columns); `wpigz --engine libdeflate -p 2` made a "
+        f"Data: a {sizes[plain] / 1e6:.0f} MB CSV (5 columns); `wpigz --engine libdeflate --members -p 2` made a "
         f"{sizes[indexed] / 1e6:.1f} MB file of indexed members, `gzip -6` a {sizes[single] / 1e6:.1f} MB one.",
         "",
         f"## Reading (read_csv, then a group-by over every column; wpigz.dask: {partitions} partitions)",

@@ -3,7 +3,7 @@
 The cluster is a distributed.LocalCluster of two worker PROCESSES (so every block is decoded
 by the wasm engine in another process than the test's), made once per session. Every result
 is compared with what pandas, Python's gzip or Dask itself make of the plain data. Files are
-made here: with wpigz's libdeflate engine (indexed members, IG), or by concatenating members
+made here: with wpigz's --members layout (indexed members, IG), or by concatenating members
 compressed separately (to put member boundaries exactly where a test wants them), by `bgzip`
 (BGZF, BC), by pgzip (IG) and by gzip/pigz (no sizes: one partition and a warning).
 memory:// files exist only in the process that made them, so those tests use Dask's
@@ -46,7 +46,7 @@ def client():
 
 def members(*pieces: bytes) -> bytes:
     """Indexed members, one per piece: a file whose member boundaries are where the test says."""
-    return b"".join(wpigz.compress(p, engine="libdeflate", mtime=0) for p in pieces)
+    return b"".join(wpigz.compress(p, engine="libdeflate", members=True, mtime=0) for p in pieces)
 
 
 def table(rows: int, crlf: bool = False) -> bytes:
@@ -114,7 +114,7 @@ def test_blocks_at_every_position_around_lines(client, tmp_path, crlf):
 def test_read_csv_many_partitions_and_pandas_keywords(client, tmp_path):
     data = table(20000)
     path = tmp_path / "t.csv.gz"
-    with wpigz.open(path, "wb", engine="libdeflate", blocksize=32 * 1024) as f:
+    with wpigz.open(path, "wb", engine="libdeflate", members=True, blocksize=32 * 1024) as f:
         f.write(data)
     df = wd.read_csv(str(path), blocksize=100_000)
     assert df.npartitions >= 4
@@ -197,7 +197,7 @@ def test_file_without_sizes_is_one_partition_with_a_warning(client, tmp_path, wr
     assert len(caught) == 1
     assert str(caught[0].message) == (
         f"wpigz: {path}: its members do not state their sizes, so they are read as one partition; "
-        "write it with `wpigz --engine libdeflate` (indexed members) or `wpigz --bgzf` to make it splittable")
+        "write it with `wpigz --members` (indexed members) or `wpigz --bgzf` to make it splittable")
     assert df.npartitions == 1
     same_frame(df, data)
 

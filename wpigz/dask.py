@@ -72,7 +72,7 @@ def _unsplittable(path: str, where: int) -> None:
     what = "its members do not state their sizes" if where == 0 else \
         f"its members from byte {where} on do not state their sizes"
     warnings.warn(f"wpigz: {path}: {what}, so they are read as one partition; write it with "
-                  "`wpigz --engine libdeflate` (indexed members) or `wpigz --bgzf` to make it splittable",
+                  "`wpigz --members` (indexed members) or `wpigz --bgzf` to make it splittable",
                   UnsplittableWarning, stacklevel=3)
 
 
