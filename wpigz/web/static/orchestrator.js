@@ -266,17 +266,20 @@ class DeflatePool {
 
 // ---- DeflateStream: bytes in, one raw deflate body out to sink, in order (pipeline.py)
 class DeflateStream {
-  constructor(runtime, sink, { level, blocksize, threads, check = "crc32" }, onBlock, framer = null) {
+  constructor(runtime, sink, { level, blocksize, threads, check = "crc32", whole = false }, onBlock, framer = null) {
     this.runtime = runtime;
     this.sink = sink;
-    this.framer = framer;       // layout "members": wraps each job's output (gzipFraming)
+    this.framer = framer;       // layouts "members" and "bgzf": wrap each job's output (gzipFraming)
+    // every layout but the single stream asks for whole jobs, each independent and last
+    // (engines.whole_jobs): the module then ends each one as a complete deflate stream
+    this.whole = whole;
     this.blocksize = blocksize;
     this.onBlock = onBlock;
     this.adler = check === "adler32";
     this.check = this.adler ? 1 : 0;
     this.length = 0;            // input bytes written out so far
     this.compressed = 0;        // body bytes written out so far
-    this.pool = new DeflatePool(runtime, { threads, blocksize, level,
+    this.pool = new DeflatePool(runtime, { threads, blocksize, level, independent: whole,
                                            checkKind: this.adler ? CHECK_ADLER32 : CHECK_CRC32 });
     this.lengths = new Array(this.pool.nslots).fill(0);
     this.nextRead = 0;          // seq of the job being filled
@@ -312,7 +315,7 @@ class DeflateStream {
   cut(atEnd) {
     const seq = this.nextRead, n = this.fill, size = this.blocksize;
     const length = Math.min(n, size), last = n <= size;
-    this.pool.submit(seq, length, last);
+    this.pool.submit(seq, length, last || this.whole);
     this.lengths[seq % this.pool.nslots] = length;
     this.nextRead += 1;
     this.finished = last;
@@ -516,16 +519,18 @@ async function compress(job) {
   // the engine's own default block size (wpigz/engines.py) when none is given, as the command's
   const blocksize = job.blocksize != null ? job.blocksize : job.bgzf ? BGZF_BLOCK : rt.info.blocksize;
   job = { ...job, blocksize };
-  if (job.bgzf && rt.info.layout !== "members")     // BGZF members need the members layout (options.py)
+  if (job.bgzf && !rt.info.layouts.includes("bgzf"))     // as options.py refuses it
     throw new SettingsError(`BGZF needs the libdeflate engine, not ${job.engine}`);
   const input = await openInput(job);
   const started = performance.now();
   const sink = new BlobSink();
   const report = progressReporter(input.size);
   let read = 0;
-  const framing = gzipFraming(job.bgzf ? "bgzf" : rt.info.layout, job.level, job.mtime, job.name);
+  const layout = job.bgzf ? "bgzf" : rt.info.layout;
+  const framing = gzipFraming(layout, job.level, job.mtime, job.name);
   sink.write(framing.header);
-  const stream = new DeflateStream(rt, sink, { level: job.level, blocksize: job.blocksize, threads: job.threads },
+  const stream = new DeflateStream(rt, sink, { level: job.level, blocksize: job.blocksize, threads: job.threads,
+                                               whole: layout !== "stream" },
                                    () => report(read, sink.bytes, false), framing.job);
   let body;
   try {
