@@ -1,4 +1,4 @@
-"""Parallel decompression of ordinary gzip files (wpigz/chunks.py): the goals of issue 22.
+"""Parallel decompression of ordinary gzip files (wpigz/decode/chunks.py): the goals of issue 22.
 
     python -m bench.chunked [--size MIB] [--runs N]
 
@@ -48,9 +48,9 @@ def peak_rss_mib(cmd: list[str], runs: int) -> float:
 
 def model(path: Path, threads: int) -> dict[str, float]:
     """One in-process decode of path on threads workers, timed by thread CPU clocks."""
-    from wpigz import chunks
-    from wpigz.decoding import decode
-    from wpigz.wasm_host import Runtime
+    from wpigz.decode import chunks
+    from wpigz.decode.entry import decode
+    from wpigz.sandbox.wasm_host import Runtime
     lock = threading.Lock()
     spent = {"work": 0.0, "serial": 0.0, "chunks": 0, "redecoded": 0}
     work, resolve, decode_chunk = chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode

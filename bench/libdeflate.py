@@ -92,9 +92,10 @@ def measure(files: list[Path], runs: int, log) -> dict:
 # starts, so the interpreter's and the engine's start-up (about 0.09 s on an idle machine) are left out.
 IN_PROCESS = """
 import io, sys, time
-from wpigz import decoding, framing
-from wpigz.pipeline import DeflateOptions, compress_body
-from wpigz.wasm_host import Runtime
+from wpigz.decode import entry as decoding
+from wpigz.encode import framing
+from wpigz.encode.pipeline import DeflateOptions, compress_body
+from wpigz.sandbox.wasm_host import Runtime
 what, path, level = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = open(path, "rb").read()
 runtime = Runtime(engine="libdeflate")

@@ -110,9 +110,9 @@ def measure_engine(text: Path, levels, thread_counts, runs: int, engine: str = "
     """wpigz's engine in this process (no interpreter start-up, no module compile): the
     compression body and the sandboxed decoder, as seconds per configuration."""
     import io
-    from wpigz.decoding import decompress
-    from wpigz.pipeline import DeflateOptions, compress_body
-    from wpigz.wasm_host import Runtime
+    from wpigz.decode.entry import decompress
+    from wpigz.encode.pipeline import DeflateOptions, compress_body
+    from wpigz.sandbox.wasm_host import Runtime
     runtime = Runtime(engine=engine)
     data = text.read_bytes()
     results = {}

@@ -29,9 +29,9 @@ if sys.path[:1] != [TREE]:
     sys.path.insert(0, TREE)
 os.environ["PYTHONPATH"] = os.pathsep.join([TREE, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
 
-from wpigz.cli import compress_stream  # noqa: E402  (after the path is set)
-from wpigz.options import parse  # noqa: E402
-from wpigz.wasm_host import Runtime  # noqa: E402
+from wpigz.command.cli import compress_stream  # noqa: E402  (after the path is set)
+from wpigz.command.options import parse  # noqa: E402
+from wpigz.sandbox.wasm_host import Runtime  # noqa: E402
 
 _TEXT_CACHE: list[bytes] = []
 

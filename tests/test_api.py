@@ -19,7 +19,7 @@ import pytest
 
 import wpigz
 from conftest import random_bytes, text_bytes, tool
-from wpigz.pipeline import TRAP_ENV
+from wpigz.encode.pipeline import TRAP_ENV
 
 K = 1024
 DATA = text_bytes(400 * K + 7)
@@ -313,7 +313,7 @@ def test_large_blocks_with_two_threads(tmp_path):
 def test_slots_past_2_gib_are_addressed_unsigned():
     # three 512 MiB slots: the last lies past 2 GiB, where a signed 32-bit address goes negative
     import zlib
-    from wpigz.wasm_host import CHECK_CRC32, DeflatePool, Runtime
+    from wpigz.sandbox.wasm_host import CHECK_CRC32, DeflatePool, Runtime
     runtime = Runtime()
     with DeflatePool(runtime, threads=1, blocksize=512 << 20, level=6, strategy=0, independent=False,
                      check_kind=CHECK_CRC32) as pool:

@@ -269,7 +269,7 @@ def test_memory_urls_and_fsspec_codec(tmp_path):
     with fsspec.open("memory://wpigz-test/t.csv.gz", "rb") as f:
         blob = f.read()
     assert gzip.decompress(blob) == data
-    assert len(list(wpigz.members.indexed_members(io.BytesIO(blob), len(blob)))) >= 1
+    assert len(list(wpigz.decode.members.indexed_members(io.BytesIO(blob), len(blob)))) >= 1
     with fsspec.open("memory://wpigz-test/t.csv.gz", "rt", compression="wpigz", newline="") as f:
         assert f.read() == data.decode()
     # a file written by pigz, read through the codec
@@ -289,7 +289,7 @@ def test_memory_urls_and_fsspec_codec(tmp_path):
 
 def test_the_core_does_not_import_dask_pandas_or_fsspec():
     """Only wpigz.dask and wpigz.fsspec import them: the command's start-up does not change."""
-    code = ("import sys, wpigz, wpigz.cli, wpigz.api, wpigz.members, wpigz.listing, wpigz.files\n"
+    code = ("import sys, wpigz, wpigz.command.cli, wpigz.api, wpigz.decode.members, wpigz.command.listing, wpigz.command.files\n"
             "print(sorted(m for m in ('dask', 'pandas', 'fsspec', 'distributed') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent).stdout

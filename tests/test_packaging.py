@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wpigz.engines import ENGINES, MODULES
+from wpigz.sandbox.engines import ENGINES, MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 

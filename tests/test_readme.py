@@ -174,13 +174,13 @@ def test_the_readme_opens_with_the_two_set_up_commands():
 
 
 def test_options_table_is_the_one_the_parser_generates():
-    generated = subprocess.run([sys.executable, "-m", "wpigz.options"], capture_output=True, text=True, check=True)
+    generated = subprocess.run([sys.executable, "-m", "wpigz.command.options"], capture_output=True, text=True, check=True)
     tables = []
     for path in DOCUMENTS:
         text = path.read_text()
         for match in re.finditer(r"<!-- options-table:start -->\n(.*?)<!-- options-table:end -->", text, re.S):
             tables.append(match.group(1))
-    assert tables == [generated.stdout], "regenerate docs/command.md's table with: python -m wpigz.options"
+    assert tables == [generated.stdout], "regenerate docs/command.md's table with: python -m wpigz.command.options"
 
 
 def slug(heading: str) -> str:

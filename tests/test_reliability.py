@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 
 import wpigz
 from conftest import peak_rss_kib, peak_rss_measured, pigz, random_bytes, text_bytes, tool, wpigz_bytes
-from wpigz.decoding import CorruptInput, Unrecognized, decompress
-from wpigz.pipeline import TRAP_ENV
+from wpigz.decode.stream import CorruptInput, Unrecognized
+from wpigz.decode.entry import decompress
+from wpigz.encode.pipeline import TRAP_ENV
 
 WPIGZ = [sys.executable, "-m", "wpigz"]
 K = 1024
@@ -66,7 +67,7 @@ def test_512_mib_blocks_with_many_threads_use_a_smaller_ring(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_engine_memory_too_small_is_a_clean_error():
-    from wpigz.wasm_host import CHECK_CRC32, DeflatePool, EngineError, Runtime
+    from wpigz.sandbox.wasm_host import CHECK_CRC32, DeflatePool, EngineError, Runtime
     runtime = Runtime(max_memory_pages=2048)           # 128 MiB: not even 2 slots of 512 MiB
     with pytest.raises(EngineError, match="not enough wasm memory for 1 threads with 524288 KiB blocks"):
         DeflatePool(runtime, threads=1, blocksize=512 << 20, level=6, strategy=0, independent=False,

@@ -131,7 +131,7 @@ def wpigz(*args: str, data: bytes | None = None, cwd: Path | None = None) -> sub
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("threads, level, blocksize, engine", [
     (2, 6, 128, "zlib"), (3, 1, 64, "zlib"), (3, 9, 32, "zlib"), (2, 6, 128, "zlib-ng"), (2, 1, 256, "libdeflate"),
-    # no block size given: each engine's own default (wpigz/engines.py), on the page as in the command
+    # no block size given: each engine's own default (wpigz/sandbox/engines.py), on the page as in the command
     (2, 6, None, "zlib"), (2, 6, None, "zlib-ng"), (3, 6, None, "libdeflate"), (2, 6, None, None)])
 def test_page_compresses_as_the_command(served, tmp_path, threads, level, blocksize, engine):
     port, files, results = served
@@ -276,8 +276,8 @@ def test_every_response_carries_the_isolation_headers(served, path):
         assert body == (ROOT / "wpigz" / "zlib.wasm").read_bytes()
     if path == "/files/a.txt":
         assert body == b"abc"
-    if path == "/engines.json":         # the page's engine list is wpigz/engines.py's table
-        from wpigz.engines import DEFAULT_ENGINE, ENGINES
+    if path == "/engines.json":         # the page's engine list is wpigz/sandbox/engines.py's table
+        from wpigz.sandbox.engines import DEFAULT_ENGINE, ENGINES
         table = json.loads(body)
         assert table["default"] == DEFAULT_ENGINE
         assert {name: row["module"] for name, row in table["engines"].items()} == \

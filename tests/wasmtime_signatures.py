@@ -98,7 +98,7 @@ def _version(directory: str) -> str:
 def main(directories: list[str]) -> None:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, here)
-    from wpigz import wasmtime_c
+    from wpigz.sandbox import wasmtime_c
     names = sorted(wasmtime_c.DECLARED)
     found = {}
     for directory in directories:

@@ -99,7 +99,7 @@ ZLIB_NG_SIMD_HEADERS = ["simd_zlib_ng.h"]
 
 # zopfli, as pigz bundles it beside pigz.c (zopfli/src/zopfli). bookworm's pigz 2.6 source is
 # gone from the mirror; trixie's pigz 2.8 carries the same zopfli (pigz records no zopfli update
-# after 2.3.x), and tests/test_zopfli.py checks the bytes against the installed pigz 2.6.
+# after 2.3.x), and tests/test_sandbox_zopfli.py checks the bytes against the installed pigz 2.6.
 PIGZ_SPEC = "pigz=2.8-1"
 PIGZ_SUITE = "trixie"
 PIGZ_TARBALL = "pigz_2.8.orig.tar.xz"
@@ -143,7 +143,7 @@ LIBDEFLATE_CPU = "-mcpu=generic+atomics+bulk_memory+simd128"
 # 1, hash chains for 2-9, binary trees for 10-12) inserts as history without emitting them, and
 # wpigz_nonfinal, which clears the BFINAL bit of every block. libdeflate_alloc_compressor zeroes
 # both, so libdeflate_deflate_compress (the members layout) is libdeflate's own path, unchanged
-# (tests/test_libdeflate.py compares it with the system's libdeflate).
+# (tests/test_sandbox_libdeflate.py compares it with the system's libdeflate).
 _LD_PRIME = "\tif (c->wpigz_dict) {\t/* wpigz: the dictionary before the block, hashed, not emitted */\n"
 LIBDEFLATE_EDITS = [
     ("common_defs.h", "typedef size_t machine_word_t;", "typedef u64 machine_word_t;"),

@@ -1,7 +1,7 @@
 /* chunk_inflate.c -- decoding one chunk of a deflate stream without the window before it.
 
    This is the sandboxed half of wpigz's parallel decompression of ordinary gzip files
-   (wpigz/chunks.py is the host half; the method is the one of pugz and rapidgzip). The host
+   (wpigz/decode/chunks.py is the host half; the method is the one of pugz and rapidgzip). The host
    cuts a deflate stream into chunks of compressed bytes. For each chunk, on its own thread and
    its own wasm instance:
 

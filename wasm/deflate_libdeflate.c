@@ -12,7 +12,7 @@
    the members layout, where the host marks each job last and independent) goes through
    libdeflate_deflate_compress itself: libdeflate's own bytes, one complete stream, which the
    host frames as one gzip member (a header with the member's size in an `IG` subfield; see
-   wpigz/members.py). A job's output depends on its input and history alone, so the output is
+   wpigz/decode/members.py). A job's output depends on its input and history alone, so the output is
    the same for any thread count.
 
    The same workers also decode (JOB_DECODE): a job then holds one gzip member's deflate body,

@@ -18,14 +18,13 @@ __all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "ZopfliTun
            "open",
            "__version__"]
 
-_SUBMODULES = {"api", "cli", "decoding", "files", "framing", "listing", "options", "pipeline", "progress",
-               "wasi_threads", "wasm_host"}
+_SUBMODULES = {"api", "command", "decode", "encode", "sandbox"}
 _API = {"BadGzipFile", "GzipFile", "READ", "WRITE", "compress", "decompress", "open"}
 
 if _typing.TYPE_CHECKING:
     from .api import READ, WRITE, BadGzipFile, GzipFile, compress, decompress, open  # noqa: F401
-    from .pipeline import ZopfliTuning  # noqa: F401
-    from .wasm_host import EngineError  # noqa: F401
+    from .encode.pipeline import ZopfliTuning  # noqa: F401
+    from .sandbox.wasm_host import EngineError  # noqa: F401
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -33,10 +32,10 @@ def __getattr__(name: str) -> _typing.Any:
         from . import api
         value = getattr(api, name)
     elif name == "ZopfliTuning":
-        from . import pipeline
+        from .encode import pipeline
         value = pipeline.ZopfliTuning
     elif name == "EngineError":
-        from . import wasm_host
+        from .sandbox import wasm_host
         value = wasm_host.EngineError
     elif name in _SUBMODULES:          # wpigz.api etc. after a bare "import wpigz", as before
         import importlib

@@ -1,5 +1,5 @@
 import sys
 
-from ._launch import main
+from .command._launch import main
 
 sys.exit(main())

@@ -4,7 +4,7 @@ This stage gives Python programs the same surface as the standard library's ``gz
 same signatures, modes, attributes, exception types -- plus ``threads`` and ``blocksize``.
 Writing goes through the parallel engine (``pipeline.DeflateStream``): the bytes are pigz's for
 the same level, block size and header fields. Reading goes through the sandboxed decoder
-(``decoding.decode``), pulled piece by piece, wrapped in ``io.BufferedReader`` for
+(``entry.decode``), pulled piece by piece, wrapped in ``io.BufferedReader`` for
 ``peek``/``readline``/``read1``, exactly as gzip wraps its own reader.
 
 Each file object has its own engine ``Runtime``, so file objects may be used from different
@@ -33,11 +33,13 @@ import weakref
 import zlib
 from typing import IO, Any, Generator
 
-from . import framing
-from .decoding import CorruptInput, Decoded, Unrecognized, decode
-from .engines import DEFAULT_ENGINE, compressor_for, engine_info, engines_for, layout_of
-from .pipeline import DeflateOptions, DeflateStream, ZopfliTuning, default_threads
-from .wasm_host import DECODER_ENGINE, Runtime
+from .encode import framing
+from .decode.stream import CorruptInput, Unrecognized
+from .decode.sequential import Decoded
+from .decode.entry import decode
+from .sandbox.engines import DEFAULT_ENGINE, compressor_for, engine_info, engines_for, layout_of
+from .encode.pipeline import DeflateOptions, DeflateStream, ZopfliTuning, default_threads
+from .sandbox.wasm_host import DECODER_ENGINE, Runtime
 
 READ = _gzip.READ
 WRITE = _gzip.WRITE
@@ -556,3 +558,17 @@ def decompress(data: Any) -> bytes:
     """Decompress gzip data, every member of it, like ``gzip.decompress``."""
     with GzipFile(fileobj=io.BytesIO(data)) as f:
         return f.read()
+
+
+def _round_trip() -> None:
+    """The self-check wasmtime_version runs in a child: what wpigz asks of wasmtime -- the module compiled, a
+    shared memory, worker threads started through wasi.thread-spawn, compress and decompress
+    with each engine -- checked against Python's zlib. Prints "ok" when all is well."""
+    import gzip
+    from .sandbox.engines import ENGINES
+    data = (bytes(range(256)) * 64 + b"wpigz self-check\n" * 1000) * 80      # 1.6 MB: several blocks
+    for engine in ENGINES:
+        packed = compress(data, 1, mtime=0, threads=2, engine=engine)
+        if gzip.decompress(packed) != data or decompress(packed) != data:
+            raise SystemExit(f"the {engine} engine's round trip gave other bytes")
+    print("ok")

@@ -50,7 +50,7 @@ from fsspec import AbstractFileSystem
 from fsspec.core import get_fs_token_paths, url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from . import members
+from .decode import members
 from .api import BadGzipFile, GzipFile
 from .fsspec import member_writer
 

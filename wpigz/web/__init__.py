@@ -2,14 +2,14 @@
 
 The page (``static/``) compresses and decompresses files inside the browser with the same
 ``zlib.wasm`` the command uses: one Web Worker orchestrates (what ``pipeline.DeflateStream`` and
-``decoding`` do in Python) and every wasi thread the module spawns is one more Worker on the
+``decode`` do in Python) and every wasi thread the module spawns is one more Worker on the
 same shared memory. Nothing is uploaded. This module only serves files, with the headers that
 make the page cross-origin isolated -- ``Cross-Origin-Opener-Policy: same-origin`` and
 ``Cross-Origin-Embedder-Policy: require-corp`` -- because browsers give a page
 SharedArrayBuffer (the module's shared memory) only when it is isolated.
 
 What it serves is a fixed list: the page's files, the package's own ``.wasm`` modules and
-their table (``/engines.json``, from ``wpigz/engines.py``), and
+their table (``/engines.json``, from ``wpigz/sandbox/engines.py``), and
 only when asked, for automation (tests, ``bench/web.py``): ``--files DIR`` serves the regular
 files directly inside DIR at ``/files/NAME``, read-only, and ``--results DIR`` accepts
 ``POST /results/NAME`` and writes the body to DIR/NAME atomically. No directory listings,
@@ -35,7 +35,7 @@ import webbrowser
 from importlib import resources
 from typing import Sequence
 
-from ..engines import DEFAULT_ENGINE, ENGINES, layout_of
+from ..sandbox.engines import DEFAULT_ENGINE, ENGINES, layout_of
 
 # the page's own files (in wpigz/web/static) and their content types
 STATIC = {
@@ -64,7 +64,7 @@ def plain_name(name: str) -> bool:
 
 
 def engines_json() -> bytes:
-    """The engine table (wpigz/engines.py) for the page: it offers the engines whose layout it
+    """The engine table (wpigz/sandbox/engines.py) for the page: it offers the engines whose layout it
     can run and loads their modules by these names, so engine facts stay in one place."""
     # "layout": what the page asks for, the command's default (engines.layout_of), when the
     # engine can write it; "layouts": all it can write

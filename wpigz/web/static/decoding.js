@@ -1,9 +1,9 @@
-// decoding.js -- decompression in the browser, mirroring wpigz/decoding.py: this (memory-safe)
+// decoding.js -- decompression in the browser, mirroring wpigz/decode/sequential.py: this (memory-safe)
 // JavaScript reads only the container structure -- gzip headers and trailers, the zlib header,
 // a zip local header and data descriptor, the compress (.Z) header -- and every byte of
 // compressed data is decoded by the wasm inflater (wasm/inflater.c, the same exports the
 // Python Decoder uses), which also computes the check value. Data streams through the
-// inflater's fixed buffers. The error texts are decoding.py's (pigz's wording). zstd is not
+// inflater's fixed buffers. The error texts are decode/sequential.py's (pigz's wording). zstd is not
 // read here: the command decodes it natively, outside the engine module.
 // Loaded by orchestrator.js with importScripts.
 "use strict";
@@ -27,7 +27,7 @@ class Decoded {
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
-// CRC-32 of a few header bytes, for the 16-bit FHCRC (decoding.py uses Python's zlib for it)
+// CRC-32 of a few header bytes, for the 16-bit FHCRC (decode/sequential.py uses Python's zlib for it)
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -211,7 +211,7 @@ async function gzipHeaderFields(source) {
 const allZero = (bytes) => bytes.every((b) => b === 0);
 
 // After a gzip member: true if another member follows; otherwise consume the rest, warning
-// about anything but zero bytes (GNU gzip's rules, as decoding.py)
+// about anything but zero bytes (GNU gzip's rules, as decode/sequential.py)
 async function trailing(source, decoded) {
   const head = await source.peek(2);
   if (!head.length) return false;
@@ -326,7 +326,7 @@ async function lzwStream(source, decoder, decoded, sink) {
   decoded.members.push({ method: "lzw", compressed: source.consumed - start, original: produced, check: null });
 }
 
-// The format of an input from its first (up to 4) bytes, or null (decoding.detect)
+// The format of an input from its first (up to 4) bytes, or null (sequential.detect)
 function detect(head) {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x9d) return "lzw";

@@ -1,5 +1,5 @@
 // orchestrator.js -- the dedicated Worker that runs a compression or decompression: what
-// wpigz/wasm_host.py (Runtime, DeflatePool, Decoder) and wpigz/pipeline.py (DeflateStream)
+// wpigz/sandbox/wasm_host.py (Runtime, DeflatePool, Decoder) and wpigz/encode/pipeline.py (DeflateStream)
 // do in Python, speaking to the same zlib.wasm through the same exports in the same order.
 //
 // The page's own thread never blocks: it hands this Worker a File or a URL and gets
@@ -9,9 +9,9 @@
 // chunks (File.slice or a fetch stream) straight into the ring's slots, so memory is
 // bounded by the ring; output goes into Blobs, which the browser may keep on disk.
 "use strict";
-importScripts("decoding.js");   // the container formats (gzip, zlib, zip, compress), as decoding.py
+importScripts("decoding.js");   // the container formats (gzip, zlib, zip, compress), as decode/sequential.py
 
-// as in wasm/engine.c and wpigz/wasm_host.py
+// as in wasm/engine.c and wpigz/sandbox/wasm_host.py
 const JOB_LAST = 1;
 const CHECK_CRC32 = 0, CHECK_ADLER32 = 1;
 const STATUS_NO_ROOM = -100;
@@ -23,9 +23,9 @@ const BOARD_WORDS = 4, STATE = 0, TID = 1, ARG = 2;
 const STARTING = 0, IDLE = 1, ASSIGNED = 2, QUIT = 3;
 const MAX_THREADS = 256;
 const READ_CHUNK = 4 << 20;     // bytes asked of a File per read
-// the layouts this Worker can assemble (wpigz/engines.py): "stream" is pigz's, blocks that
+// the layouts this Worker can assemble (wpigz/sandbox/engines.py): "stream" is pigz's, blocks that
 // simply concatenate into one deflate stream; "members" is one indexed gzip member per block
-// (the libdeflate engine, and BGZF), framed as wpigz/framing.py frames them
+// (the libdeflate engine, and BGZF), framed as wpigz/encode/framing.py frames them
 const LAYOUTS = ["stream", "members"];
 
 class EngineError extends Error {}
@@ -74,7 +74,7 @@ function memoryImportLimits(bytes) {
 // ---- Runtime: the shared memory, the main instance, the pool of thread Workers
 class Runtime {
   static async create(engine) {
-    // the engine table comes from the server (wpigz/engines.py), not from a copy here
+    // the engine table comes from the server (wpigz/sandbox/engines.py), not from a copy here
     const table = await (await fetch("engines.json")).json();
     const usable = Object.keys(table.engines).filter((name) => LAYOUTS.includes(table.engines[name].layout));
     if (!usable.includes(engine)) throw new SettingsError(`engine must be one of ${usable.join(", ")}, not ${engine}`);
@@ -349,7 +349,7 @@ class DeflateStream {
   }
 }
 
-// ---- framing (wpigz/framing.py): pigz's gzip header and trailer
+// ---- framing (wpigz/encode/framing.py): pigz's gzip header and trailer
 function gzipXfl(level) { return level >= 9 ? 2 : level === 1 ? 4 : 0; }
 
 function gzipHeader(level, mtime, name) {
@@ -516,7 +516,7 @@ async function compress(job) {
   checkSettings(job);
   const setup = performance.now();
   const rt = await theRuntime(job.engine, job.threads);
-  // the engine's own default block size (wpigz/engines.py) when none is given, as the command's
+  // the engine's own default block size (wpigz/sandbox/engines.py) when none is given, as the command's
   const blocksize = job.blocksize != null ? job.blocksize : job.bgzf ? BGZF_BLOCK : rt.info.blocksize;
   job = { ...job, blocksize };
   if (job.bgzf && !rt.info.layouts.includes("bgzf"))     // as options.py refuses it

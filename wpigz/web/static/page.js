@@ -6,7 +6,7 @@
 //   ?src=/files/NAME&level=6&threads=2&blocksize=128&post=/results/OUT          (compress)
 //   ?src=/files/NAME&engine=libdeflate&bgzf=1&post=/results/OUT                  (BGZF, as --bgzf)
 //   ?src=/files/NAME.gz&op=decompress&post=/results/OUT                          (decompress)
-// With no blocksize the engine's own default is used (wpigz/engines.py), as the command does.
+// With no blocksize the engine's own default is used (wpigz/sandbox/engines.py), as the command does.
 // On failure it posts the error text to OUT.error; after a success it also posts OUT.json
 // (bytes in and out; milliseconds inside the Worker, for the run and
 // for the set-up before it: module compile, memory, thread Workers). A URL input is compressed as
@@ -18,7 +18,7 @@ const params = new URLSearchParams(location.search);
 let worker = null;
 let picked = null;
 let running = false;
-let engines = null;         // /engines.json: wpigz/engines.py's table
+let engines = null;         // /engines.json: wpigz/sandbox/engines.py's table
 
 function formatBytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -138,7 +138,7 @@ function settings() {
   };
 }
 
-// the form shows the chosen engine's own default block size (wpigz/engines.py), as the command uses
+// the form shows the chosen engine's own default block size (wpigz/sandbox/engines.py), as the command uses
 function showDefaultBlocksize() {
   const info = engines && engines.engines[$("engine").value];
   if (info) $("blocksize").value = info.blocksize / 1024;
@@ -190,7 +190,7 @@ async function automatic() {
   }
 }
 
-// the engines (from wpigz/engines.py, via the server) whose layout the Worker can run (as
+// the engines (from wpigz/sandbox/engines.py, via the server) whose layout the Worker can run (as
 // orchestrator.js's LAYOUTS: one stream, or indexed members)
 async function listEngines() {
   engines = await (await fetch("engines.json")).json();

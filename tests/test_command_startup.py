@@ -1,0 +1,239 @@
+"""Start-up: the compiled-module cache, lazy imports, and no more workers than blocks.
+
+The cache is exercised the way users meet it, through whole ``wpigz`` runs pointed at a
+temporary cache directory: filled on first use, reused after, rebuilt when stale or damaged,
+silently skipped when it cannot be written, filled by several processes at once without a torn
+file. Whatever the cache's state, the output bytes are pigz's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_in_one_interpreter, text_bytes, tool
+from wpigz.encode import pipeline
+from wpigz.sandbox import wasm_host
+
+WPIGZ = [sys.executable, "-m", "wpigz"]
+
+
+def run(*args: str, cache: str | os.PathLike | None, cwd: Path, xdg: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop(wasm_host.CACHE_ENV, None)
+    if cache is not None:
+        env[wasm_host.CACHE_ENV] = str(cache)
+    env["XDG_CACHE_HOME"] = str(xdg if xdg is not None else cwd / "xdg-unused")
+    return subprocess.run(WPIGZ + list(args), cwd=cwd, capture_output=True, env=env, timeout=120)
+
+
+def cached(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.cwasm")) if directory.is_dir() else []
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    path = tmp_path / "small.txt"
+    path.write_bytes(text_bytes(1024))
+    return path
+
+
+def pigz_bytes(path: Path) -> bytes:
+    return subprocess.run([tool("pigz"), "-c", path.name], cwd=path.parent, capture_output=True, check=True).stdout
+
+
+@pytest.mark.timeout(300)
+def test_cache_is_filled_once_then_reused_and_output_is_unchanged(tmp_path, small):
+    cache = tmp_path / "cache"
+    cold = run("-c", small.name, cache=cache, cwd=tmp_path)
+    assert cold.returncode == 0 and cold.stderr == b""
+    (entry,) = cached(cache)
+    assert entry.name.startswith("zlib.")
+    stamp = entry.stat().st_mtime_ns
+    warm = run("-c", small.name, cache=cache, cwd=tmp_path)
+    assert warm.returncode == 0 and warm.stderr == b""
+    assert cached(cache) == [entry] and entry.stat().st_mtime_ns == stamp      # read, not rewritten
+    off = run("-c", small.name, cache="", cwd=tmp_path)
+    assert cold.stdout == warm.stdout == off.stdout == pigz_bytes(small)
+    assert not list(tmp_path.glob(".tmp-*")) and not list(cache.glob(".tmp-*"))
+
+
+@pytest.mark.timeout(120)
+def test_default_location_is_the_xdg_cache_directory(tmp_path, small):
+    xdg = tmp_path / "xdg"
+    proc = run("-c", small.name, cache=None, cwd=tmp_path, xdg=xdg)
+    assert proc.returncode == 0
+    assert len(cached(xdg / "wpigz")) == 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("off", ["", "off"])
+def test_cache_can_be_disabled(tmp_path, small, off):
+    xdg = tmp_path / "xdg"
+    proc = run("-c", small.name, cache=off, cwd=tmp_path, xdg=xdg)
+    assert proc.returncode == 0 and proc.stdout == pigz_bytes(small)
+    assert not xdg.exists() and not (tmp_path / "off").exists()
+
+
+def _damage(entry: Path, how: str) -> None:
+    data = bytearray(entry.read_bytes())
+    if how == "flipped":            # one bit in the machine code: only the checksum sees it
+        data[len(data) // 2] ^= 0x10
+    elif how == "truncated":
+        del data[len(data) // 3:]
+    elif how == "garbage":
+        data = bytearray(b"not a module" * 100)
+    elif how == "empty":
+        data = bytearray()
+    elif how == "writable by others":
+        os.chmod(entry, 0o666)
+        return
+    entry.write_bytes(bytes(data))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("how", ["flipped", "truncated", "garbage", "empty", "writable by others"])
+def test_corrupt_cache_is_rebuilt(tmp_path, small, how):
+    cache = tmp_path / "cache"
+    good = run("-c", small.name, cache=cache, cwd=tmp_path)
+    (entry,) = cached(cache)
+    original = entry.read_bytes()
+    _damage(entry, how)
+    again = run("-c", small.name, cache=cache, cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr == b""
+    assert again.stdout == good.stdout == pigz_bytes(small)
+    assert cached(cache) == [entry] and entry.read_bytes() == original      # rewritten whole
+    assert entry.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.timeout(300)
+def test_stale_cache_is_rebuilt_and_old_entries_dropped(tmp_path, small):
+    cache = tmp_path / "cache"
+    run("-c", small.name, cache=cache, cwd=tmp_path)
+    (entry,) = cached(cache)
+    original = entry.read_bytes()
+    # the same name holding what another module version left (a different key in its trailer)
+    data = original.replace(entry.stem.encode(), entry.stem[:-1].encode() + b"x")
+    assert data != original
+    entry.write_bytes(data)
+    # and a leftover of an older wasmtime or module, under another key
+    old = cache / "zlib.0000000000000000.cwasm"
+    old.write_bytes(original)
+    other_engine = cache / "zlib-ng.0000000000000000.cwasm"       # another engine's: kept
+    other_engine.write_bytes(b"x")
+    again = run("-c", small.name, cache=cache, cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr == b"" and again.stdout == pigz_bytes(small)
+    assert entry.read_bytes() == original
+    assert not old.exists() and other_engine.exists()
+
+
+@pytest.mark.timeout(120)
+def test_unwritable_cache_is_skipped_silently(tmp_path, small):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    proc = run("-c", small.name, cache=blocker / "cache", cwd=tmp_path)     # cannot be created
+    assert proc.returncode == 0 and proc.stderr == b"" and proc.stdout == pigz_bytes(small)
+
+
+@pytest.mark.timeout(300)
+def test_processes_filling_an_empty_cache_at_once(tmp_path, small):
+    cache = tmp_path / "cache"
+    env = dict(os.environ, **{wasm_host.CACHE_ENV: str(cache)})
+    procs = [subprocess.Popen(WPIGZ + ["-c", small.name], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    results = [p.communicate(timeout=240) for p in procs]
+    expected = pigz_bytes(small)
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0 and err == b"" and out == expected
+    (entry,) = cached(cache)
+    assert not list(cache.glob(".tmp-*"))
+    stamp = entry.stat().st_mtime_ns
+    later = run("-c", small.name, cache=cache, cwd=tmp_path)
+    assert later.stdout == expected and entry.stat().st_mtime_ns == stamp   # whole and usable
+
+
+# ---- workers: no more than the input has blocks
+
+@pytest.fixture
+def pools(monkeypatch):
+    """The thread counts of the pools compress_body starts."""
+    started: list[int] = []
+    real = pipeline.DeflatePool
+
+    class Recording(real):
+        def __init__(self, runtime, *, threads, **kwargs):
+            started.append(threads)
+            super().__init__(runtime, threads=threads, **kwargs)
+
+    monkeypatch.setattr(pipeline, "DeflatePool", Recording)
+    return started
+
+
+@pytest.mark.parametrize("size, threads, expected", [(1024, 4, 1), (0, 4, 1), (128 * 1024, 4, 1),
+                                                     (128 * 1024 + 1, 4, 2), (3 * 128 * 1024, 8, 3),
+                                                     (10 * 128 * 1024, 2, 2)])
+def test_workers_started_match_the_blocks_of_a_file(tmp_path, pools, size, threads, expected):
+    data = text_bytes(size)
+    (tmp_path / "f").write_bytes(data)
+    sink = tmp_path / "out"
+    with open(tmp_path / "f", "rb") as source, open(sink, "wb") as out:
+        summary = pipeline.compress_body(source, out, pipeline.DeflateOptions(threads=threads))
+    assert pools == [expected]
+    assert summary.length == size
+    import zlib
+    assert zlib.decompress(sink.read_bytes(), -15) == data
+
+
+def test_a_pipe_of_unknown_size_starts_every_worker(pools):
+    import io
+    out = io.BytesIO()
+    pipeline.compress_body(io.BytesIO(b"x" * 1000), out, pipeline.DeflateOptions(threads=3))
+    assert pools == [3]
+
+
+def test_one_block_file_starts_one_worker_thread(tmp_path):
+    # counted at the source: the thread-spawn calls the module made
+    (tmp_path / "f").write_bytes(text_bytes(1024))
+    runtime = wasm_host.Runtime()
+    with open(tmp_path / "f", "rb") as source, open(tmp_path / "out", "wb") as out:
+        pipeline.compress_body(source, out, pipeline.DeflateOptions(threads=4), runtime=runtime)
+    assert next(runtime.spawner._tids) == 2         # tid 1 was the only one handed out
+
+
+# ---- lazy imports: the compression path does not load what it does not use
+
+def test_compressing_imports_neither_decoding_nor_the_library_api(tmp_path, small):
+    proc, status, modules = run_in_one_interpreter(["-c", "small.txt"], tmp_path)
+    assert (status, proc.stderr) == (0, b"")
+    assert gzip.decompress(proc.stdout) == small.read_bytes()
+    assert modules.isdisjoint({"wpigz.api", "wpigz.decode.entry", "wpigz.command.listing", "zstandard", "tqdm"})
+    assert "wpigz.encode.pipeline" in modules        # the check above saw a real compression run
+
+
+def test_decompressing_imports_decoding(tmp_path, small):
+    packed = subprocess.run([tool("pigz"), "-c", small.name], cwd=tmp_path, capture_output=True, check=True).stdout
+    proc, status, modules = run_in_one_interpreter(["-dc"], tmp_path, input=packed)
+    assert (status, proc.stderr, proc.stdout) == (0, b"", small.read_bytes())
+    assert "wpigz.decode.entry" in modules and "wpigz.api" not in modules
+
+
+def test_library_names_are_still_there():
+    import wpigz
+    assert wpigz.open is wpigz.api.open and wpigz.EngineError is wasm_host.EngineError
+    assert set(wpigz.__all__) <= set(dir(wpigz))
+    with pytest.raises(AttributeError):
+        wpigz.no_such_name
+
+
+def test_the_public_namespace_is_the_public_api():
+    # dir() lists __all__ and nothing else, before and after the API is used; a fresh import
+    # leaves no public helper (Any, TYPE_CHECKING, annotations...) in the namespace either
+    code = ("import wpigz; before = dir(wpigz); left = [n for n in vars(wpigz) if not n.startswith('_')]; "
+            "wpigz.decompress(wpigz.compress(b'x')); print(before == dir(wpigz) == sorted(wpigz.__all__), left)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert proc.stdout.decode() == "True []\n", proc.stderr.decode()
