@@ -123,6 +123,30 @@ def test_bar_while_decompressing_and_testing(zeros_gz, args):
     assert "%|" in drawn, "a percentage of the compressed file read"
 
 
+def test_no_bar_when_the_output_goes_to_the_same_terminal(two_files):
+    # `wpigz -dc f.gz` read on the screen: the bar would be drawn into the text (gzip and
+    # pigz draw nothing there); --progress still asks for it
+    gz = two_files / "one.txt.gz"
+    gz.write_bytes(subprocess.run([tool("pigz"), "-c"], input=b"id,name\n0,name0\n", capture_output=True,
+                                  check=True).stdout)
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([*WPIGZ, "-dc", "one.txt.gz"], cwd=two_files, stdin=subprocess.DEVNULL,
+                            stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    drawn = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:         # EIO: every writer to the pty has closed it
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    assert proc.wait(timeout=120) == 0
+    assert drawn.decode().replace("\r\n", "\n") == "id,name\n0,name0\n"
+
+
 @pytest.mark.timeout(180)
 def test_progress_draws_on_a_terminal_of_size_zero(two_files):
     status, drawn = run_on_terminal(["--progress", "-9", "-p", "1", "-k", "first.txt"], two_files, size=(0, 0))

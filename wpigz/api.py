@@ -48,8 +48,9 @@ WRITE = _gzip.WRITE
 _TRUNCATED = ("incomplete deflate data", "unexpected end of file", "missing trailer")
 
 
-class BadGzipFile(OSError):
-    """Raised for an invalid gzip file, like ``gzip.BadGzipFile``."""
+class BadGzipFile(_gzip.BadGzipFile):
+    """Raised for an invalid gzip file: a ``gzip.BadGzipFile`` (so an OSError), so that code
+    written for the gzip module catches it unchanged."""
 
 
 def _reader_error(problem: Exception) -> Exception:

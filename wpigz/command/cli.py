@@ -28,7 +28,8 @@ from .. import __version__
 from ..encode import framing
 from . import progress
 from .files import (STDOUT_LABEL, Abort, AtomicOutput, CreateError, HeldSignals, Input, Interrupted, Output,
-                    OutputError, Reporter, decompressed_name, install_signal_handlers, may_overwrite, select_inputs)
+                    OutputError, Reporter, decompressed_name, install_signal_handlers, may_overwrite, say_notes,
+                    select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, Unsupported, UsageError, help_text, parse
 from .._record import dataclass
 from ..encode.framing import JobFramer
@@ -164,7 +165,9 @@ class _Counting:
 
 def _command_meter(settings: Settings, inputs: list[Input]) -> progress.Progress | None:
     """The command's progress bar (see progress.py), when it is wanted."""
-    if not progress.wanted(settings.progress, settings.verbosity):
+    to_stdout = settings.stdout or any(item.path is None for item in inputs)
+    output_on_terminal = to_stdout and settings.mode in ("compress", "decompress") and sys.stdout.isatty()
+    if not progress.wanted(settings.progress, settings.verbosity, output_on_terminal):
         return None
     sizes = [_regular_size(item) for item in inputs]
     return progress.Progress(len(inputs), None if None in sizes else sum(s or 0 for s in sizes),
@@ -333,7 +336,8 @@ class Batch:
         self.ring = Ring(self.options, runtime=runtime, threads=threads, slots=slots)
         self.meter = _command_meter(settings, inputs)
 
-    def run(self) -> None:
+    def run(self, trailing: tuple[tuple[str, str], ...] = ()) -> None:
+        """Every input, then the skip messages after the last one (``trailing``)."""
         queue = deque(enumerate(self.inputs, 1))
         self.reporter.before_message = self.ring.drain
         try:
@@ -342,6 +346,7 @@ class Batch:
                     while queue:
                         index, item = queue.popleft()
                         self._start(item, index)
+                    say_notes(self.reporter, trailing)     # drains the ring first (before_message)
                     self.ring.drain()
                     return
                 except JobFailed as failure:
@@ -365,7 +370,7 @@ class Batch:
             if culprit is None and task.stream is not None and failure.stream is task.stream:
                 culprit = task
             elif culprit is not None:
-                again.append((task.index, task.item))
+                again.append((task.index, Input(task.item.path)))     # its notes were said
         self.ring.restart()
         if culprit is None:         # not any input's: the whole run cannot go on
             raise Abort(str(failure)) from failure
@@ -381,6 +386,7 @@ class Batch:
     def _start(self, item: Input, index: int) -> None:
         """Read item into the ring and publish its last job; it is finished later, in order."""
         settings, reporter = self.settings, self.reporter
+        say_notes(reporter, item.notes)     # the skips before it, after the inputs before them
         final = None if item.path is None or settings.stdout else item.path + settings.output_suffix
         names = {item.path, final} - {None}
         if any(names & {t.item.path, t.final} for t in self.flight):
@@ -592,7 +598,7 @@ def list_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Inp
 
 
 def run(settings: Settings, reporter: Reporter) -> int:
-    inputs = select_inputs(settings.files, suffix=settings.output_suffix, force=settings.force,
+    inputs, trailing = select_inputs(settings.files, suffix=settings.output_suffix, force=settings.force,
                            to_stdout=settings.stdout or settings.mode in ("test", "list"),
                            recursive=settings.recursive, reporter=reporter, mode=settings.mode,
                            decompress_suffix=settings.suffix)
@@ -604,21 +610,27 @@ def run(settings: Settings, reporter: Reporter) -> int:
         meter = _command_meter(settings, inputs) if settings.mode != "list" else None
         try:
             for index, item in enumerate(inputs, 1):
+                say_notes(reporter, item.notes)
                 if settings.mode == "list":
                     list_one(settings, runtime, reporter, item, lister)
                 else:
                     decompress_one(settings, runtime, reporter, item, index, meter)
+            say_notes(reporter, trailing)
         finally:
             if meter is not None:
                 meter.close()
         return reporter.status
     uses_stdout = any(item.path is None or settings.stdout for item in inputs)
     if uses_stdout and sys.stdout.isatty() and not settings.force:
+        for item in inputs:
+            say_notes(reporter, item.notes)
+        say_notes(reporter, trailing)
         reporter.error("trying to write compressed data to a terminal (use -f to force)")
         return 1
     if settings.form == "zip" and settings.stdout and len(inputs) > 1:
         reporter.warning("warning: output will be concatenated zip files")
     if not inputs:
+        say_notes(reporter, trailing)
         return reporter.status
     runtime = Runtime(engine=compressor_for(settings.engine, settings.level).name)   # -11: zopfli's
     batch = None
@@ -628,12 +640,14 @@ def run(settings: Settings, reporter: Reporter) -> int:
         except EngineError:
             pass        # no ring fits (memory, threads): each input reports why, as it comes
     if batch is not None:
-        batch.run()
+        batch.run(trailing)
     else:
         meter = _command_meter(settings, inputs)
         try:
             for index, item in enumerate(inputs, 1):
+                say_notes(reporter, item.notes)
                 compress_one(settings, runtime, reporter, item, index, meter)
+            say_notes(reporter, trailing)
         finally:
             if meter is not None:
                 meter.close()

@@ -164,9 +164,12 @@ class Output:
 
 @dataclass(frozen=True)
 class Input:
-    """One thing to compress: a path, or standard input (path None)."""
+    """One thing to compress: a path, or standard input (path None). ``notes`` are the skip
+    messages of the arguments before it (select_inputs), said just before it is handled, so
+    that messages come in argument order as gzip's and pigz's do."""
 
     path: str | None
+    notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -174,23 +177,59 @@ class Input:
 
 
 def select_inputs(names: list[str], *, suffix: str, force: bool, to_stdout: bool, recursive: bool,
-                  reporter: Reporter, mode: str = "compress", decompress_suffix: str | None = None) -> list[Input]:
+                  reporter: Reporter, mode: str = "compress", decompress_suffix: str | None = None
+                  ) -> tuple[list[Input], tuple[tuple[str, str], ...]]:
     """The inputs named on the command line, after pigz's skip rules; directories expanded
-    with -r. Reports every skip. When decompressing to files, an input needs a compressed
+    with -r; and the skip messages after the last input. Every skip is kept as a note on the
+    input after it (``Input.notes``), to be said in argument order. When decompressing to files, an input needs a compressed
     suffix; when decompressing, testing or listing, a missing name is tried with the -S suffix
     and then the usual suffixes appended (gzip's order)."""
+    notes = _NoteTaker(reporter.verbosity)
     chosen: list[Input] = []
+
+    def take(item: Input) -> None:
+        chosen.append(Input(item.path, notes.taken()) if notes.pending else item)
+
     for name in names or ["-"]:
         if name == "-":
-            chosen.append(Input(None))
+            take(Input(None))
             continue
         if mode != "compress" and not os.path.lexists(name):
             tried = ((decompress_suffix,) if decompress_suffix else ()) + TRIED_SUFFIXES
             name = next((name + s for s in tried if os.path.lexists(name + s)), name)
-        chosen.extend(_visit(name, top=True, suffix=suffix, force=force, to_stdout=to_stdout,
-                             recursive=recursive, reporter=reporter, mode=mode,
-                             decompress_suffix=decompress_suffix))
-    return chosen
+        for item in _visit(name, top=True, suffix=suffix, force=force, to_stdout=to_stdout,
+                           recursive=recursive, reporter=notes, mode=mode,  # type: ignore[arg-type]
+                           decompress_suffix=decompress_suffix):
+            take(item)
+    return chosen, notes.taken()
+
+
+class _NoteTaker:
+    """Stands in for the Reporter while select_inputs walks the arguments: it keeps each skip
+    message (the Reporter method and its text) for the next input, or for the end."""
+
+    def __init__(self, verbosity: int) -> None:
+        self.verbosity = verbosity
+        self.pending: list[tuple[str, str]] = []
+
+    def say(self, text: str) -> None:
+        self.pending.append(("say", text))
+
+    def error(self, text: str) -> None:
+        self.pending.append(("error", text))
+
+    def warning(self, text: str) -> None:
+        self.pending.append(("warning", text))
+
+    def taken(self) -> tuple[tuple[str, str], ...]:
+        notes, self.pending = tuple(self.pending), []
+        return notes
+
+
+def say_notes(reporter: Reporter, notes: tuple[tuple[str, str], ...]) -> None:
+    """Say skip messages that select_inputs kept, now that their place in the order has come."""
+    for kind, text in notes:
+        getattr(reporter, kind)(text)
 
 
 def _visit(path: str, *, top: bool, suffix: str, force: bool, to_stdout: bool, recursive: bool,

@@ -25,11 +25,13 @@ FALLBACK_COLUMNS = 80
 FALLBACK_ROWS = 24          # tqdm hides a bar below the last row, and 0 rows hides every bar
 
 
-def wanted(setting: bool | None, verbosity: int) -> bool:
-    """--progress forces it on, --no-progress or -q off; otherwise only on a terminal."""
+def wanted(setting: bool | None, verbosity: int, output_on_terminal: bool = False) -> bool:
+    """--progress forces it on, --no-progress or -q off; otherwise only on a terminal, and not
+    when the output itself goes to that terminal (`wpigz -dc f.gz` read on the screen: the bar
+    would be drawn into the text)."""
     if verbosity == 0 or setting is False:
         return False
-    return setting is True or sys.stderr.isatty()
+    return setting is True or (sys.stderr.isatty() and not output_on_terminal)
 
 
 def _columns(stream: IO[str]) -> int:
