@@ -1,6 +1,6 @@
 """Parallel decompression of ordinary gzip files (wpigz/decode/chunks.py): the goals of issue 22.
 
-    python -m bench.chunked [--size MIB] [--runs N]
+    python -m bench.chunked [--size MIB] [--runs N]    # also a section of python -m bench
 
 * speed: ``wpigz -dc`` (-p 3: chunks; -p 2 and -p 1: sequential, see chunks.MIN_THREADS) of
   pigz -6 and gzip -6 output of the mixed real-data
@@ -27,6 +27,7 @@ from pathlib import Path
 
 from . import corpus
 from .measure import CPU, ENV, PY, WORK, ratio, rounds, wpigz_cmd
+from .sections import Context, register
 
 
 def packed(path: Path, tool: str) -> Path:
@@ -149,9 +150,21 @@ def run(size: int, runs: int, log=print) -> list[str]:
     return out
 
 
+SIZE = 100 << 20        # docs/decompression.md's figures: --size 100 --runs 3
+
+
+@register("chunked", order=60,
+          summary="parallel decompression of gzip -6 and pigz -6 files (issue 22): 100 MiB of mixed data, "
+                  "against pigz, rapidgzip, igzip; a scaling model")
+def bench_section(ctx: Context) -> list[str]:
+    ctx.log("chunked parallel decompression")
+    return ["## Parallel decompression of ordinary gzip files (issue 22; bench/chunked.py)", "",
+            *run(ctx.size if ctx.quick else SIZE, min(ctx.runs, 3), ctx.log), ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.chunked", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=100, help="MiB of mixed data (default 100)")
+    parser.add_argument("--size", type=int, default=SIZE >> 20, help="MiB of mixed data (default 100)")
     parser.add_argument("--runs", type=int, default=5, help="rounds per comparison (default 5)")
     args = parser.parse_args()
     print("\n".join(run(args.size << 20, args.runs)))
