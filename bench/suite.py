@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from . import corpus, report
-from . import chunked, engines, layouts, libdeflate, many_files, speed, zopfli  # noqa: F401  (each registers its section)
+# each registers its section (sections.py)
+from . import chunked, dask, engines, layouts, libdeflate, many_files, speed, zopfli  # noqa: F401
 from .measure import (COMPRESSORS, DECOMPRESSORS, DRIVERS, GNU_TIME, HERE, PEAK, PLOTS, PY, WORK, Series,
                       compress_cmd, decompress_cmd, peak_rss_kib, run, wpigz_cmd)
 from .sections import Context, ordered
