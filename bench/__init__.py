@@ -8,7 +8,8 @@ bench/RESULTS.md with tables and bench/plots/*.png. Every tool runs as its own p
 same way for all of them.
 
 Layout: measure.py runs one command and knows each tool's command line; suite.py measures the
-core tables and runs the sections registered in sections.py (engines.py, zopfli.py, speed.py,
-libdeflate.py; `python -m bench --list`), which import measure.py, never suite.py; report.py
-writes RESULTS.md; figures.py turns RESULTS.md into the README's table.
+core tables and runs the sections registered in sections.py (speed.py, engines.py, zopfli.py,
+layouts.py, many_files.py, chunked.py, dask.py, libdeflate.py; `python -m bench --list`), which
+import measure.py, never suite.py; report.py writes RESULTS.md; figures.py turns RESULTS.md into
+the README's table.
 """

@@ -1,6 +1,6 @@
 """Run the benchmark and write bench/RESULTS.md and bench/plots/*.png.
 
-    python -m bench            # the full run (tens of minutes on 2 cores)
+    python -m bench            # the full run (over an hour on 2 cores, docs/benchmark.md's estimate)
     python -m bench --quick    # 4 MiB slices and small size steps: a few minutes
     python -m bench --list     # the sections registered in sections.py; --skip NAME,... leaves some out
 
