@@ -298,7 +298,8 @@ def bench_section(ctx: Context) -> list[str]:
         return ["## wpigz.dask against Dask's gzip CSV (issue 23)", "",
                 "Not measured: Dask was not installed (`pip install '.[dask]'`).", ""]
     ctx.log("dask: wpigz.dask against Dask's gzip CSV")
-    lines = measure(min(ctx.runs, 3), QUICK_MB if ctx.quick else MB, DIRECTORY, ctx.log, ctx.command)
+    lines = measure(min(ctx.runs, 3), QUICK_MB if ctx.quick else MB, DIRECTORY,
+                    lambda text: ctx.log(f"  dask: {text}"), ctx.command)
     return demote(lines) + [""]
 
 

@@ -166,7 +166,7 @@ def bench_section(ctx: Context) -> list[str]:
     size = (QUICK_SIZE_MB if ctx.quick else SIZE_MB) * 10**6
     runs = min(ctx.runs, 3)
     files = corpus(size)
-    results = measure(files, runs, ctx.log)
+    results = measure(files, runs, lambda text: ctx.log(f"  layouts: {text}"))
     return demote(markdown(results, files, runs, size, ctx.command).splitlines()) + [""]
 
 
