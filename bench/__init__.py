@@ -1,4 +1,4 @@
-"""wpigz's benchmark suite: ``python -m bench`` (``--quick`` for a few minutes' version).
+"""wpigz's benchmark suite: ``python -m bench`` (``--quick`` for a version of about ten minutes).
 
 It measures wpigz against the tools a user would otherwise pick -- GNU gzip, pigz, Python's
 gzip module, pgzip, python-isal's igzip_threaded, python-zlib-ng's gzip_ng_threaded, rapidgzip
