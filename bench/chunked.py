@@ -1,10 +1,10 @@
 """Parallel decompression of ordinary gzip files (wpigz/decode/chunks.py): the goals of issue 22.
 
-    python -m bench.chunked [--size MIB] [--runs N]
+    python -m bench.chunked [--size MIB] [--runs N]    # also a section of python -m bench
 
 * speed: ``wpigz -dc`` (-p 3: chunks; -p 2 and -p 1: sequential, see chunks.MIN_THREADS) of
   pigz -6 and gzip -6 output of the mixed real-data
-  file (half GCIDE text, half ELF binaries; bench/speed.py's), against ``pigz -dc`` of the same
+  file (half GCIDE text, half ELF binaries; corpus.mixed), against ``pigz -dc`` of the same
   file, with rapidgzip (-P 2) and python-isal's igzip beside them; whole commands, alternating
   rounds, ratios within a round (bench/speed.py's method);
 * peak RSS of ``wpigz -dc -p 3`` (GNU time);
@@ -25,8 +25,9 @@ import threading
 import time
 from pathlib import Path
 
-from . import corpus, speed
-from .speed import PY, WORK, ratio, rounds, wpigz
+from . import corpus
+from .measure import CPU, ENV, PY, WORK, ratio, rounds, wpigz_cmd
+from .sections import Context, register
 
 
 def packed(path: Path, tool: str) -> Path:
@@ -41,7 +42,7 @@ def peak_rss_mib(cmd: list[str], runs: int) -> float:
     values = []
     for _ in range(runs):
         proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, check=True, env=speed.ENV)
+                              stderr=subprocess.PIPE, check=True, env=ENV)
         values.append(int(proc.stderr.decode().strip().splitlines()[-1]) / 1024)
     return statistics.median(values)
 
@@ -104,7 +105,7 @@ def model(path: Path, threads: int) -> dict[str, float]:
 def run(size: int, runs: int, log=print) -> list[str]:
     WORK.mkdir(exist_ok=True)
     files = [f for f in corpus.build(WORK / "corpus", min(size, 38 << 20)) if f.name in ("text", "binaries")]
-    mixed = speed.mixed_file(files, size)
+    mixed = corpus.mixed(files, size)
     out = [f"Mixed real data, {size >> 20} MiB ({mixed.name}: GCIDE text then ELF binaries), "
            f"{runs} alternating rounds; whole commands, output to /dev/null.", ""]
     out += ["| file | command | seconds (median) | CPU s | vs pigz -dc (median, min-max) |", "|---|---|---|---|---|"]
@@ -112,21 +113,21 @@ def run(size: int, runs: int, log=print) -> list[str]:
         gz = packed(mixed, tool)
         log(f"chunked: {gz.name}")
         commands = {"pigz -dc": ["pigz", "-dc", str(gz)],
-                    "wpigz -dc -p 3": wpigz("-dc", "-p", "3", str(gz)),       # chunks on 3 workers
-                    "wpigz -dc -p 2": wpigz("-dc", "-p", "2", str(gz)),       # sequential (MIN_THREADS)
-                    "wpigz -dc -p 1": wpigz("-dc", "-p", "1", str(gz)),
+                    "wpigz -dc -p 3": wpigz_cmd("-dc", "-p", "3", str(gz)),       # chunks on 3 workers
+                    "wpigz -dc -p 2": wpigz_cmd("-dc", "-p", "2", str(gz)),       # sequential (MIN_THREADS)
+                    "wpigz -dc -p 1": wpigz_cmd("-dc", "-p", "1", str(gz)),
                     "rapidgzip -P 2 -dc": ["rapidgzip", "-P", "2", "-dc", str(gz)],
                     "igzip -dc": [PY, "-m", "isal.igzip", "-dc", str(gz)]}
         walls = rounds(commands, runs)
         for name in commands:
             r = ratio(walls, name, "pigz -dc")
             out.append(f"| {tool} -6 | `{name}` | {statistics.median(walls[name]):.3f} | "
-                       f"{statistics.median(speed.CPU[name]):.3f} | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
+                       f"{statistics.median(CPU[name]):.3f} | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
         r = ratio(walls, "wpigz -dc -p 3", "wpigz -dc -p 1")
         out.append(f"| {tool} -6 | -p 3 vs -p 1 | | | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
     gz = packed(mixed, "pigz")
-    rss3 = peak_rss_mib(wpigz("-dc", "-p", "3", str(gz)), 3)
-    rss1 = peak_rss_mib(wpigz("-dc", "-p", "1", str(gz)), 3)
+    rss3 = peak_rss_mib(wpigz_cmd("-dc", "-p", "3", str(gz)), 3)
+    rss1 = peak_rss_mib(wpigz_cmd("-dc", "-p", "1", str(gz)), 3)
     out += ["", f"Peak RSS, `wpigz -dc` of the pigz -6 file: -p 3 (chunks) {rss3:.0f} MiB, -p 1 {rss1:.0f} MiB "
                 "(median of 3, GNU time).", ""]
     out += ["Scaling model (one process, thread CPU clocks; median of the rounds): serial = main thread "
@@ -149,9 +150,21 @@ def run(size: int, runs: int, log=print) -> list[str]:
     return out
 
 
+SIZE = 100 << 20        # docs/decompression.md's figures: --size 100 --runs 3
+
+
+@register("chunked", order=60,
+          summary="parallel decompression of gzip -6 and pigz -6 files (issue 22): 100 MiB of mixed data, "
+                  "against pigz, rapidgzip, igzip; a scaling model")
+def bench_section(ctx: Context) -> list[str]:
+    ctx.log("chunked parallel decompression")
+    return ["## Parallel decompression of ordinary gzip files (issue 22; bench/chunked.py)", "",
+            *run(ctx.size if ctx.quick else SIZE, min(ctx.runs, 3), ctx.log), ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.chunked", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=100, help="MiB of mixed data (default 100)")
+    parser.add_argument("--size", type=int, default=SIZE >> 20, help="MiB of mixed data (default 100)")
     parser.add_argument("--runs", type=int, default=5, help="rounds per comparison (default 5)")
     args = parser.parse_args()
     print("\n".join(run(args.size << 20, args.runs)))

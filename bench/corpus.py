@@ -83,3 +83,13 @@ def build(directory: Path, size: int) -> list[CorpusFile]:
             path.write_bytes(data)
         files.append(CorpusFile(name, path, recipe, hashlib.sha256(data).hexdigest(), len(data)))
     return files
+
+
+def mixed(files: list[CorpusFile], size: int) -> Path:
+    """Text then binaries (half each, up to 32 MiB of text), next to the corpus files: the 'real
+    mixed data' of speed.py's and chunked.py's decompression goals."""
+    path = files[0].path.parent / f"mixed-{size >> 20}M"
+    if not path.exists() or path.stat().st_size != size:
+        text = RECIPES["text"][1](min(size // 2, 32 << 20))    # GCIDE holds about 38 MiB
+        path.write_bytes(text + RECIPES["binaries"][1](size - len(text)))
+    return path

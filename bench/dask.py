@@ -2,6 +2,9 @@
 
     python -m bench.dask [--runs N] [--mb SIZE] [--dir DIR]     # needs pip install '.[dask]'
 
+Also the suite's "dask" section (python -m bench; at most 3 rounds, 16 MB with --quick), whose
+tables go into bench/RESULTS.md; without Dask installed the section says so and measures nothing.
+
 Data: a CSV made here (deterministic: an id, two numbers, a name, a date; about --mb MB,
 default 210), compressed twice: by `wpigz --engine libdeflate --members -p 2` (indexed members) and by
 `gzip -6` (one member, as most .csv.gz files are). The cluster is a distributed.LocalCluster
@@ -24,30 +27,33 @@ Writing: the frame read by wpigz.dask, persisted in the workers, written as ONE 
 appended one after the other), through both gzip implementations (the standard library's
 default level is 9).
 
-Writes bench/DASK.md.
+Alone it writes bench/DASK.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dask
-import dask.dataframe as dd
-from distributed import Client, LocalCluster
+from .measure import HERE
+from .sections import Context, demote, register
 
-import wpigz
-import wpigz.dask as wd
+if TYPE_CHECKING:                   # Dask is imported when measured, so the suite loads without it
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
 
-HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+MB = 210
+QUICK_MB = 16
+DIRECTORY = Path("/tmp/wpigz-bench-dask")
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]
 
@@ -111,6 +117,7 @@ def timed(client: Client, fn) -> tuple[float, float, float]:
 
 
 def cluster(workers: int) -> tuple[LocalCluster, Client]:
+    from distributed import Client, LocalCluster
     c = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     return c, Client(c)
 
@@ -163,20 +170,28 @@ def table(results: dict, extra: dict | None = None) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--mb", type=int, default=210)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/wpigz-bench-dask"))
-    parser.add_argument("--out", type=Path, default=HERE / "DASK.md")
-    args = parser.parse_args()
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    plain, indexed, single = prepare(args.dir, args.mb, log)
-    sizes = {p: p.stat().st_size for p in (plain, indexed, single)}
+def measure(runs: int, mb: int, directory: Path, log, command: str = "") -> list[str]:
+    """Make the data in directory, measure on LocalClusters, return DASK.md's lines."""
+    pythonpath = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(ROOT)            # the workers import this tree's wpigz
+    try:
+        return _measure(runs, mb, directory, log, command or f"python -m bench.dask --runs {runs} --mb {mb}")
+    finally:                                        # the suite's later sections run as before
+        if pythonpath is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = pythonpath
+
+
+def _measure(runs: int, mb: int, directory: Path, log, command: str) -> list[str]:
+    import dask
+    import dask.dataframe as dd
+
+    import wpigz
+    import wpigz.dask as wd
+
+    plain, indexed, single = prepare(directory, mb, log)
+    sizes = {p: p.stat().st_size for p in (plain, indexed, single)}
     _register_zlib_gzip()
     import fsspec.compression
     default_gzip = getattr(fsspec.compression.compr["gzip"], "__name__", "?")
@@ -190,7 +205,7 @@ def main() -> None:
         D_ISAL: lambda: work_on(dd.read_csv(str(single), blocksize=None)).compute(),
         W: lambda: work_on(wd.read_csv(str(indexed))).compute(),
     }
-    out_ours, out_zlib, out_isal = (args.dir / f"out.{n}.csv.gz" for n in ("wpigz", "zlib", "isal"))
+    out_ours, out_zlib, out_isal = (directory / f"out.{n}.csv.gz" for n in ("wpigz", "zlib", "isal"))
     cl, client = cluster(2)
     try:
         client.run(_register_zlib_gzip)
@@ -198,7 +213,7 @@ def main() -> None:
         for other in answers[1:]:
             assert answers[0].sort_index().equals(other.sort_index()), "the readers disagree"
         partitions = wd.read_csv(str(indexed)).npartitions
-        read = rounds(client, readers, args.runs, "read", log)
+        read = rounds(client, readers, runs, "read", log)
 
         frame = wd.read_csv(str(indexed)).persist()
         dask.compute(frame.map_partitions(len))          # in the workers' memory before timing
@@ -210,7 +225,7 @@ def main() -> None:
             "`wpigz.dask.to_csv(df)`, libdeflate members, level 6":
                 lambda: wd.to_csv(frame, str(out_ours), index=False),
         }
-        write = rounds(client, writers, args.runs, "write", log)
+        write = rounds(client, writers, runs, "write", log)
         written = dict(zip(writers, (p.stat().st_size for p in (out_zlib, out_isal, out_ours))))
         with subprocess.Popen(["gzip", "-dc", str(out_ours)], stdout=subprocess.PIPE) as unzip:
             same = subprocess.run(["cmp", "-s", "-", str(plain)], stdin=unzip.stdout).returncode == 0
@@ -222,7 +237,7 @@ def main() -> None:
     cl, client = cluster(1)
     try:
         readers[W]()
-        one = [timed(client, readers[W]) for _ in range(args.runs)]
+        one = [timed(client, readers[W]) for _ in range(runs)]
     finally:
         client.close()
         cl.close()
@@ -234,10 +249,10 @@ def main() -> None:
     lines = [
         "# wpigz.dask against Dask's gzip CSV (issue 23)",
         "",
-        f"`python -m bench.dask --runs {args.runs} --mb {args.mb}` on a {os.cpu_count()}-CPU machine "
+        f"`{command}` on a {os.cpu_count()}-CPU machine "
         f"(Python {platform.python_version()}, dask {dask.__version__}, wpigz {wpigz.__version__}), "
         "distributed.LocalCluster of 2 worker processes of one thread each. Medians of "
-        f"{args.runs} rounds (min-max), the order rotated from round to round; ratios are taken "
+        f"{runs} rounds (min-max), the order rotated from round to round; ratios are taken "
         "within each round, against the first row (above 1: faster than it).",
         "",
         f"The machine was shared with other jobs (load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
@@ -268,6 +283,38 @@ def main() -> None:
         *table(write, written),
         "",
     ]
+    return lines
+
+
+@register("dask", order=70,
+          summary="wpigz.dask reading and writing .csv.gz against Dask's gzip on a LocalCluster, 210 MB CSV "
+                  "(issue 23; needs pip install '.[dask]')")
+def bench_section(ctx: Context) -> list[str]:
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        ctx.log("dask: Dask is not installed (pip install '.[dask]'): section left out")
+        return ["## wpigz.dask against Dask's gzip CSV (issue 23)", "",
+                "Not measured: Dask was not installed (`pip install '.[dask]'`).", ""]
+    ctx.log("dask: wpigz.dask against Dask's gzip CSV")
+    lines = measure(min(ctx.runs, 3), QUICK_MB if ctx.quick else MB, DIRECTORY,
+                    lambda text: ctx.log(f"  dask: {text}"), ctx.command)
+    return demote(lines) + [""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.dask", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--mb", type=int, default=MB)
+    parser.add_argument("--dir", type=Path, default=DIRECTORY)
+    parser.add_argument("--out", type=Path, default=HERE / "DASK.md")
+    args = parser.parse_args()
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    lines = measure(args.runs, args.mb, args.dir, log)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
 

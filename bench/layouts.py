@@ -1,7 +1,7 @@
 """Issue 21's goals, measured: every engine in pigz's one-stream layout against pigz, whole
 commands, 2 threads, on more than 100 MB of real text and of real binaries.
 
-    python -m bench.layouts [--runs N] [--size MB]
+    python -m bench.layouts [--runs N] [--size MB]    # also a section of python -m bench
 
 Data (made once under bench/out/, sha256 in the report):
 * text: a tar (sorted names, no times or owners) of the GCIDE dictionary decompressed (Debian
@@ -12,7 +12,9 @@ Data (made once under bench/out/, sha256 in the report):
 In each round, in an order rotated from round to round: `pigz -L -p 2 -c` and `wpigz --engine E
 -L -p 2 -c` for E in zlib, zlib-ng, libdeflate at L in 1, 6, 9, then `pigz -dc` of pigz -6's
 output and `wpigz -dc -p 2` of each engine's -6 output. Speed ratios (pigz's wall time over the
-command's) are taken within a round; medians over rounds. Writes bench/LAYOUTS.md.
+command's) are taken within a round; medians over rounds. Alone it writes bench/LAYOUTS.md; as
+the suite's "layouts" section (110 MB, at most 3 rounds; 8 MB with --quick) its table goes into
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import time
 from pathlib import Path
 
 from .corpus import GCIDE, _binaries
-from .suite import HERE, WORK, run, wpigz_cmd
+from .measure import HERE, WORK, run, wpigz_cmd
+from .sections import Context, demote, register
 
 ENGINES = ["zlib", "zlib-ng", "libdeflate"]
 LEVELS = [1, 6, 9]
@@ -117,9 +120,10 @@ def measure(files: dict[str, tuple[Path, str]], runs: int, log) -> dict:
     return results
 
 
-def markdown(results: dict, files: dict, runs: int, size: int) -> str:
+def markdown(results: dict, files: dict, runs: int, size: int, command: str = "") -> str:
+    command = command or f"python -m bench.layouts --runs {runs} --size {size // 10**6}"
     lines = [f"# Engines in pigz's one-stream layout against pigz (issue 21)", "",
-             f"Made by `python -m bench.layouts --runs {runs} --size {size // 10**6}` on {time.strftime('%Y-%m-%d')} "
+             f"Made by `{command}` on {time.strftime('%Y-%m-%d')} "
              f"({os.cpu_count()} CPUs, shared with other work: ratios are taken within a round, then the median "
              f"of {runs} rounds). Whole commands, `-p 2`, output to a file.", ""]
     for name, (path, digest) in files.items():
@@ -150,10 +154,26 @@ def markdown(results: dict, files: dict, runs: int, size: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+SIZE_MB = 110
+QUICK_SIZE_MB = 8
+
+
+@register("layouts", order=40,
+          summary="every engine in pigz's one-stream layout against pigz at -1/-6/-9 and -dc, 110 MB of text "
+                  "and of binaries, -p 2 (issue 21)")
+def bench_section(ctx: Context) -> list[str]:
+    ctx.log("engines in one stream against pigz (layouts)")
+    size = (QUICK_SIZE_MB if ctx.quick else SIZE_MB) * 10**6
+    runs = min(ctx.runs, 3)
+    files = corpus(size)
+    results = measure(files, runs, lambda text: ctx.log(f"  layouts: {text}"))
+    return demote(markdown(results, files, runs, size, ctx.command).splitlines()) + [""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--size", type=int, default=110, help="MB of each corpus file (default 110)")
+    parser.add_argument("--size", type=int, default=SIZE_MB, help="MB of each corpus file (default 110)")
     args = parser.parse_args()
     size = args.size * 10**6
     files = corpus(size)

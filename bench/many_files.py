@@ -1,6 +1,7 @@
 """The "many files" section (issue 25): whole commands over a tree of real files, 2 threads.
 
     python -m bench.many_files [--runs N] [--only compress,zlib-ng,level11,decompress,overhead]
+    # also the suite's "many_files" section (python -m bench), whose table goes into RESULTS.md
 
 The tree is the running Python's standard library (sysconfig's "stdlib" path, without
 site-packages and __pycache__): about 2,450 files and 104 MB for CPython 3.11, more than half of
@@ -17,7 +18,8 @@ compared file by file: after every round wpigz's files must be pigz's bytes (zli
 Method: rounds; in each round every command of a comparison runs once, in an order rotated
 from round to round; what a run leaves (outputs) is removed before the next, outside the
 timing. Ratios are taken within a round (pigz's wall / wpigz's) and their median over rounds
-is reported with min-max. The figures go to stdout as a markdown table.
+is reported with min-max. The figures go to stdout as a markdown table (bench/MANY_FILES.md
+quotes them, with the analysis).
 """
 
 from __future__ import annotations
@@ -27,20 +29,19 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import sysconfig
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from .measure import HERE, ratio, wpigz_cmd
+from .sections import Context, register
+
 WORK = HERE / "out" / "many"
-PY = sys.executable
+# the commands run in the trees' folder: this checkout's wpigz on the path, no GZIP/PIGZ options
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "GZIP", "PIGZ")}
 ENV["PYTHONPATH"] = str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
-
-
-def wpigz(*args: str) -> list[str]:
-    return [PY, "-m", "wpigz", *args]
+ALL = "compress,zlib-ng,level11,decompress,overhead"
 
 
 def stdlib_tree(target: Path) -> Path:
@@ -99,9 +100,9 @@ def rounds(commands: dict[str, tuple[list[str], Path]], prepare, runs: int,
     return walls
 
 
-def ratio(walls: dict[str, list[float]], ours: str, theirs: str) -> str:
-    values = [b / a for a, b in zip(walls[ours], walls[theirs])]
-    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+def speedup(walls: dict[str, list[float]], ours: str, theirs: str) -> str:
+    """theirs' wall / ours, per round: median (min-max)."""
+    return "{:.2f}x ({:.2f}-{:.2f})".format(*ratio(walls, ours, theirs))
 
 
 def same_bytes(ours: Path, theirs: Path, suffix: str) -> None:
@@ -115,14 +116,14 @@ def same_bytes(ours: Path, theirs: Path, suffix: str) -> None:
 def compare_compress(src: Path, label: str, args: list[str], runs: int, *, identical: bool,
                      goal: str, engine: list[str] = []) -> list[str]:
     a, b = copy(src, WORK / f"{label}-wpigz"), copy(src, WORK / f"{label}-pigz")
-    commands = {"wpigz": (wpigz(*engine, *args, "-r", "-k", "-p", "2", a.name), a.parent),
+    commands = {"wpigz": (wpigz_cmd(*engine, *args, "-r", "-k", "-p", "2", a.name), a.parent),
                 "pigz": (["pigz", *args, "-r", "-k", "-p", "2", b.name], b.parent)}
     walls = rounds(commands, lambda name: remove(a if name == "wpigz" else b, ".gz"), runs,
                    check=(lambda: same_bytes(a, b, ".gz")) if identical else None)
     count = len([p for p in files(a) if not p.name.endswith(".gz")])
     return [f"| `wpigz {' '.join(engine + args + ['-r', '-k'])}` vs `pigz {' '.join(args + ['-r', '-k'])}` | {count} files | "
             f"{statistics.median(walls['wpigz']):.2f} s | {statistics.median(walls['pigz']):.2f} s | "
-            f"{ratio(walls, 'wpigz', 'pigz')} | {goal} |"]
+            f"{speedup(walls, 'wpigz', 'pigz')} | {goal} |"]
 
 
 def compare_decompress(src: Path, runs: int) -> list[str]:
@@ -132,13 +133,13 @@ def compare_decompress(src: Path, runs: int) -> list[str]:
         subprocess.run(["pigz", "-r", "-p", "2", str(packed)], check=True, stderr=subprocess.DEVNULL)
         remove(packed, keep_suffix=".gz")
     a, b = copy(packed, WORK / "d-wpigz"), copy(packed, WORK / "d-pigz")
-    commands = {"wpigz": (wpigz("-d", "-r", "-k", "-p", "2", a.name), a.parent),
+    commands = {"wpigz": (wpigz_cmd("-d", "-r", "-k", "-p", "2", a.name), a.parent),
                 "pigz": (["pigz", "-d", "-r", "-k", "-p", "2", b.name], b.parent)}
     walls = rounds(commands, lambda name: remove(a if name == "wpigz" else b, keep_suffix=".gz"), runs)
     count = len([p for p in files(a) if p.name.endswith(".gz")])
     return [f"| `wpigz -d -r -k` vs `pigz -d -r -k` | {count} .gz files | "
             f"{statistics.median(walls['wpigz']):.2f} s | {statistics.median(walls['pigz']):.2f} s | "
-            f"{ratio(walls, 'wpigz', 'pigz')} | 1.5x |"]
+            f"{speedup(walls, 'wpigz', 'pigz')} | 1.5x |"]
 
 
 def overhead(runs: int) -> list[str]:
@@ -148,7 +149,7 @@ def overhead(runs: int) -> list[str]:
             tree.mkdir(parents=True)
             for i in range(n):
                 (tree / f"f{i:04}").write_bytes(b"x")
-    tools = {"wpigz": wpigz("-r", "-k", "-p", "2"), "pigz": ["pigz", "-r", "-k", "-p", "2"],
+    tools = {"wpigz": wpigz_cmd("-r", "-k", "-p", "2"), "pigz": ["pigz", "-r", "-k", "-p", "2"],
              "gzip": ["gzip", "-r", "-k"]}
     commands = {}
     for name, cmd in tools.items():
@@ -164,37 +165,58 @@ def overhead(runs: int) -> list[str]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.many_files", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", default="compress,zlib-ng,level11,decompress,overhead")
-    args = parser.parse_args()
-    only = set(args.only.split(","))
+def report(runs: int, only: set[str]) -> Iterator[str]:
+    """The markdown lines of the comparisons named in only, each as soon as it is measured."""
     WORK.mkdir(parents=True, exist_ok=True)
     src = stdlib_tree(WORK / "stdlib")
     count = len(files(src))
     size = sum(p.stat().st_size for p in files(src))
     small = sum(1 for p in files(src) if p.stat().st_size < 8192)
-    print(f"Tree: {src.name}, a copy of {sysconfig.get_paths()['stdlib']}: {count} files, {size / 1e6:.1f} MB, "
-          f"{small} under 8 KiB. Medians of {args.runs} rounds (min-max); ratio = pigz's wall / wpigz's.\n")
-    print("| comparison | input | wpigz | pigz | wpigz speed vs pigz | goal |\n|---|---|---|---|---|---|")
+    yield (f"Tree: {src.name}, a copy of {sysconfig.get_paths()['stdlib']}: {count} files, {size / 1e6:.1f} MB, "
+           f"{small} under 8 KiB. Medians of {runs} rounds (min-max); ratio = pigz's wall / wpigz's.")
+    yield ""
+    yield "| comparison | input | wpigz | pigz | wpigz speed vs pigz | goal |"
+    yield "|---|---|---|---|---|---|"
     if "compress" in only:
-        print(*compare_compress(src, "z", [], args.runs, identical=True, goal="1.2x"), sep="\n", flush=True)
+        yield from compare_compress(src, "z", [], runs, identical=True, goal="1.2x")
     if "zlib-ng" in only:
-        print(*compare_compress(src, "ng", [], args.runs, identical=False, goal="2.0x",
-                                engine=["--engine", "zlib-ng"]), sep="\n", flush=True)
+        yield from compare_compress(src, "ng", [], runs, identical=False, goal="2.0x", engine=["--engine", "zlib-ng"])
     if "level11" in only:
         packages = WORK / "small-packages"
         if not packages.exists():
             for name in ("json", "email"):
                 shutil.copytree(src / name, packages / name, symlinks=True)
-        print(*compare_compress(packages, "z11", ["-11"], args.runs, identical=True, goal="1.6x"), sep="\n",
-              flush=True)
+        yield from compare_compress(packages, "z11", ["-11"], runs, identical=True, goal="1.6x")
     if "decompress" in only:
-        print(*compare_decompress(src, args.runs), sep="\n", flush=True)
+        yield from compare_decompress(src, runs)
     if "overhead" in only:
-        print("\n| tool | 1 file | 1,000 one-byte files | overhead per file |\n|---|---|---|---|")
-        print(*overhead(args.runs), sep="\n", flush=True)
+        yield ""
+        yield "| tool | 1 file | 1,000 one-byte files | overhead per file |"
+        yield "|---|---|---|---|"
+        yield from overhead(runs)
+
+
+@register("many_files", order=50,
+          summary="trees of real files (issue 25): -r -k, -11 -r, -d -r against pigz on the standard library, "
+                  "per-file overhead")
+def bench_section(ctx: Context) -> list[str]:
+    """Every comparison; with --quick one round (after the warm-up round) instead of --runs."""
+    ctx.log("many files (the standard library's tree)")
+    lines = ["## Many files (issue 25): whole commands over a tree of real files, 2 threads", ""]
+    for line in report(1 if ctx.quick else ctx.runs, set(ALL.split(","))):
+        lines.append(line)
+        if line.startswith("| ") and not line.startswith(("| comparison", "| tool", "|---")):
+            ctx.log(f"  many files {line}")          # each measured row, as it comes
+    return lines + [""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.many_files", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default=ALL)
+    args = parser.parse_args()
+    for line in report(args.runs, set(args.only.split(","))):
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 (wall time, CPU time from os.wait4, peak RSS from GNU time), the commands of each tool, and the
 places the results go (bench/out/ for scratch files, bench/plots/ for figures).
 
+Commands compared in rotated rounds with their output thrown away (timed, rounds, ratio: what
+speed.py and chunked.py measure with) live here too.
+
 The suite (suite.py) and its sections (engines.py, zopfli.py, speed.py, libdeflate.py, ...)
 import from here and from sections.py; nothing here imports them, so the package has no import
 circle (tests/test_readme.py checks it).
@@ -77,8 +80,56 @@ def run(cmd: list[str], *, stdin: Path | None = None, out: Path | None = None) -
     return Sample(wall, usage.ru_utime + usage.ru_stime, peak_rss_kib(), target.stat().st_size)
 
 
-def wpigz_cmd() -> list[str]:
-    return [PY, "-m", "wpigz"]
+def wpigz_cmd(*args: str) -> list[str]:
+    return [PY, "-m", "wpigz", *args]
+
+
+# Python's bytecode cache on for the commands run by timed(), as for an installed package, even
+# when PYTHONDONTWRITEBYTECODE is set in the caller's environment.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CPU: dict[str, list[float]] = {}     # name -> CPU seconds (user + system) per round, of the last rounds()
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of cmd, its output thrown away (a failure stops the benchmark).
+    CPU time (user + system, all threads) is shown beside wall time: on a shared machine it
+    is far less disturbed by the other load than wall time is."""
+    with open(os.devnull, "wb") as sink, open(os.devnull, "rb") as nothing:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=nothing, stdout=sink, stderr=subprocess.PIPE, env=env or ENV)
+        errors = proc.stderr.read() if proc.stderr else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({status}): {errors.decode()[-300:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def rounds(commands: dict[str, list[str]], runs: int, warmup: int = 1,
+           envs: dict[str, dict[str, str]] | None = None) -> dict[str, list[float]]:
+    """Each command once per round, order rotated per round: name -> wall seconds per round
+    (CPU seconds go to CPU[name]). envs gives some commands their own environment."""
+    names = list(commands)
+    envs = envs or {}
+    for _ in range(warmup):
+        for name in names:
+            timed(commands[name], envs.get(name))
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:
+        CPU[name] = []
+    for r in range(runs):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            wall, cpu = timed(commands[name], envs.get(name))
+            walls[name].append(wall)
+            CPU[name].append(cpu)
+    return walls
+
+
+def ratio(walls: dict[str, list[float]], a: str, b: str) -> tuple[float, float, float]:
+    """Median, min, max over rounds of wall(b) / wall(a): how many times faster a is than b
+    (below 1: how much slower)."""
+    values = [tb / ta for ta, tb in zip(walls[a], walls[b])]
+    return statistics.median(values), min(values), max(values)
 
 
 def compress_cmd(tool: str, level: int, threads: int, path: Path) -> list[str] | None:

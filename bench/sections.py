@@ -54,3 +54,9 @@ def register(name: str, *, order: int, summary: str) -> Callable[[Callable[[Cont
 
 def ordered() -> list[Section]:
     return sorted(SECTIONS.values(), key=lambda section: (section.order, section.name))
+
+
+def demote(lines: list[str]) -> list[str]:
+    """A section's own markdown file (its `# title`, `## parts`) as lines of RESULTS.md, whose
+    sections are `## ` headings: every heading one level down."""
+    return ["#" + line if line.startswith("#") else line for line in lines]

@@ -19,70 +19,13 @@ an installed package) even when PYTHONDONTWRITEBYTECODE is set in the caller's e
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from . import corpus
+from .measure import CPU, PY, WORK, ratio, rounds, wpigz_cmd
 from .sections import Context, register
-
-HERE = Path(__file__).resolve().parent
-WORK = HERE / "out"
-PY = sys.executable
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-CPU: dict[str, list[float]] = {}     # name -> CPU seconds (user + system) per round, of the last rounds()
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(wall, CPU) seconds of cmd, its output thrown away (a failure stops the benchmark).
-    CPU time (user + system, all threads) is shown beside wall time: on a shared machine it
-    is far less disturbed by the other load than wall time is."""
-    with open(os.devnull, "wb") as sink, open(os.devnull, "rb") as nothing:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=nothing, stdout=sink, stderr=subprocess.PIPE, env=env or ENV)
-        errors = proc.stderr.read() if proc.stderr else b""
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({status}): {errors.decode()[-300:]}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
-def rounds(commands: dict[str, list[str]], runs: int, warmup: int = 1,
-           envs: dict[str, dict[str, str]] | None = None) -> dict[str, list[float]]:
-    """Each command once per round, order rotated per round: name -> wall seconds per round
-    (CPU seconds go to CPU[name]). envs gives some commands their own environment."""
-    names = list(commands)
-    envs = envs or {}
-    for _ in range(warmup):
-        for name in names:
-            timed(commands[name], envs.get(name))
-    walls: dict[str, list[float]] = {name: [] for name in names}
-    for name in names:
-        CPU[name] = []
-    for r in range(runs):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            wall, cpu = timed(commands[name], envs.get(name))
-            walls[name].append(wall)
-            CPU[name].append(cpu)
-    return walls
-
-
-def ratio(walls: dict[str, list[float]], a: str, b: str) -> tuple[float, float, float]:
-    """Median, min, max over rounds of wall(b) / wall(a): how many times faster a is than b
-    (below 1: how much slower)."""
-    values = [tb / ta for ta, tb in zip(walls[a], walls[b])]
-    return statistics.median(values), min(values), max(values)
-
-
-def wpigz(*args: str) -> list[str]:
-    return [PY, "-m", "wpigz", *args]
-
 
 STARTUP_CPU: dict[str, list[float]] = {}
 
@@ -93,19 +36,10 @@ def measure_startup(runs: int) -> dict[str, list[float]]:
     tiny.write_bytes(corpus.RECIPES["text"][1](1024))
     walls = rounds({"python -c pass": [PY, "-c", "pass"],
                     "python -c 'import wasmtime'": [PY, "-c", "import wasmtime"],
-                    "wpigz -c": wpigz("-c", str(tiny)),
+                    "wpigz -c": wpigz_cmd("-c", str(tiny)),
                     "gzip -c": ["gzip", "-c", str(tiny)]}, runs, warmup=3)
     STARTUP_CPU.update(CPU)
     return walls
-
-
-def mixed_file(files: list[corpus.CorpusFile], size: int) -> Path:
-    """Text then binaries (half each, up to 32 MiB of text): the 'real mixed data' of the decompression goal."""
-    path = WORK / "corpus" / f"mixed-{size >> 20}M"
-    if not path.exists() or path.stat().st_size != size:
-        text = corpus.RECIPES["text"][1](min(size // 2, 32 << 20))    # GCIDE holds about 38 MiB
-        path.write_bytes(text + corpus.RECIPES["binaries"][1](size - len(text)))
-    return path
 
 
 def measure_decompress(paths: list[Path], runs: int) -> dict[str, dict[str, list[float]]]:
@@ -115,15 +49,15 @@ def measure_decompress(paths: list[Path], runs: int) -> dict[str, dict[str, list
         if not packed.exists() or packed.stat().st_mtime < path.stat().st_mtime:
             with open(packed, "wb") as sink:
                 subprocess.run(["pigz", "-6", "-c", str(path)], stdout=sink, check=True)
-        results[path.name] = rounds({"wpigz -dc": wpigz("-dc", str(packed)),
+        results[path.name] = rounds({"wpigz -dc": wpigz_cmd("-dc", str(packed)),
                                      "gzip -dc": ["gzip", "-dc", str(packed)],
                                      "pigz -dc": ["pigz", "-dc", str(packed)]}, runs)
     return results
 
 
 def measure_compress(path: Path, levels: list[int], runs: int) -> dict[int, dict[str, list[float]]]:
-    return {level: rounds({"wpigz -p 2": wpigz(f"-{level}", "-p", "2", "-c", str(path)),
-                           "wpigz -p 1": wpigz(f"-{level}", "-p", "1", "-c", str(path)),
+    return {level: rounds({"wpigz -p 2": wpigz_cmd(f"-{level}", "-p", "2", "-c", str(path)),
+                           "wpigz -p 1": wpigz_cmd(f"-{level}", "-p", "1", "-c", str(path)),
                            "pigz -p 2": ["pigz", f"-{level}", "-p", "2", "-c", str(path)],
                            "pigz -p 1": ["pigz", f"-{level}", "-p", "1", "-c", str(path)]}, runs, warmup=0)
             for level in levels}
@@ -183,7 +117,7 @@ def run(size: int, runs: int, only: set[str], log=print) -> list[str]:
         startup = measure_startup(max(runs, 10) * 2)
     if "decompress" in only:
         log("speed: decompression")
-        decompress = measure_decompress([f.path for f in files] + [mixed_file(files, size)], runs)
+        decompress = measure_decompress([f.path for f in files] + [corpus.mixed(files, size)], runs)
     if "compress" in only:
         log("speed: compression")
         compress = measure_compress(text, [1, 6, 9], runs)

@@ -1,7 +1,7 @@
 """Run the benchmark and write bench/RESULTS.md and bench/plots/*.png.
 
-    python -m bench            # the full run (tens of minutes on 2 cores)
-    python -m bench --quick    # 4 MiB slices and small size steps: a few minutes
+    python -m bench            # the full run (over an hour on 2 cores, docs/benchmark.md's estimate)
+    python -m bench --quick    # 4 MiB slices and small size steps: about ten minutes
     python -m bench --list     # the sections registered in sections.py; --skip NAME,... leaves some out
 
 Method. Every measurement is one process, timed from start to exit; os.wait4 gives its CPU time.
@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from . import corpus, report
-from . import engines, libdeflate, speed, zopfli  # noqa: F401  (each registers its section)
+# each registers its section (sections.py)
+from . import chunked, dask, engines, layouts, libdeflate, many_files, speed, zopfli  # noqa: F401
 from .measure import (COMPRESSORS, DECOMPRESSORS, DRIVERS, GNU_TIME, HERE, PEAK, PLOTS, PY, WORK, Series,
                       compress_cmd, decompress_cmd, peak_rss_kib, run, wpigz_cmd)
 from .sections import Context, ordered
@@ -171,7 +172,7 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small slices: a few minutes on 2 cores")
+    parser.add_argument("--quick", action="store_true", help="small slices: about ten minutes on 2 cores (an estimate)")
     parser.add_argument("--runs", type=int, default=5, help="rounds per configuration (default 5)")
     parser.add_argument("--list", action="store_true", help="list the registered sections and exit")
     parser.add_argument("--skip", default="", metavar="NAME,...",
