@@ -198,6 +198,7 @@ def main() -> None:
     thread_counts = sorted({1, *range(2, (os.cpu_count() or 1) + 1)})
     scaling_sizes = ([1, 16, 64] if args.quick else [1, 16, 256, 1024, 2048])
     started = time.time()
+    load_before = os.getloadavg()[0]
 
     def log(text: str) -> None:
         print(f"[{time.time() - started:6.0f}s] {text}", flush=True)
@@ -224,7 +225,11 @@ def main() -> None:
     for section in ordered():
         if section.name not in skip:
             sections += section.run(context)
-    report.write(HERE / "RESULTS.md", PLOTS, command=command, machine=machine(), files=files,
+    # when and how busy: ratios within a round hold up under load, absolute times do not
+    when = (f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(started))} to "
+            f"{time.strftime('%H:%M UTC', time.gmtime())}; load average {load_before:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end")
+    report.write(HERE / "RESULTS.md", PLOTS, command=command, machine=f"{machine()}; run {when}", files=files,
                  levels=levels, thread_counts=thread_counts, compression=compression,
                  decompression=decompression, startup=startup, scaling=scaling, runs=args.runs,
                  engine=engine, progress_cost=progress_cost, sections=sections)
