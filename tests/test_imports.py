@@ -4,6 +4,8 @@ inside functions too, since those are circles all the same once the function run
 import ast
 from pathlib import Path
 
+from test_layers import cycles      # the one cycle finder (it also walks wpigz/ there)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,25 +36,6 @@ def import_graph(package: str) -> dict[str, set[str]]:
                         edges.add(parts[1])
         graph[path.stem] = (edges & modules) - {path.stem}
     return graph
-
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Every module that can reach itself, with one path that shows how."""
-    found = []
-    for start in sorted(graph):
-        stack = [(start, [start])]
-        seen = set()
-        while stack:
-            node, path = stack.pop()
-            for succ in sorted(graph[node]):
-                if succ == start:
-                    found.append(path + [start])
-                    stack.clear()
-                    break
-                if succ not in seen:
-                    seen.add(succ)
-                    stack.append((succ, path + [succ]))
-    return found
 
 
 def test_the_cycle_finder_finds_a_cycle():

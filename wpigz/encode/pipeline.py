@@ -164,6 +164,9 @@ class Ring:
         self.options = options
         self.threads = threads or options.threads
         self.slots = slots          # None: pigz's 2 x threads + 2
+        # every layout but the single stream asks for whole jobs: each one independent and
+        # last (engines.whole_jobs)
+        self._whole = whole_jobs(options.layout)
         self._trap_job = int(os.environ.get(TRAP_ENV, "-1"))
         self._jobs_before = 0       # jobs published through the pools of earlier restarts
         self._writing = False
@@ -174,9 +177,7 @@ class Ring:
         options = self.options
         self.pool = DeflatePool(self.runtime, threads=self.threads, blocksize=options.blocksize,
                                 level=options.level, strategy=options.strategy,
-                                # every layout but the single stream asks for whole jobs:
-                                # each one independent and last (engines.whole_jobs)
-                                independent=options.independent or whole_jobs(options.layout),
+                                independent=options.independent or self._whole,
                                 check_kind=CHECK_ADLER32 if options.check == "adler32" else CHECK_CRC32,
                                 asked_threads=options.threads,
                                 tuning=options.zopfli.values() if options.level == 11 else (),
@@ -223,7 +224,7 @@ class Ring:
             raise EngineError("the workers stopped after an earlier failure")
         seq = self.next_read
         # last: the job ends its stream; the module also ends a whole job (members, BGZF) as last
-        self.pool.submit(seq, length, last=last or whole_jobs(self.options.layout), first=first, rsync_h=rsync_h,
+        self.pool.submit(seq, length, last=last or self._whole, first=first, rsync_h=rsync_h,
                          trap=self._jobs_before + seq == self._trap_job)
         self._owners[seq % self.pool.nslots] = owner
         self._lengths[seq % self.pool.nslots] = length
