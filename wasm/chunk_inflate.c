@@ -12,16 +12,16 @@
       by decoding a little from there;
    2. the *chunk decoder* (wpigz_chunk_decode) decodes from that bit without knowing the 32 KiB
       of output before it. It writes 16-bit symbols: a byte is 0..255, and a byte copied from
-      the unknown window is a *marker*, 0x8000 + its index in that window. As soon as the
+      the unknown window is a *marker*, 256 + its index in that window. As soon as the
       last 32 KiB of output hold no marker (no later copy can reach one), it goes on as a
       plain inflate writing bytes. It stops at the
       first block boundary of the same kind the finder finds that lies at or past the chunk's
       end (so that the next chunk's finder, searching from there, lands on the same bit), or
       at the end of the final block;
-   3. the symbols are copied to bytes at once (wpigz_chunk_narrow), and once the previous
-      chunk's last 32 KiB of output is known, *marker replacement* (wpigz_chunk_resolve)
-      fills in the markers' bytes: first in this chunk's last 32 KiB, which the next chunk
-      waits for (the only serial step), then in the rest.
+   3. once the previous chunk's last 32 KiB of output is known, *marker replacement*
+      (wpigz_chunk_resolve) turns the symbols into bytes in one pass, a byte and a marker
+      alike looked up in one table (the 256 bytes, then that window): first in this chunk's
+      last 32 KiB, which the next chunk waits for (the only serial step), then in the rest.
 
    The host accepts a chunk only if the chunk before it stopped exactly at the bit where this
    one began; otherwise the chunk is decoded again from that bit. Every check value is the
@@ -41,7 +41,8 @@
 #define EXPORT(name) __attribute__((export_name(name)))
 
 #define WSIZE 32768u
-#define MARK 0x8000u            /* symbols >= MARK are markers: MARK + index in the window */
+#define MARK 256u               /* symbols >= MARK are markers: MARK + index in the window */
+#define MARKS4 0xff00ff00ff00ff00ull    /* the high bytes of 4 symbols: a marker among them? */
 #define FBITS 10                /* bits resolved by one lookup; longer codes go the slow way */
 #define MAXBITS 15
 #define SLACK 8                 /* symbols (or bytes) past sym_cap that a copy may overwrite */
@@ -66,11 +67,13 @@ struct chunk {
     uint8_t *bytes;             /* the output as bytes (narrow, then resolve) */
     uint32_t sym_cap;
     uint32_t out_len;
-    uint32_t marked;            /* the symbols from here on hold no marker */
     uint32_t wide_end;          /* the output is symbols before this, bytes from here on */
+    uint32_t lowest;            /* the lowest window index a marker holds (WSIZE: none) */
     uint32_t stop_bit;
     struct huff lit, dist, fixed_lit, fixed_dist, codes;
-    uint8_t window[WSIZE];      /* the previous output's last bytes, for resolve (host-written) */
+    /* resolve's table, symbol -> byte: the 256 bytes, then the window (the previous output's
+       last WSIZE bytes, host-written) */
+    uint8_t table[MARK + WSIZE];
 };
 
 struct bits {
@@ -291,6 +294,7 @@ struct run {
     uint32_t max_out;
     uint32_t wide;              /* still writing 16-bit symbols */
     uint32_t marker_end;        /* no output from here on holds a marker */
+    uint32_t lowest;            /* the lowest window index of a marker written */
 };
 
 #define CODES_DONE 0            /* end of block */
@@ -305,7 +309,7 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
               struct run *r, const int wide) {
     uint16_t *out16 = c->sym;
     uint8_t *out8 = c->bytes;
-    uint32_t n = r->n, max_out = r->max_out, marker_end = r->marker_end;
+    uint32_t n = r->n, max_out = r->max_out, marker_end = r->marker_end, lowest = r->lowest;
     int32_t result = CODES_DONE;
     for (;;) {
         int32_t s;
@@ -362,6 +366,8 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
                 /* the start of the copy lies in the unknown window: markers (a distance
                    past the stream's real start is found when they are resolved) */
                 uint32_t end = n + len;
+                if (WSIZE + n - distance < lowest)
+                    lowest = WSIZE + n - distance;
                 while (n < end && distance > n) {
                     out16[n] = (uint16_t)(MARK + WSIZE + n - distance);
                     n++;
@@ -390,7 +396,7 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
                     seen |= to[i] = from[i];
             /* a copy that brought a marker along (the overrun's symbols may say so
                wrongly: that only delays the switch) */
-            if (n - distance < marker_end && (seen & 0x8000800080008000ull))
+            if (n - distance < marker_end && (seen & MARKS4))
                 marker_end = n + len;
             n += len;
         } else {
@@ -414,6 +420,7 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
     }
     r->n = n;
     r->marker_end = marker_end;
+    r->lowest = lowest;
     return result;
 }
 
@@ -430,10 +437,10 @@ static void to_bytes(struct chunk *c, struct run *r) {
    Stops (CHUNK_STOPPED) after a non-final empty stored block whose length field starts at or
    past end_bit, with c->stop_bit at the byte after it, or before a non-final dynamic block
    that starts at or past end_bit; or at the end of the final block (CHUNK_END, stop_bit just
-   after it). The output is symbols up to c->wide_end, then bytes; no marker lies past
-   c->marked. */
+   after it). The output is symbols up to c->wide_end, then bytes; c->lowest is the lowest
+   window index a marker holds. */
 static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit, uint32_t max_out) {
-    struct run r = {0, max_out, 1, 0};
+    struct run r = {0, max_out, 1, 0, WSIZE};
     int32_t result;
     c->wide_end = UINT32_MAX;
     for (;;) {
@@ -525,7 +532,7 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
         }
     }
     c->out_len = r.n;
-    c->marked = r.marker_end;
+    c->lowest = r.lowest;
     if (c->wide_end > r.n)
         c->wide_end = r.n;
     return result;
@@ -552,6 +559,8 @@ struct chunk *wpigz_chunk_new(uint32_t in_cap, uint32_t sym_cap) {
     }
     c->in_cap = in_cap;
     c->sym_cap = sym_cap;
+    for (uint32_t i = 0; i < MARK; i++)
+        c->table[i] = (uint8_t)i;
     build_fixed(c);
     return c;
 }
@@ -571,7 +580,7 @@ EXPORT("wpigz_chunk_in")
 uint8_t *wpigz_chunk_in(struct chunk *c) { return c->in; }
 
 EXPORT("wpigz_chunk_window")
-uint8_t *wpigz_chunk_window(struct chunk *c) { return c->window; }
+uint8_t *wpigz_chunk_window(struct chunk *c) { return c->table + MARK; }
 
 /* After resolve: the output bytes. */
 EXPORT("wpigz_chunk_out")
@@ -579,6 +588,9 @@ uint8_t *wpigz_chunk_out(struct chunk *c) { return c->bytes; }
 
 EXPORT("wpigz_chunk_out_len")
 uint32_t wpigz_chunk_out_len(struct chunk *c) { return c->out_len; }
+
+EXPORT("wpigz_chunk_wide_end")
+uint32_t wpigz_chunk_wide_end(struct chunk *c) { return c->wide_end; }
 
 EXPORT("wpigz_chunk_stop")
 uint32_t wpigz_chunk_stop(struct chunk *c) { return c->stop_bit; }
@@ -672,54 +684,23 @@ int32_t wpigz_chunk_find(struct chunk *c, uint32_t in_len, uint32_t from_bit) {
     return -1;
 }
 
-/* The output as bytes, before the window is known: every symbol but the markers is copied to
-   the byte buffer (in the worker, in parallel with the other chunks); returns how many of the
-   first symbols hold every marker, which is all resolve must look at. */
-EXPORT("wpigz_chunk_narrow")
-uint32_t wpigz_chunk_narrow(struct chunk *c) {
-    const uint16_t *s = c->sym;
-    uint8_t *o = c->bytes;
-    for (uint32_t i = 0; i < c->wide_end; i++)
-        o[i] = (uint8_t)s[i];
-    return c->marked;
-}
-
-/* Marker replacement, after narrow, of the output in [from, to): the window's last window_len
-   bytes (the host wrote them at the end of `window`) are the output before this chunk. The
-   host replaces the last 32 KiB first -- the next chunk's window, the only serial step -- and
-   the rest after handing that on. 0, or -1 if a marker points before the known window (a
-   distance too far back: the host falls back and the sequential decoder reports it). */
+/* Marker replacement: the symbols in [from, to) become bytes, now that the window is known --
+   the window's last window_len bytes (the host wrote them at the end of the table, see
+   wpigz_chunk_window) are the output before this chunk. One table lookup per symbol, a byte
+   or a marker alike, and no branch. The host converts the last 32 KiB first -- the next
+   chunk's window, the only serial step -- and the rest after handing that on. 0, or -1 if a
+   marker points before the known window (a distance too far back: the host falls back and
+   the sequential decoder reports it). */
 EXPORT("wpigz_chunk_resolve")
 int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len, uint32_t from, uint32_t to) {
     const uint16_t *s = c->sym;
+    const uint8_t *table = c->table;
     uint8_t *o = c->bytes;
-    uint32_t lowest = WSIZE - (window_len < WSIZE ? window_len : WSIZE);
-    if (to > c->marked)
-        to = c->marked;
-    uint32_t i = from;
-    for (; i + 4 <= to; i += 4) {               /* most groups of 4 hold no marker */
-        uint64_t four;
-        memcpy(&four, s + i, 8);
-        if (!(four & 0x8000800080008000ull))
-            continue;
-        for (uint32_t j = i; j < i + 4; j++) {
-            uint32_t v = s[j];
-            if (v >= MARK) {
-                v -= MARK;
-                if (v < lowest)
-                    return -1;
-                o[j] = c->window[v];
-            }
-        }
-    }
-    for (; i < to; i++) {
-        uint32_t v = s[i];
-        if (v >= MARK) {
-            v -= MARK;
-            if (v < lowest)
-                return -1;
-            o[i] = c->window[v];
-        }
-    }
+    if (c->lowest < WSIZE - (window_len < WSIZE ? window_len : WSIZE))
+        return -1;
+    if (to > c->wide_end)
+        to = c->wide_end;
+    for (uint32_t i = from; i < to; i++)
+        o[i] = table[s[i]];
     return 0;
 }

@@ -112,12 +112,9 @@ class _ChunkDecoder:
     def stop(self) -> int:
         return self.runtime.call("wpigz_chunk_stop", self._c) & 0xFFFFFFFF
 
-    def narrow(self) -> None:
-        self.runtime.call("wpigz_chunk_narrow", self._c)
-
     def resolve(self, window: bytes, start: int, end: int) -> bool:
-        """Replace the markers among the output in [start, end) from window (after narrow);
-        False if one points before it."""
+        """Turn the output's symbols in [start, end) into bytes, the markers from window;
+        False if a marker points before it."""
         self.window[WINDOW - len(window):] = window
         return self.runtime.call("wpigz_chunk_resolve", self._c, len(window), start, end) >= 0
 
@@ -143,8 +140,6 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
         if start >= 0:
             status = decoder.decode(start, CHUNK * 8)
     chunk.data = b""                    # the decoder holds a copy: memory stays bounded
-    if status in (STOPPED, END):
-        decoder.narrow()                # the bulk of the conversion, before the wait
     window = b""
     if prev is not None:
         prev.handed.wait()              # set on every path of the worker that has it
@@ -165,8 +160,6 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
                 return
             start = want
             status = decoder.decode(start, CHUNK * 8)
-            if status in (STOPPED, END):
-                decoder.narrow()
     if status not in (STOPPED, END):
         return
     out = decoder.output()
