@@ -45,7 +45,7 @@
 #define MARKS4 0xff00ff00ff00ff00ull    /* the high bytes of 4 symbols: a marker among them? */
 #define FBITS 10                /* bits resolved by one lookup; longer codes go the slow way */
 #define MAXBITS 15
-#define SLACK 8                 /* symbols (or bytes) past sym_cap that a copy may overwrite */
+#define SLACK 8                 /* symbols past sym_cap that a copy may overwrite (bytes: 2 x) */
 
 /* wpigz_chunk_decode results */
 #define CHUNK_STOPPED 1         /* stopped at a boundary the finder would find, at or past end */
@@ -54,10 +54,25 @@
 #define CHUNK_SHORT (-2)        /* the input ran out before a stop */
 #define CHUNK_FULL (-3)         /* more output than allowed */
 
+/* A decoded code, as the tables hold it: what it means, so that one lookup gives a literal, or
+   a length's or a distance's base and its count of extra bits.
+   bits 0-4: the code's length; 8-11: extra bits; 16-31: the literal, base or symbol. */
+#define E_LIT 0x8000u           /* a literal (litlen tables) */
+#define E_EOB 0x4000u           /* the end of the block (litlen tables) */
+#define E_BAD 0x2000u           /* no valid symbol: 286, 287, distances 30, 31, or no code */
+#define E_LEN(e) ((e) & 31)
+#define E_EXTRA(e) (((e) >> 8) & 15)
+#define E_VALUE(e) ((e) >> 16)
+
+#define TAB_CODES 0             /* the code-length code: E_VALUE is the symbol */
+#define TAB_LIT 1               /* literal/length codes */
+#define TAB_DIST 2              /* distance codes */
+
 struct huff {
-    uint16_t fast[1u << FBITS]; /* by the next FBITS bits: symbol << 4 | length; 0 = slow path */
+    uint32_t fast[1u << FBITS]; /* by the next FBITS bits: the entry; 0 = slow path */
     uint16_t count[MAXBITS + 1];
     uint16_t sorted[288];       /* symbols by code, for the slow path */
+    uint32_t table;             /* TAB_* */
 };
 
 struct chunk {
@@ -144,14 +159,30 @@ static void bits_at(struct bits *b, const uint8_t *in, uint32_t len, uint64_t bi
 
 /* ---- Huffman codes ---- */
 
-#define KIND_CODES 0
-#define KIND_LENS 1             /* literal/length or distance codes */
+/* The entry of symbol sym, of a code len bits long, in a table of kind `table`. */
+static uint32_t entry_of(uint32_t table, uint32_t sym, uint32_t len) {
+    if (table == TAB_LIT) {
+        if (sym < 256)
+            return sym << 16 | E_LIT | len;
+        if (sym == 256)
+            return E_EOB | len;
+        if (sym < 286)
+            return (uint32_t)len_base[sym - 257] << 16 | (uint32_t)len_extra[sym - 257] << 8 | len;
+        return E_BAD | len;
+    }
+    if (table == TAB_DIST) {
+        if (sym < 30)
+            return (uint32_t)dist_base[sym] << 16 | (uint32_t)dist_extra[sym] << 8 | len;
+        return E_BAD | len;
+    }
+    return sym << 16 | len;
+}
 
 /* Build h from n code lengths; 0, or -1 for a set zlib's inflate_table refuses: an
    over-subscribed set, or an incomplete one unless it is a single code of length 1 (for the
    code-length code, an empty set too: zlib decodes it to zero lengths, then refuses the
    missing end-of-block code). */
-static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
+static int build(struct huff *h, const uint8_t *lens, uint32_t n, uint32_t table) {
     uint16_t offs[MAXBITS + 2];
     int32_t left = 1;
     uint32_t max = 0, len, i;
@@ -167,12 +198,13 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
         if (h->count[len])
             max = len;
     }
-    if (max == 0 && kind == KIND_CODES)
+    if (max == 0 && table == TAB_CODES)
         return -1;
-    if (left > 0 && max > 1 && kind == KIND_LENS)
+    if (left > 0 && max > 1 && table != TAB_CODES)
         return -1;
-    if (left > 0 && kind == KIND_CODES)
+    if (left > 0 && table == TAB_CODES)
         return -1;
+    h->table = table;
     offs[1] = 0;
     for (len = 1; len <= MAXBITS; len++)
         offs[len + 1] = (uint16_t)(offs[len] + h->count[len]);
@@ -186,7 +218,7 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
             uint32_t rev = 0;
             for (uint32_t bit = 0; bit < len; bit++)
                 rev |= ((code >> bit) & 1u) << (len - 1 - bit);
-            uint16_t entry = (uint16_t)(h->sorted[k] << 4 | len);
+            uint32_t entry = entry_of(table, h->sorted[k], len);
             for (uint32_t at = rev; at < (1u << FBITS); at += 1u << len)
                 h->fast[at] = entry;
         }
@@ -195,29 +227,31 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
     return 0;
 }
 
-/* The next symbol, or -1 for a bit pattern that is no code. buf holds >= MAXBITS bits. */
-static inline int32_t decode(const struct huff *h, struct bits *b) {
-    uint32_t entry = h->fast[peek(b, FBITS)];
-    if (entry) {
-        drop(b, entry & 15);
-        return (int32_t)(entry >> 4);
-    }
-    /* canonical decoding, a bit at a time (codes longer than FBITS, or none) */
+/* The slow path of decode: canonical decoding, a bit at a time (codes longer than FBITS, or
+   none: then E_BAD with length 0). */
+static uint32_t decode_slow(const struct huff *h, uint32_t v) {
     int32_t code = 0, first = 0, index = 0;
-    uint32_t v = peek(b, MAXBITS);
     for (uint32_t len = 1; len <= MAXBITS; len++) {
         code |= (int32_t)((v >> (len - 1)) & 1);
         int32_t count = h->count[len];
-        if (code - count < first) {
-            drop(b, len);
-            return h->sorted[index + (code - first)];
-        }
+        if (code - count < first)
+            return entry_of(h->table, h->sorted[index + (code - first)], len);
         index += count;
         first += count;
         first <<= 1;
         code <<= 1;
     }
-    return -1;
+    return E_BAD;
+}
+
+/* The entry of the next code, its bits dropped (not its extra bits). buf holds >= MAXBITS
+   bits. */
+static inline uint32_t decode(const struct huff *h, struct bits *b) {
+    uint32_t entry = h->fast[peek(b, FBITS)];
+    if (__builtin_expect(entry == 0, 0))
+        entry = decode_slow(h, peek(b, MAXBITS));
+    drop(b, E_LEN(entry));
+    return entry;
 }
 
 static void build_fixed(struct chunk *c) {
@@ -231,10 +265,10 @@ static void build_fixed(struct chunk *c) {
         lens[i] = 7;
     for (; i < 288; i++)
         lens[i] = 8;
-    build(&c->fixed_lit, lens, 288, KIND_LENS);
+    build(&c->fixed_lit, lens, 288, TAB_LIT);
     for (i = 0; i < 32; i++)            /* 30 and 31 are codes, refused when used, as zlib does */
         lens[i] = 5;
-    build(&c->fixed_dist, lens, 32, KIND_LENS);
+    build(&c->fixed_dist, lens, 32, TAB_DIST);
 }
 
 /* A dynamic block's header, after BFINAL and BTYPE: the codes into c->lit and c->dist. */
@@ -251,15 +285,15 @@ static int dynamic_header(struct chunk *c, struct bits *b) {
     refill(b);
     for (i = 0; i < ncode; i++)
         lens[code_order[i]] = (uint8_t)take(b, 3);
-    if (build(&c->codes, lens, 19, KIND_CODES))
+    if (build(&c->codes, lens, 19, TAB_CODES))
         return -1;
     for (i = 0; i < nlen + ndist;) {
-        int32_t s;
-        uint32_t rep, value;
+        uint32_t entry, s, rep, value;
         refill(b);
-        s = decode(&c->codes, b);
-        if (s < 0)
+        entry = decode(&c->codes, b);
+        if (entry & E_BAD)
             return -1;
+        s = E_VALUE(entry);
         if (s < 16) {
             lens[i++] = (uint8_t)s;
             continue;
@@ -283,7 +317,7 @@ static int dynamic_header(struct chunk *c, struct bits *b) {
     }
     if (lens[256] == 0)
         return -1;
-    if (build(&c->lit, lens, nlen, KIND_LENS) || build(&c->dist, lens + nlen, ndist, KIND_LENS))
+    if (build(&c->lit, lens, nlen, TAB_LIT) || build(&c->dist, lens + nlen, ndist, TAB_DIST))
         return -1;
     return 0;
 }
@@ -310,57 +344,85 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
     uint16_t *out16 = c->sym;
     uint8_t *out8 = c->bytes;
     uint32_t n = r->n, max_out = r->max_out, marker_end = r->marker_end, lowest = r->lowest;
+    struct bits in = *b;        /* a local copy: the output's byte stores cannot alias it, so
+                                   it stays in registers */
     int32_t result = CODES_DONE;
     for (;;) {
-        int32_t s;
-        if (wide && n - marker_end >= WSIZE && n >= marker_end) {
+        uint32_t e, len, d, distance;
+        if (wide && n >= marker_end && n - marker_end >= WSIZE) {
             result = CODES_SWITCH;
             break;
         }
-        if (b->cnt < 48) {
+        if (in.cnt < 48) {
             /* 48 bits hold a whole length and distance with their extra bits */
-            if (b->pos > b->len + 8) {      /* decoding the zeros past the end */
+            if (in.pos > in.len + 8) {      /* decoding the zeros past the end */
                 result = CHUNK_SHORT;
                 break;
             }
-            refill(b);
+            refill(&in);
         }
-        s = decode(lit, b);
-        if (s < 256) {
-            if (s < 0) {
-                result = CHUNK_BAD;
-                break;
-            }
+        e = lit->fast[peek(&in, FBITS)];
+        if (e & E_LIT) {
+            /* a literal, and a second one from the same bits (each at most FBITS of them) */
+            drop(&in, E_LEN(e));
             if (n >= max_out) {
                 result = CHUNK_FULL;
                 break;
             }
             if (wide)
-                out16[n++] = (uint16_t)s;
+                out16[n++] = (uint16_t)E_VALUE(e);
             else
-                out8[n++] = (uint8_t)s;
+                out8[n++] = (uint8_t)E_VALUE(e);
+            e = lit->fast[peek(&in, FBITS)];
+            if (!(e & E_LIT))
+                continue;
+            drop(&in, E_LEN(e));
+            if (n >= max_out) {
+                result = CHUNK_FULL;
+                break;
+            }
+            if (wide)
+                out16[n++] = (uint16_t)E_VALUE(e);
+            else
+                out8[n++] = (uint8_t)E_VALUE(e);
             continue;
         }
-        if (s == 256)
-            break;
-        s -= 257;
-        if (s >= 29) {
+        if (e == 0)
+            e = decode_slow(lit, peek(&in, MAXBITS));
+        drop(&in, E_LEN(e));
+        if (e & (E_LIT | E_EOB | E_BAD)) {
+            if (e & E_EOB)
+                break;
+            if (e & E_BAD) {
+                result = CHUNK_BAD;
+                break;
+            }
+            if (n >= max_out) {             /* a literal with a long code */
+                result = CHUNK_FULL;
+                break;
+            }
+            if (wide)
+                out16[n++] = (uint16_t)E_VALUE(e);
+            else
+                out8[n++] = (uint8_t)E_VALUE(e);
+            continue;
+        }
+        len = E_VALUE(e) + peek(&in, E_EXTRA(e));
+        drop(&in, E_EXTRA(e));
+        d = decode(dist, &in);
+        if (d & E_BAD) {
             result = CHUNK_BAD;
             break;
         }
-        uint32_t len = len_base[s] + peek(b, len_extra[s]);
-        drop(b, len_extra[s]);
-        int32_t d = decode(dist, b);
-        if (d < 0 || d >= 30) {
-            result = CHUNK_BAD;
-            break;
-        }
-        uint32_t distance = dist_base[d] + peek(b, dist_extra[d]);
-        drop(b, dist_extra[d]);
+        distance = E_VALUE(d) + peek(&in, E_EXTRA(d));
+        drop(&in, E_EXTRA(d));
         if (n + len > max_out) {
             result = CHUNK_FULL;
             break;
         }
+        /* the copies below go in steps of 16 or 8 bytes: each read is of output already
+           final (the distance is at least the step), and the buffers have room for the last
+           step's overrun (SLACK) */
         if (wide) {
             if (distance > n) {
                 /* the start of the copy lies in the unknown window: markers (a distance
@@ -381,23 +443,33 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
             }
             const uint16_t *from = out16 + n - distance;
             uint16_t *to = out16 + n;
-            uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
-            if (distance >= 4) {
-                /* 4 symbols at a time: each read is of symbols already final, and the
-                   buffer has room for the last write's overrun (SLACK) */
-                for (uint32_t i = 0; i < len; i += 4) {
-                    uint64_t four;
-                    memcpy(&four, from + i, 8);
-                    seen |= four;
-                    memcpy(to + i, &four, 8);
-                }
-            } else
-                for (uint32_t i = 0; i < len; i++)
-                    seen |= to[i] = from[i];
-            /* a copy that brought a marker along (the overrun's symbols may say so
-               wrongly: that only delays the switch) */
-            if (n - distance < marker_end && (seen & MARKS4))
-                marker_end = n + len;
+            if (n - distance >= marker_end) {       /* no marker can come along */
+                if (distance >= 8)
+                    for (uint32_t i = 0; i < len; i += 8)
+                        memcpy(to + i, from + i, 16);
+                else if (distance >= 4)
+                    for (uint32_t i = 0; i < len; i += 4)
+                        memcpy(to + i, from + i, 8);
+                else
+                    for (uint32_t i = 0; i < len; i++)
+                        to[i] = from[i];
+            } else {
+                uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
+                if (distance >= 4) {
+                    for (uint32_t i = 0; i < len; i += 4) {
+                        uint64_t four;
+                        memcpy(&four, from + i, 8);
+                        seen |= four;
+                        memcpy(to + i, &four, 8);
+                    }
+                } else
+                    for (uint32_t i = 0; i < len; i++)
+                        seen |= to[i] = from[i];
+                /* a copy that brought a marker along (the overrun's symbols may say so
+                   wrongly: that only delays the switch) */
+                if (seen & MARKS4)
+                    marker_end = n + len;
+            }
             n += len;
         } else {
             if (distance > n) {                 /* before the chunk: the window had markers */
@@ -406,18 +478,21 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
             }
             const uint8_t *from = out8 + n - distance;
             uint8_t *to = out8 + n;
-            if (distance >= 8) {
-                for (uint32_t i = 0; i < len; i += 8) {
-                    uint64_t eight;
-                    memcpy(&eight, from + i, 8);
-                    memcpy(to + i, &eight, 8);
-                }
-            } else
+            if (distance >= 16)
+                for (uint32_t i = 0; i < len; i += 16)
+                    memcpy(to + i, from + i, 16);
+            else if (distance >= 8)
+                for (uint32_t i = 0; i < len; i += 8)
+                    memcpy(to + i, from + i, 8);
+            else if (distance == 1)
+                memset(to, from[0], len);
+            else
                 for (uint32_t i = 0; i < len; i++)
                     to[i] = from[i];
             n += len;
         }
     }
+    *b = in;
     r->n = n;
     r->marker_end = marker_end;
     r->lowest = lowest;
