@@ -455,7 +455,14 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
                         to[i] = from[i];
             } else {
                 uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
-                if (distance >= 4) {
+                if (distance >= 8) {
+                    for (uint32_t i = 0; i < len; i += 8) {
+                        uint64_t eight[2];
+                        memcpy(eight, from + i, 16);
+                        seen |= eight[0] | eight[1];
+                        memcpy(to + i, eight, 16);
+                    }
+                } else if (distance >= 4) {
                     for (uint32_t i = 0; i < len; i += 4) {
                         uint64_t four;
                         memcpy(&four, from + i, 8);
@@ -685,30 +692,41 @@ int32_t wpigz_chunk_decode(struct chunk *c, uint32_t in_len, uint32_t start_bit,
 
 #define PROBE_SYMBOLS 4096      /* symbols a candidate must decode to be taken */
 
-/* n <= 32 bits of the input from bit `at` on (zeros past the end). */
-static inline uint32_t bits_from(const uint8_t *in, uint32_t in_len, uint64_t at, uint32_t n) {
+/* 57 bits of the input from bit `at` on (zeros past the end), in one load. */
+static inline uint64_t bits57(const uint8_t *in, uint32_t in_len, uint64_t at) {
     uint32_t byte = (uint32_t)(at >> 3);
     uint64_t word = 0;
     if (byte + 8 <= in_len)
         memcpy(&word, in + byte, 8);
     else if (byte < in_len)
         memcpy(&word, in + byte, in_len - byte);
-    return (uint32_t)(word >> (at & 7)) & (uint32_t)((1ull << n) - 1);
+    return (word >> (at & 7)) & ((1ull << 57) - 1);
+}
+
+/* n <= 32 bits of the input from bit `at` on (zeros past the end). */
+static inline uint32_t bits_from(const uint8_t *in, uint32_t in_len, uint64_t at, uint32_t n) {
+    return (uint32_t)bits57(in, in_len, at) & (uint32_t)((1ull << n) - 1);
 }
 
 /* Whether a non-final dynamic block's header may start at bit `at`: its first 17 bits
    (BFINAL 0, BTYPE 2, HLIT <= 29, HDIST <= 29) and a complete code-length code (the Kraft
    sum of its lengths, which zlib requires complete). Cheap: nothing is built. */
-static int dynamic_start(const uint8_t *in, uint32_t in_len, uint64_t at) {
+/* Two code-length-code lengths (6 bits): their Kraft terms, 128 >> len each (0 for 0). */
+static const uint8_t kraft2[64] = {
+    0, 64, 32, 16, 8, 4, 2, 1, 64, 128, 96, 80, 72, 68, 66, 65,
+    32, 96, 64, 48, 40, 36, 34, 33, 16, 80, 48, 32, 24, 20, 18, 17,
+    8, 72, 40, 24, 16, 12, 10, 9, 4, 68, 36, 20, 12, 8, 6, 5,
+    2, 66, 34, 18, 10, 6, 4, 3, 1, 65, 33, 17, 9, 5, 3, 2};
+
+static inline int dynamic_start(const uint8_t *in, uint32_t in_len, uint64_t at) {
     uint32_t head = bits_from(in, in_len, at, 17), sum = 0;
     if ((head & 7) != 4 || ((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29)
         return 0;
     uint32_t ncode = ((head >> 13) & 15) + 4;
-    for (uint32_t i = 0; i < ncode; i++) {
-        uint32_t len = bits_from(in, in_len, at + 17 + 3 * i, 3);
-        if (len)
-            sum += 128u >> len;
-    }
+    /* the ncode lengths of 3 bits, the rest zeros, summed two at a time */
+    uint64_t lens = bits57(in, in_len, at + 17) & ((1ull << (3 * ncode)) - 1);
+    for (uint32_t i = 0; i < 10; i++, lens >>= 6)
+        sum += kraft2[lens & 63];
     return sum == 128;
 }
 
@@ -744,15 +762,22 @@ int32_t wpigz_chunk_find(struct chunk *c, uint32_t in_len, uint32_t from_bit) {
         return -1;
     uint64_t limit = (uint64_t)(in_len - 3) * 8;
     for (uint64_t at = from_bit & ~7ull; at < limit; at += 8) {
-        uint32_t w = bits_from(c->in, in_len, at, 10);
+        uint64_t w = bits57(c->in, in_len, at);
         /* bit i set: bits i, i+1, i+2 are 0, 0, 1 */
-        uint32_t starts = ~w & ~(w >> 1) & (w >> 2) & 0xff;
+        uint32_t starts = (uint32_t)(~w & ~(w >> 1) & (w >> 2)) & 0xff;
         uint32_t byte = (uint32_t)(at >> 3);
-        if (byte >= 4 && memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0)
-            starts |= 1;
-        for (; starts; starts &= starts - 1) {
-            uint64_t bit = at + (uint32_t)__builtin_ctz(starts);
-            if (bit >= from_bit && bit < limit && plausible(c, in_len, bit, from_bit, probe))
+        uint32_t flush = byte >= 4 && memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0;
+        for (starts |= flush; starts; starts &= starts - 1) {
+            uint32_t i = (uint32_t)__builtin_ctz(starts), head = (uint32_t)(w >> i);
+            uint64_t bit = at + i;
+            if (bit < from_bit || bit >= limit)
+                continue;
+            /* most candidates fail here, before any call: HLIT or HDIST too large, or an
+               incomplete code-length code */
+            if (!(i == 0 && flush) &&
+                (((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29 || !dynamic_start(c->in, in_len, bit)))
+                continue;
+            if (plausible(c, in_len, bit, from_bit, probe))
                 return (int32_t)bit;
         }
     }
