@@ -71,7 +71,7 @@ class _Chunk:
     ``done``."""
 
     index: int
-    data: bytes                 # compressed bytes from base on
+    data: list[memoryview]      # compressed bytes from base on, in pieces (the blocks read)
     base: int                   # offset of data[0] in the stream
     prev: _Chunk | None         # the chunk before it; None for the stream's first
     cancelled: bool = False     # set by the main thread: skip the work, hand on a failure
@@ -99,9 +99,13 @@ class _ChunkDecoder:
         self.window = self.runtime.view(self.runtime.call("wpigz_chunk_window", self._c), WINDOW)
         self.length = 0
 
-    def load(self, data: bytes) -> None:
-        self.input[:len(data)] = data
-        self.length = len(data)
+    def load(self, *pieces: bytes | memoryview) -> None:
+        """Copy the chunk's input into wasm, the pieces one after the other."""
+        length = 0
+        for piece in pieces:
+            self.input[length:length + len(piece)] = piece
+            length += len(piece)
+        self.length = length
 
     def find(self) -> int:
         return self.runtime.call("wpigz_chunk_find", self._c, self.length, 0)
@@ -135,11 +139,11 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     status = 0
     start = -1
     if not chunk.cancelled:
-        decoder.load(chunk.data)
+        decoder.load(*chunk.data)
         start = 0 if prev is None else decoder.find()
         if start >= 0:
             status = decoder.decode(start, CHUNK * 8)
-    chunk.data = b""                    # the decoder holds a copy: memory stays bounded
+    chunk.data = []                     # the decoder holds a copy: memory stays bounded
     window = b""
     if prev is not None:
         prev.handed.wait()              # set on every path of the worker that has it
@@ -240,8 +244,13 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                 data = block(queued)
                 if not data:
                     break
-                ahead = b"".join(block(i) for i in range(queued + 1, queued + 1 + -(-LOOKAHEAD // CHUNK)))
-                chunk = _Chunk(queued, data + ahead[:LOOKAHEAD], queued * CHUNK, flight[-1] if flight else last)
+                # the block and the lookahead's blocks, as views (no copy: the worker copies
+                # them into wasm)
+                pieces, left = [memoryview(data)], LOOKAHEAD
+                for i in range(queued + 1, queued + 1 + -(-LOOKAHEAD // CHUNK)):
+                    pieces.append(memoryview(block(i))[:left])
+                    left -= len(pieces[-1])
+                chunk = _Chunk(queued, pieces, queued * CHUNK, flight[-1] if flight else last)
                 flight.append(chunk)
                 pool.submit(_run, chunk, check_kind)
                 queued += 1
