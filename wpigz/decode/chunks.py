@@ -45,11 +45,12 @@ CHUNK = 512 * 1024              # compressed bytes per chunk
 LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach its stop
 MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
-# Fewest threads (-p) for which a stream is split. The chunk decoder costs more CPU than the
-# sequential one (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.65 CPU-s of per-chunk
-# work plus 0.05 s serial, against 0.40 CPU-s for zlib-ng's inflate), so on 2 threads it
-# would at best match the sequential decoder (0.38 s), and on a loaded 2-core machine it
-# measured slower; from 3 threads the model gives 0.27 s and less (docs/decompression.md).
+# Fewest threads (-p) for which a stream is split. The chunk decoder still costs more CPU than
+# the sequential one (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.40-0.44 CPU-s of
+# per-chunk work on one thread, 0.53-0.59 with two workers side by side, plus 0.03 s serial,
+# against 0.29-0.33 CPU-s for zlib-ng's inflate). On 2 threads of a loaded 2-core machine
+# (load 5-6) whole commands with chunks measured 0.54-0.68x the speed of the sequential
+# decoder, so 2 threads do not split (docs/decompression.md).
 MIN_THREADS = 3
 
 # wpigz_chunk_decode results (wasm/chunk_inflate.c)
