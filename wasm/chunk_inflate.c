@@ -349,12 +349,20 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
     int32_t result = CODES_DONE;
     for (;;) {
         uint32_t e, len, d, distance;
-        if (wide && n >= marker_end && n - marker_end >= WSIZE) {
+        if (wide && n >= marker_end + WSIZE) {       /* no overflow: both below 2^24 */
             result = CODES_SWITCH;
             break;
         }
-        if (in.cnt < 48) {
-            /* 48 bits hold a whole length and distance with their extra bits */
+        /* 48 bits hold a whole length and distance with their extra bits; away from the
+           input's end the buffer is topped up at every step, without a test (refill's
+           word load) */
+        if (__builtin_expect(in.pos + 8 <= in.len, 1)) {
+            uint64_t word;
+            memcpy(&word, in.in + in.pos, 8);
+            in.buf |= word << in.cnt;
+            in.pos += (63 - in.cnt) >> 3;
+            in.cnt |= 56;
+        } else if (in.cnt < 48) {
             if (in.pos > in.len + 8) {      /* decoding the zeros past the end */
                 result = CHUNK_SHORT;
                 break;
@@ -587,7 +595,7 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
                 memcpy(c->bytes + r.n, b->in + at + 4, len);
             r.n += len;
             bits_at(b, b->in, b->len, (uint64_t)(at + 4 + len) * 8);
-            if (r.wide && r.n >= r.marker_end && r.n - r.marker_end >= WSIZE)
+            if (r.wide && r.n >= r.marker_end + WSIZE)
                 to_bytes(c, &r);
         } else {
             if (type == 1) {
