@@ -211,13 +211,12 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, uint32_t table
     for (i = 0; i < n; i++)
         if (lens[i])
             h->sorted[offs[lens[i]]++] = (uint16_t)i;
-    memset(h->fast, 0, sizeof(h->fast));
+    if (max > FBITS || left > 0)        /* else the codes below fill every entry */
+        memset(h->fast, 0, sizeof(h->fast));
     uint32_t code = 0, k = 0;
     for (len = 1; len <= FBITS; len++) {
         for (uint32_t j = 0; j < h->count[len]; j++, k++, code++) {
-            uint32_t rev = 0;
-            for (uint32_t bit = 0; bit < len; bit++)
-                rev |= ((code >> bit) & 1u) << (len - 1 - bit);
+            uint32_t rev = __builtin_bitreverse32(code) >> (32 - len);    /* codes go in LSB first */
             uint32_t entry = entry_of(table, h->sorted[k], len);
             for (uint32_t at = rev; at < (1u << FBITS); at += 1u << len)
                 h->fast[at] = entry;
