@@ -2,16 +2,19 @@
 
     python -m bench.chunked [--size MIB] [--runs N]    # also a section of python -m bench
 
-* speed: ``wpigz -dc`` (-p 3: chunks; -p 2 and -p 1: sequential, see chunks.MIN_THREADS) of
-  pigz -6 and gzip -6 output of the mixed real-data
-  file (half GCIDE text, half ELF binaries; corpus.mixed), against ``pigz -dc`` of the same
-  file, with rapidgzip (-P 2) and python-isal's igzip beside them; whole commands, alternating
-  rounds, ratios within a round (bench/speed.py's method);
-* peak RSS of ``wpigz -dc -p 3`` (GNU time);
+* speed: ``wpigz -dc`` of pigz -6 and gzip -6 output of the mixed real-data file (a third
+  GCIDE text, then ELF binaries; corpus.mixed), against ``pigz -dc`` of the same file, with
+  rapidgzip (-P 2) and python-isal's igzip beside them; whole commands, alternating rounds,
+  ratios within a round (bench/speed.py's method). ``-p 2`` splits into chunks when
+  chunks.MIN_THREADS allows it; the same command with the other choice forced in its process
+  (``-p 2 chunks`` or ``-p 2 sequential``) runs beside it: that comparison chooses MIN_THREADS;
+* peak RSS of ``wpigz -dc -p 2`` and ``-p 1`` (GNU time);
 * a scaling model, measured in one process: the per-chunk work (CPU of the workers: finding,
   decoding, narrowing, copying out, CRC-32) and the serial part (CPU of the main thread: reading,
   combining, handing out the output; plus each chunk's marker replacement in its last 32 KiB,
-  which waits for the chunk before it and is waited for by the next). With n threads and n cores the decode takes about
+  which waits for the chunk before it and is waited for by the next), and the share of the
+  output decoded as 16-bit symbols (until no marker can be reached any more). With n threads
+  and n cores the decode takes about
   serial + work / n, when more chunks are in flight than threads and memory bandwidth does
   not bind; the table gives that for 1, 2, 8 and 32 threads next to the measured 1 and 2.
 """
@@ -47,13 +50,20 @@ def peak_rss_mib(cmd: list[str], runs: int) -> float:
     return statistics.median(values)
 
 
+def split_cmd(min_threads: int, *args: str) -> list[str]:
+    """wpigz's command with chunks.MIN_THREADS set to min_threads in its process: chunks or the
+    sequential decoder at -p 2 whatever wpigz ships with (a switch of this bench, not an option)."""
+    return [PY, "-c", f"import gc, sys; gc.disable(); import wpigz.decode.chunks as c; c.MIN_THREADS = {min_threads}; "
+            "gc.enable(); from wpigz.command._launch import main; sys.exit(main())", *args]
+
+
 def model(path: Path, threads: int) -> dict[str, float]:
     """One in-process decode of path on threads workers, timed by thread CPU clocks."""
     from wpigz.decode import chunks
     from wpigz.decode.entry import decode
     from wpigz.sandbox.wasm_host import Runtime
     lock = threading.Lock()
-    spent = {"work": 0.0, "serial": 0.0, "chunks": 0, "redecoded": 0}
+    spent = {"work": 0.0, "serial": 0.0, "chunks": 0, "redecoded": 0, "wide": 0, "out": 0}
     work, resolve, decode_chunk = chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode
 
     def timed_work(decoder, chunk, kind):
@@ -76,9 +86,14 @@ def model(path: Path, threads: int) -> dict[str, float]:
         return done
 
     def counted_decode(self, start, end):
+        status = decode_chunk(self, start, end)
+        out = self.runtime.call("wpigz_chunk_out_len", self._c) & 0xFFFFFFFF
+        wide = self.runtime.call("wpigz_chunk_wide_end", self._c) & 0xFFFFFFFF
         with lock:
             spent["redecoded"] += 1
-        return decode_chunk(self, start, end)
+            spent["out"] += out
+            spent["wide"] += min(wide, out)
+        return status
 
     chunks._work, chunks._ChunkDecoder.resolve, chunks._ChunkDecoder.decode = \
         timed_work, timed_resolve, counted_decode      # type: ignore[method-assign]
@@ -103,18 +118,25 @@ def model(path: Path, threads: int) -> dict[str, float]:
 
 
 def run(size: int, runs: int, log=print) -> list[str]:
+    from wpigz.decode import chunks
+    split = "chunks" if chunks.MIN_THREADS <= 2 else "sequential"
+    # the -p 2 command as shipped, and the same with the other choice forced
+    names = {"chunks": "wpigz -dc -p 2", "sequential": "wpigz -dc -p 2"}
+    other = "sequential" if split == "chunks" else "chunks"
+    names[other] = f"wpigz -dc -p 2 {other}"
     WORK.mkdir(exist_ok=True)
     files = [f for f in corpus.build(WORK / "corpus", min(size, 38 << 20)) if f.name in ("text", "binaries")]
     mixed = corpus.mixed(files, size)
     out = [f"Mixed real data, {size >> 20} MiB ({mixed.name}: GCIDE text then ELF binaries), "
-           f"{runs} alternating rounds; whole commands, output to /dev/null.", ""]
+           f"{runs} alternating rounds; whole commands, output to /dev/null. `-p 2` decodes in {split} "
+           f"(chunks.MIN_THREADS = {chunks.MIN_THREADS}); `-p 2 {other}` is the same command with {other} forced.", ""]
     out += ["| file | command | seconds (median) | CPU s | vs pigz -dc (median, min-max) |", "|---|---|---|---|---|"]
     for tool in ("pigz", "gzip"):
         gz = packed(mixed, tool)
         log(f"chunked: {gz.name}")
         commands = {"pigz -dc": ["pigz", "-dc", str(gz)],
-                    "wpigz -dc -p 3": wpigz_cmd("-dc", "-p", "3", str(gz)),       # chunks on 3 workers
-                    "wpigz -dc -p 2": wpigz_cmd("-dc", "-p", "2", str(gz)),       # sequential (MIN_THREADS)
+                    "wpigz -dc -p 2": wpigz_cmd("-dc", "-p", "2", str(gz)),
+                    names[other]: split_cmd(2 if other == "chunks" else 1 << 30, "-dc", "-p", "2", str(gz)),
                     "wpigz -dc -p 1": wpigz_cmd("-dc", "-p", "1", str(gz)),
                     "rapidgzip -P 2 -dc": ["rapidgzip", "-P", "2", "-dc", str(gz)],
                     "igzip -dc": [PY, "-m", "isal.igzip", "-dc", str(gz)]}
@@ -123,17 +145,22 @@ def run(size: int, runs: int, log=print) -> list[str]:
             r = ratio(walls, name, "pigz -dc")
             out.append(f"| {tool} -6 | `{name}` | {statistics.median(walls[name]):.3f} | "
                        f"{statistics.median(CPU[name]):.3f} | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
-        r = ratio(walls, "wpigz -dc -p 3", "wpigz -dc -p 1")
-        out.append(f"| {tool} -6 | -p 3 vs -p 1 | | | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
+        for a, b in (("wpigz -dc -p 2", "wpigz -dc -p 1"), (names["chunks"], names["sequential"])):
+            r = ratio(walls, a, b)
+            pair = " vs ".join(f"-p 2 ({split})" if n == "wpigz -dc -p 2" else n.removeprefix("wpigz -dc ")
+                               for n in (a, b))
+            out.append(f"| {tool} -6 | {pair} | | | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) |")
     gz = packed(mixed, "pigz")
-    rss3 = peak_rss_mib(wpigz_cmd("-dc", "-p", "3", str(gz)), 3)
+    rss2 = peak_rss_mib(split_cmd(2, "-dc", "-p", "2", str(gz)), 3)
     rss1 = peak_rss_mib(wpigz_cmd("-dc", "-p", "1", str(gz)), 3)
-    out += ["", f"Peak RSS, `wpigz -dc` of the pigz -6 file: -p 3 (chunks) {rss3:.0f} MiB, -p 1 {rss1:.0f} MiB "
+    out += ["", f"Peak RSS, `wpigz -dc` of the pigz -6 file: -p 2 in chunks {rss2:.0f} MiB, -p 1 {rss1:.0f} MiB "
                 "(median of 3, GNU time).", ""]
-    out += ["Scaling model (one process, thread CPU clocks; median of the rounds): serial = main thread "
-            "+ marker replacement, work = the workers' CPU per chunk, summed.", "",
-            "| file | chunks | decodes beyond one per chunk | serial s | work s | measured wall s (-p 1, -p 2) | "
-            "model s at 1 / 2 / 8 / 32 threads | model MB/s at 8 / 32 |", "|---|---|---|---|---|---|---|---|"]
+    out += ["Scaling model (one process, 2 workers, thread CPU clocks; median of the rounds): serial = main "
+            "thread + marker replacement in each chunk's last 32 KiB, work = the workers' CPU per chunk, "
+            "summed; wide = the share of the output decoded as 16-bit symbols.", "",
+            "| file | chunks | decodes beyond one per chunk | wide | serial s | work s | measured wall s "
+            "(sequential, 2 workers) | model s at 1 / 2 / 8 / 32 threads | model MB/s at 8 / 32 |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for tool in ("pigz", "gzip"):
         gz = packed(mixed, tool)
         two = [model(gz, 2) for _ in range(runs)]
@@ -143,6 +170,7 @@ def run(size: int, runs: int, log=print) -> list[str]:
         nbytes = two[0]["size"]
         predicted = [serial + work / n for n in (1, 2, 8, 32)]
         out.append(f"| {tool} -6 | {two[0]['chunks']} | {statistics.median(m['redecoded'] for m in two):.0f} | "
+                   f"{100 * two[0]['wide'] / max(1, two[0]['out']):.0f}% | "
                    f"{serial:.3f} | {work:.3f} | {statistics.median(m['wall'] for m in one):.3f}, "
                    f"{statistics.median(m['wall'] for m in two):.3f} | "
                    + " / ".join(f"{p:.3f}" for p in predicted) + " | "

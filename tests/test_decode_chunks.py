@@ -318,7 +318,6 @@ def _check_against_zlib(data: bytes) -> None:
     status = decoder.decode(0, len(data) * 8 + 8)        # no stop inside: to the end
     expected = _zlib_raw(data)
     if status == chunks.END:
-        decoder.narrow()
         if decoder.resolve(b"", 0, 1 << 30):
             assert expected is not None, "accepted what zlib refuses"
             assert bytes(decoder.output()) == expected[0]
@@ -331,7 +330,6 @@ def test_chunk_decoder_decodes_the_seeds_whole():
     for seed in _SEEDS:
         decoder.load(seed)
         assert decoder.decode(0, len(seed) * 8 + 8) == chunks.END
-        decoder.narrow()
         assert decoder.resolve(b"", 0, 1 << 30)
         assert bytes(decoder.output()) == zlib.decompress(seed, -15)
 

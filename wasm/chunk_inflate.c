@@ -12,16 +12,16 @@
       by decoding a little from there;
    2. the *chunk decoder* (wpigz_chunk_decode) decodes from that bit without knowing the 32 KiB
       of output before it. It writes 16-bit symbols: a byte is 0..255, and a byte copied from
-      the unknown window is a *marker*, 0x8000 + its index in that window. As soon as the
+      the unknown window is a *marker*, 256 + its index in that window. As soon as the
       last 32 KiB of output hold no marker (no later copy can reach one), it goes on as a
       plain inflate writing bytes. It stops at the
       first block boundary of the same kind the finder finds that lies at or past the chunk's
       end (so that the next chunk's finder, searching from there, lands on the same bit), or
       at the end of the final block;
-   3. the symbols are copied to bytes at once (wpigz_chunk_narrow), and once the previous
-      chunk's last 32 KiB of output is known, *marker replacement* (wpigz_chunk_resolve)
-      fills in the markers' bytes: first in this chunk's last 32 KiB, which the next chunk
-      waits for (the only serial step), then in the rest.
+   3. once the previous chunk's last 32 KiB of output is known, *marker replacement*
+      (wpigz_chunk_resolve) turns the symbols into bytes in one pass, a byte and a marker
+      alike looked up in one table (the 256 bytes, then that window): first in this chunk's
+      last 32 KiB, which the next chunk waits for (the only serial step), then in the rest.
 
    The host accepts a chunk only if the chunk before it stopped exactly at the bit where this
    one began; otherwise the chunk is decoded again from that bit. Every check value is the
@@ -41,10 +41,11 @@
 #define EXPORT(name) __attribute__((export_name(name)))
 
 #define WSIZE 32768u
-#define MARK 0x8000u            /* symbols >= MARK are markers: MARK + index in the window */
+#define MARK 256u               /* symbols >= MARK are markers: MARK + index in the window */
+#define MARKS4 0xff00ff00ff00ff00ull    /* the high bytes of 4 symbols: a marker among them? */
 #define FBITS 10                /* bits resolved by one lookup; longer codes go the slow way */
 #define MAXBITS 15
-#define SLACK 8                 /* symbols (or bytes) past sym_cap that a copy may overwrite */
+#define SLACK 8                 /* symbols past sym_cap that a copy may overwrite (bytes: 2 x) */
 
 /* wpigz_chunk_decode results */
 #define CHUNK_STOPPED 1         /* stopped at a boundary the finder would find, at or past end */
@@ -53,10 +54,25 @@
 #define CHUNK_SHORT (-2)        /* the input ran out before a stop */
 #define CHUNK_FULL (-3)         /* more output than allowed */
 
+/* A decoded code, as the tables hold it: what it means, so that one lookup gives a literal, or
+   a length's or a distance's base and its count of extra bits.
+   bits 0-4: the code's length; 8-11: extra bits; 16-31: the literal, base or symbol. */
+#define E_LIT 0x8000u           /* a literal (litlen tables) */
+#define E_EOB 0x4000u           /* the end of the block (litlen tables) */
+#define E_BAD 0x2000u           /* no valid symbol: 286, 287, distances 30, 31, or no code */
+#define E_LEN(e) ((e) & 31)
+#define E_EXTRA(e) (((e) >> 8) & 15)
+#define E_VALUE(e) ((e) >> 16)
+
+#define TAB_CODES 0             /* the code-length code: E_VALUE is the symbol */
+#define TAB_LIT 1               /* literal/length codes */
+#define TAB_DIST 2              /* distance codes */
+
 struct huff {
-    uint16_t fast[1u << FBITS]; /* by the next FBITS bits: symbol << 4 | length; 0 = slow path */
+    uint32_t fast[1u << FBITS]; /* by the next FBITS bits: the entry; 0 = slow path */
     uint16_t count[MAXBITS + 1];
     uint16_t sorted[288];       /* symbols by code, for the slow path */
+    uint32_t table;             /* TAB_* */
 };
 
 struct chunk {
@@ -66,11 +82,13 @@ struct chunk {
     uint8_t *bytes;             /* the output as bytes (narrow, then resolve) */
     uint32_t sym_cap;
     uint32_t out_len;
-    uint32_t marked;            /* the symbols from here on hold no marker */
     uint32_t wide_end;          /* the output is symbols before this, bytes from here on */
+    uint32_t lowest;            /* the lowest window index a marker holds (WSIZE: none) */
     uint32_t stop_bit;
     struct huff lit, dist, fixed_lit, fixed_dist, codes;
-    uint8_t window[WSIZE];      /* the previous output's last bytes, for resolve (host-written) */
+    /* resolve's table, symbol -> byte: the 256 bytes, then the window (the previous output's
+       last WSIZE bytes, host-written) */
+    uint8_t table[MARK + WSIZE];
 };
 
 struct bits {
@@ -141,14 +159,30 @@ static void bits_at(struct bits *b, const uint8_t *in, uint32_t len, uint64_t bi
 
 /* ---- Huffman codes ---- */
 
-#define KIND_CODES 0
-#define KIND_LENS 1             /* literal/length or distance codes */
+/* The entry of symbol sym, of a code len bits long, in a table of kind `table`. */
+static uint32_t entry_of(uint32_t table, uint32_t sym, uint32_t len) {
+    if (table == TAB_LIT) {
+        if (sym < 256)
+            return sym << 16 | E_LIT | len;
+        if (sym == 256)
+            return E_EOB | len;
+        if (sym < 286)
+            return (uint32_t)len_base[sym - 257] << 16 | (uint32_t)len_extra[sym - 257] << 8 | len;
+        return E_BAD | len;
+    }
+    if (table == TAB_DIST) {
+        if (sym < 30)
+            return (uint32_t)dist_base[sym] << 16 | (uint32_t)dist_extra[sym] << 8 | len;
+        return E_BAD | len;
+    }
+    return sym << 16 | len;
+}
 
 /* Build h from n code lengths; 0, or -1 for a set zlib's inflate_table refuses: an
    over-subscribed set, or an incomplete one unless it is a single code of length 1 (for the
    code-length code, an empty set too: zlib decodes it to zero lengths, then refuses the
    missing end-of-block code). */
-static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
+static int build(struct huff *h, const uint8_t *lens, uint32_t n, uint32_t table) {
     uint16_t offs[MAXBITS + 2];
     int32_t left = 1;
     uint32_t max = 0, len, i;
@@ -164,26 +198,26 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
         if (h->count[len])
             max = len;
     }
-    if (max == 0 && kind == KIND_CODES)
+    if (max == 0 && table == TAB_CODES)
         return -1;
-    if (left > 0 && max > 1 && kind == KIND_LENS)
+    if (left > 0 && max > 1 && table != TAB_CODES)
         return -1;
-    if (left > 0 && kind == KIND_CODES)
+    if (left > 0 && table == TAB_CODES)
         return -1;
+    h->table = table;
     offs[1] = 0;
     for (len = 1; len <= MAXBITS; len++)
         offs[len + 1] = (uint16_t)(offs[len] + h->count[len]);
     for (i = 0; i < n; i++)
         if (lens[i])
             h->sorted[offs[lens[i]]++] = (uint16_t)i;
-    memset(h->fast, 0, sizeof(h->fast));
+    if (max > FBITS || left > 0)        /* else the codes below fill every entry */
+        memset(h->fast, 0, sizeof(h->fast));
     uint32_t code = 0, k = 0;
     for (len = 1; len <= FBITS; len++) {
         for (uint32_t j = 0; j < h->count[len]; j++, k++, code++) {
-            uint32_t rev = 0;
-            for (uint32_t bit = 0; bit < len; bit++)
-                rev |= ((code >> bit) & 1u) << (len - 1 - bit);
-            uint16_t entry = (uint16_t)(h->sorted[k] << 4 | len);
+            uint32_t rev = __builtin_bitreverse32(code) >> (32 - len);    /* codes go in LSB first */
+            uint32_t entry = entry_of(table, h->sorted[k], len);
             for (uint32_t at = rev; at < (1u << FBITS); at += 1u << len)
                 h->fast[at] = entry;
         }
@@ -192,29 +226,31 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, int kind) {
     return 0;
 }
 
-/* The next symbol, or -1 for a bit pattern that is no code. buf holds >= MAXBITS bits. */
-static inline int32_t decode(const struct huff *h, struct bits *b) {
-    uint32_t entry = h->fast[peek(b, FBITS)];
-    if (entry) {
-        drop(b, entry & 15);
-        return (int32_t)(entry >> 4);
-    }
-    /* canonical decoding, a bit at a time (codes longer than FBITS, or none) */
+/* The slow path of decode: canonical decoding, a bit at a time (codes longer than FBITS, or
+   none: then E_BAD with length 0). */
+static uint32_t decode_slow(const struct huff *h, uint32_t v) {
     int32_t code = 0, first = 0, index = 0;
-    uint32_t v = peek(b, MAXBITS);
     for (uint32_t len = 1; len <= MAXBITS; len++) {
         code |= (int32_t)((v >> (len - 1)) & 1);
         int32_t count = h->count[len];
-        if (code - count < first) {
-            drop(b, len);
-            return h->sorted[index + (code - first)];
-        }
+        if (code - count < first)
+            return entry_of(h->table, h->sorted[index + (code - first)], len);
         index += count;
         first += count;
         first <<= 1;
         code <<= 1;
     }
-    return -1;
+    return E_BAD;
+}
+
+/* The entry of the next code, its bits dropped (not its extra bits). buf holds >= MAXBITS
+   bits. */
+static inline uint32_t decode(const struct huff *h, struct bits *b) {
+    uint32_t entry = h->fast[peek(b, FBITS)];
+    if (__builtin_expect(entry == 0, 0))
+        entry = decode_slow(h, peek(b, MAXBITS));
+    drop(b, E_LEN(entry));
+    return entry;
 }
 
 static void build_fixed(struct chunk *c) {
@@ -228,10 +264,10 @@ static void build_fixed(struct chunk *c) {
         lens[i] = 7;
     for (; i < 288; i++)
         lens[i] = 8;
-    build(&c->fixed_lit, lens, 288, KIND_LENS);
+    build(&c->fixed_lit, lens, 288, TAB_LIT);
     for (i = 0; i < 32; i++)            /* 30 and 31 are codes, refused when used, as zlib does */
         lens[i] = 5;
-    build(&c->fixed_dist, lens, 32, KIND_LENS);
+    build(&c->fixed_dist, lens, 32, TAB_DIST);
 }
 
 /* A dynamic block's header, after BFINAL and BTYPE: the codes into c->lit and c->dist. */
@@ -248,15 +284,15 @@ static int dynamic_header(struct chunk *c, struct bits *b) {
     refill(b);
     for (i = 0; i < ncode; i++)
         lens[code_order[i]] = (uint8_t)take(b, 3);
-    if (build(&c->codes, lens, 19, KIND_CODES))
+    if (build(&c->codes, lens, 19, TAB_CODES))
         return -1;
     for (i = 0; i < nlen + ndist;) {
-        int32_t s;
-        uint32_t rep, value;
+        uint32_t entry, s, rep, value;
         refill(b);
-        s = decode(&c->codes, b);
-        if (s < 0)
+        entry = decode(&c->codes, b);
+        if (entry & E_BAD)
             return -1;
+        s = E_VALUE(entry);
         if (s < 16) {
             lens[i++] = (uint8_t)s;
             continue;
@@ -280,7 +316,7 @@ static int dynamic_header(struct chunk *c, struct bits *b) {
     }
     if (lens[256] == 0)
         return -1;
-    if (build(&c->lit, lens, nlen, KIND_LENS) || build(&c->dist, lens + nlen, ndist, KIND_LENS))
+    if (build(&c->lit, lens, nlen, TAB_LIT) || build(&c->dist, lens + nlen, ndist, TAB_DIST))
         return -1;
     return 0;
 }
@@ -291,6 +327,7 @@ struct run {
     uint32_t max_out;
     uint32_t wide;              /* still writing 16-bit symbols */
     uint32_t marker_end;        /* no output from here on holds a marker */
+    uint32_t lowest;            /* the lowest window index of a marker written */
 };
 
 #define CODES_DONE 0            /* end of block */
@@ -305,63 +342,113 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
               struct run *r, const int wide) {
     uint16_t *out16 = c->sym;
     uint8_t *out8 = c->bytes;
-    uint32_t n = r->n, max_out = r->max_out, marker_end = r->marker_end;
+    uint32_t n = r->n, max_out = r->max_out, marker_end = r->marker_end, lowest = r->lowest;
+    struct bits in = *b;        /* a local copy: the output's byte stores cannot alias it, so
+                                   it stays in registers */
     int32_t result = CODES_DONE;
     for (;;) {
-        int32_t s;
-        if (wide && n - marker_end >= WSIZE && n >= marker_end) {
+        uint32_t e, len, d, distance;
+        if (wide && n >= marker_end + WSIZE) {       /* no overflow: both below 2^24 */
             result = CODES_SWITCH;
             break;
         }
-        if (b->cnt < 48) {
-            /* 48 bits hold a whole length and distance with their extra bits */
-            if (b->pos > b->len + 8) {      /* decoding the zeros past the end */
+        /* 48 bits hold a whole length and distance with their extra bits; away from the
+           input's end the buffer is topped up at every step, without a test (refill's
+           word load) */
+        if (__builtin_expect(in.pos + 8 <= in.len, 1)) {
+            uint64_t word;
+            memcpy(&word, in.in + in.pos, 8);
+            in.buf |= word << in.cnt;
+            in.pos += (63 - in.cnt) >> 3;
+            in.cnt |= 56;
+        } else if (in.cnt < 48) {
+            if (in.pos > in.len + 8) {      /* decoding the zeros past the end */
                 result = CHUNK_SHORT;
                 break;
             }
-            refill(b);
+            refill(&in);
         }
-        s = decode(lit, b);
-        if (s < 256) {
-            if (s < 0) {
-                result = CHUNK_BAD;
-                break;
-            }
+        e = lit->fast[peek(&in, FBITS)];
+        if (e & E_LIT) {
+            /* a literal, and two more from the same bits (each at most FBITS of them) */
+            drop(&in, E_LEN(e));
             if (n >= max_out) {
                 result = CHUNK_FULL;
                 break;
             }
             if (wide)
-                out16[n++] = (uint16_t)s;
+                out16[n++] = (uint16_t)E_VALUE(e);
             else
-                out8[n++] = (uint8_t)s;
+                out8[n++] = (uint8_t)E_VALUE(e);
+            e = lit->fast[peek(&in, FBITS)];
+            if (!(e & E_LIT))
+                continue;
+            drop(&in, E_LEN(e));
+            if (n >= max_out) {
+                result = CHUNK_FULL;
+                break;
+            }
+            if (wide)
+                out16[n++] = (uint16_t)E_VALUE(e);
+            else
+                out8[n++] = (uint8_t)E_VALUE(e);
+            e = lit->fast[peek(&in, FBITS)];
+            if (!(e & E_LIT))
+                continue;
+            drop(&in, E_LEN(e));
+            if (n >= max_out) {
+                result = CHUNK_FULL;
+                break;
+            }
+            if (wide)
+                out16[n++] = (uint16_t)E_VALUE(e);
+            else
+                out8[n++] = (uint8_t)E_VALUE(e);
             continue;
         }
-        if (s == 256)
-            break;
-        s -= 257;
-        if (s >= 29) {
+        if (e == 0)
+            e = decode_slow(lit, peek(&in, MAXBITS));
+        drop(&in, E_LEN(e));
+        if (e & (E_LIT | E_EOB | E_BAD)) {
+            if (e & E_EOB)
+                break;
+            if (e & E_BAD) {
+                result = CHUNK_BAD;
+                break;
+            }
+            if (n >= max_out) {             /* a literal with a long code */
+                result = CHUNK_FULL;
+                break;
+            }
+            if (wide)
+                out16[n++] = (uint16_t)E_VALUE(e);
+            else
+                out8[n++] = (uint8_t)E_VALUE(e);
+            continue;
+        }
+        len = E_VALUE(e) + peek(&in, E_EXTRA(e));
+        drop(&in, E_EXTRA(e));
+        d = decode(dist, &in);
+        if (d & E_BAD) {
             result = CHUNK_BAD;
             break;
         }
-        uint32_t len = len_base[s] + peek(b, len_extra[s]);
-        drop(b, len_extra[s]);
-        int32_t d = decode(dist, b);
-        if (d < 0 || d >= 30) {
-            result = CHUNK_BAD;
-            break;
-        }
-        uint32_t distance = dist_base[d] + peek(b, dist_extra[d]);
-        drop(b, dist_extra[d]);
+        distance = E_VALUE(d) + peek(&in, E_EXTRA(d));
+        drop(&in, E_EXTRA(d));
         if (n + len > max_out) {
             result = CHUNK_FULL;
             break;
         }
+        /* the copies below go in steps of 16 or 8 bytes: each read is of output already
+           final (the distance is at least the step), and the buffers have room for the last
+           step's overrun (SLACK) */
         if (wide) {
             if (distance > n) {
                 /* the start of the copy lies in the unknown window: markers (a distance
                    past the stream's real start is found when they are resolved) */
                 uint32_t end = n + len;
+                if (WSIZE + n - distance < lowest)
+                    lowest = WSIZE + n - distance;
                 while (n < end && distance > n) {
                     out16[n] = (uint16_t)(MARK + WSIZE + n - distance);
                     n++;
@@ -375,23 +462,40 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
             }
             const uint16_t *from = out16 + n - distance;
             uint16_t *to = out16 + n;
-            uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
-            if (distance >= 4) {
-                /* 4 symbols at a time: each read is of symbols already final, and the
-                   buffer has room for the last write's overrun (SLACK) */
-                for (uint32_t i = 0; i < len; i += 4) {
-                    uint64_t four;
-                    memcpy(&four, from + i, 8);
-                    seen |= four;
-                    memcpy(to + i, &four, 8);
-                }
-            } else
-                for (uint32_t i = 0; i < len; i++)
-                    seen |= to[i] = from[i];
-            /* a copy that brought a marker along (the overrun's symbols may say so
-               wrongly: that only delays the switch) */
-            if (n - distance < marker_end && (seen & 0x8000800080008000ull))
-                marker_end = n + len;
+            if (n - distance >= marker_end) {       /* no marker can come along */
+                if (distance >= 8)
+                    for (uint32_t i = 0; i < len; i += 8)
+                        memcpy(to + i, from + i, 16);
+                else if (distance >= 4)
+                    for (uint32_t i = 0; i < len; i += 4)
+                        memcpy(to + i, from + i, 8);
+                else
+                    for (uint32_t i = 0; i < len; i++)
+                        to[i] = from[i];
+            } else {
+                uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
+                if (distance >= 8) {
+                    for (uint32_t i = 0; i < len; i += 8) {
+                        uint64_t eight[2];
+                        memcpy(eight, from + i, 16);
+                        seen |= eight[0] | eight[1];
+                        memcpy(to + i, eight, 16);
+                    }
+                } else if (distance >= 4) {
+                    for (uint32_t i = 0; i < len; i += 4) {
+                        uint64_t four;
+                        memcpy(&four, from + i, 8);
+                        seen |= four;
+                        memcpy(to + i, &four, 8);
+                    }
+                } else
+                    for (uint32_t i = 0; i < len; i++)
+                        seen |= to[i] = from[i];
+                /* a copy that brought a marker along (the overrun's symbols may say so
+                   wrongly: that only delays the switch) */
+                if (seen & MARKS4)
+                    marker_end = n + len;
+            }
             n += len;
         } else {
             if (distance > n) {                 /* before the chunk: the window had markers */
@@ -400,20 +504,24 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
             }
             const uint8_t *from = out8 + n - distance;
             uint8_t *to = out8 + n;
-            if (distance >= 8) {
-                for (uint32_t i = 0; i < len; i += 8) {
-                    uint64_t eight;
-                    memcpy(&eight, from + i, 8);
-                    memcpy(to + i, &eight, 8);
-                }
-            } else
+            if (distance >= 16)
+                for (uint32_t i = 0; i < len; i += 16)
+                    memcpy(to + i, from + i, 16);
+            else if (distance >= 8)
+                for (uint32_t i = 0; i < len; i += 8)
+                    memcpy(to + i, from + i, 8);
+            else if (distance == 1)
+                memset(to, from[0], len);
+            else
                 for (uint32_t i = 0; i < len; i++)
                     to[i] = from[i];
             n += len;
         }
     }
+    *b = in;
     r->n = n;
     r->marker_end = marker_end;
+    r->lowest = lowest;
     return result;
 }
 
@@ -430,10 +538,10 @@ static void to_bytes(struct chunk *c, struct run *r) {
    Stops (CHUNK_STOPPED) after a non-final empty stored block whose length field starts at or
    past end_bit, with c->stop_bit at the byte after it, or before a non-final dynamic block
    that starts at or past end_bit; or at the end of the final block (CHUNK_END, stop_bit just
-   after it). The output is symbols up to c->wide_end, then bytes; no marker lies past
-   c->marked. */
+   after it). The output is symbols up to c->wide_end, then bytes; c->lowest is the lowest
+   window index a marker holds. */
 static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit, uint32_t max_out) {
-    struct run r = {0, max_out, 1, 0};
+    struct run r = {0, max_out, 1, 0, WSIZE};
     int32_t result;
     c->wide_end = UINT32_MAX;
     for (;;) {
@@ -486,7 +594,7 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
                 memcpy(c->bytes + r.n, b->in + at + 4, len);
             r.n += len;
             bits_at(b, b->in, b->len, (uint64_t)(at + 4 + len) * 8);
-            if (r.wide && r.n >= r.marker_end && r.n - r.marker_end >= WSIZE)
+            if (r.wide && r.n >= r.marker_end + WSIZE)
                 to_bytes(c, &r);
         } else {
             if (type == 1) {
@@ -525,7 +633,7 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
         }
     }
     c->out_len = r.n;
-    c->marked = r.marker_end;
+    c->lowest = r.lowest;
     if (c->wide_end > r.n)
         c->wide_end = r.n;
     return result;
@@ -552,6 +660,8 @@ struct chunk *wpigz_chunk_new(uint32_t in_cap, uint32_t sym_cap) {
     }
     c->in_cap = in_cap;
     c->sym_cap = sym_cap;
+    for (uint32_t i = 0; i < MARK; i++)
+        c->table[i] = (uint8_t)i;
     build_fixed(c);
     return c;
 }
@@ -571,7 +681,7 @@ EXPORT("wpigz_chunk_in")
 uint8_t *wpigz_chunk_in(struct chunk *c) { return c->in; }
 
 EXPORT("wpigz_chunk_window")
-uint8_t *wpigz_chunk_window(struct chunk *c) { return c->window; }
+uint8_t *wpigz_chunk_window(struct chunk *c) { return c->table + MARK; }
 
 /* After resolve: the output bytes. */
 EXPORT("wpigz_chunk_out")
@@ -579,6 +689,9 @@ uint8_t *wpigz_chunk_out(struct chunk *c) { return c->bytes; }
 
 EXPORT("wpigz_chunk_out_len")
 uint32_t wpigz_chunk_out_len(struct chunk *c) { return c->out_len; }
+
+EXPORT("wpigz_chunk_wide_end")
+uint32_t wpigz_chunk_wide_end(struct chunk *c) { return c->wide_end; }
 
 EXPORT("wpigz_chunk_stop")
 uint32_t wpigz_chunk_stop(struct chunk *c) { return c->stop_bit; }
@@ -598,30 +711,41 @@ int32_t wpigz_chunk_decode(struct chunk *c, uint32_t in_len, uint32_t start_bit,
 
 #define PROBE_SYMBOLS 4096      /* symbols a candidate must decode to be taken */
 
-/* n <= 32 bits of the input from bit `at` on (zeros past the end). */
-static inline uint32_t bits_from(const uint8_t *in, uint32_t in_len, uint64_t at, uint32_t n) {
+/* 57 bits of the input from bit `at` on (zeros past the end), in one load. */
+static inline uint64_t bits57(const uint8_t *in, uint32_t in_len, uint64_t at) {
     uint32_t byte = (uint32_t)(at >> 3);
     uint64_t word = 0;
     if (byte + 8 <= in_len)
         memcpy(&word, in + byte, 8);
     else if (byte < in_len)
         memcpy(&word, in + byte, in_len - byte);
-    return (uint32_t)(word >> (at & 7)) & (uint32_t)((1ull << n) - 1);
+    return (word >> (at & 7)) & ((1ull << 57) - 1);
+}
+
+/* n <= 32 bits of the input from bit `at` on (zeros past the end). */
+static inline uint32_t bits_from(const uint8_t *in, uint32_t in_len, uint64_t at, uint32_t n) {
+    return (uint32_t)bits57(in, in_len, at) & (uint32_t)((1ull << n) - 1);
 }
 
 /* Whether a non-final dynamic block's header may start at bit `at`: its first 17 bits
    (BFINAL 0, BTYPE 2, HLIT <= 29, HDIST <= 29) and a complete code-length code (the Kraft
    sum of its lengths, which zlib requires complete). Cheap: nothing is built. */
-static int dynamic_start(const uint8_t *in, uint32_t in_len, uint64_t at) {
+/* Two code-length-code lengths (6 bits): their Kraft terms, 128 >> len each (0 for 0). */
+static const uint8_t kraft2[64] = {
+    0, 64, 32, 16, 8, 4, 2, 1, 64, 128, 96, 80, 72, 68, 66, 65,
+    32, 96, 64, 48, 40, 36, 34, 33, 16, 80, 48, 32, 24, 20, 18, 17,
+    8, 72, 40, 24, 16, 12, 10, 9, 4, 68, 36, 20, 12, 8, 6, 5,
+    2, 66, 34, 18, 10, 6, 4, 3, 1, 65, 33, 17, 9, 5, 3, 2};
+
+static inline int dynamic_start(const uint8_t *in, uint32_t in_len, uint64_t at) {
     uint32_t head = bits_from(in, in_len, at, 17), sum = 0;
     if ((head & 7) != 4 || ((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29)
         return 0;
     uint32_t ncode = ((head >> 13) & 15) + 4;
-    for (uint32_t i = 0; i < ncode; i++) {
-        uint32_t len = bits_from(in, in_len, at + 17 + 3 * i, 3);
-        if (len)
-            sum += 128u >> len;
-    }
+    /* the ncode lengths of 3 bits, the rest zeros, summed two at a time */
+    uint64_t lens = bits57(in, in_len, at + 17) & ((1ull << (3 * ncode)) - 1);
+    for (uint32_t i = 0; i < 10; i++, lens >>= 6)
+        sum += kraft2[lens & 63];
     return sum == 128;
 }
 
@@ -657,69 +781,45 @@ int32_t wpigz_chunk_find(struct chunk *c, uint32_t in_len, uint32_t from_bit) {
         return -1;
     uint64_t limit = (uint64_t)(in_len - 3) * 8;
     for (uint64_t at = from_bit & ~7ull; at < limit; at += 8) {
-        uint32_t w = bits_from(c->in, in_len, at, 10);
+        uint64_t w = bits57(c->in, in_len, at);
         /* bit i set: bits i, i+1, i+2 are 0, 0, 1 */
-        uint32_t starts = ~w & ~(w >> 1) & (w >> 2) & 0xff;
+        uint32_t starts = (uint32_t)(~w & ~(w >> 1) & (w >> 2)) & 0xff;
         uint32_t byte = (uint32_t)(at >> 3);
-        if (byte >= 4 && memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0)
-            starts |= 1;
-        for (; starts; starts &= starts - 1) {
-            uint64_t bit = at + (uint32_t)__builtin_ctz(starts);
-            if (bit >= from_bit && bit < limit && plausible(c, in_len, bit, from_bit, probe))
+        uint32_t flush = byte >= 4 && memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0;
+        for (starts |= flush; starts; starts &= starts - 1) {
+            uint32_t i = (uint32_t)__builtin_ctz(starts), head = (uint32_t)(w >> i);
+            uint64_t bit = at + i;
+            if (bit < from_bit || bit >= limit)
+                continue;
+            /* most candidates fail here, before any call: HLIT or HDIST too large, or an
+               incomplete code-length code */
+            if (!(i == 0 && flush) &&
+                (((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29 || !dynamic_start(c->in, in_len, bit)))
+                continue;
+            if (plausible(c, in_len, bit, from_bit, probe))
                 return (int32_t)bit;
         }
     }
     return -1;
 }
 
-/* The output as bytes, before the window is known: every symbol but the markers is copied to
-   the byte buffer (in the worker, in parallel with the other chunks); returns how many of the
-   first symbols hold every marker, which is all resolve must look at. */
-EXPORT("wpigz_chunk_narrow")
-uint32_t wpigz_chunk_narrow(struct chunk *c) {
-    const uint16_t *s = c->sym;
-    uint8_t *o = c->bytes;
-    for (uint32_t i = 0; i < c->wide_end; i++)
-        o[i] = (uint8_t)s[i];
-    return c->marked;
-}
-
-/* Marker replacement, after narrow, of the output in [from, to): the window's last window_len
-   bytes (the host wrote them at the end of `window`) are the output before this chunk. The
-   host replaces the last 32 KiB first -- the next chunk's window, the only serial step -- and
-   the rest after handing that on. 0, or -1 if a marker points before the known window (a
-   distance too far back: the host falls back and the sequential decoder reports it). */
+/* Marker replacement: the symbols in [from, to) become bytes, now that the window is known --
+   the window's last window_len bytes (the host wrote them at the end of the table, see
+   wpigz_chunk_window) are the output before this chunk. One table lookup per symbol, a byte
+   or a marker alike, and no branch. The host converts the last 32 KiB first -- the next
+   chunk's window, the only serial step -- and the rest after handing that on. 0, or -1 if a
+   marker points before the known window (a distance too far back: the host falls back and
+   the sequential decoder reports it). */
 EXPORT("wpigz_chunk_resolve")
 int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len, uint32_t from, uint32_t to) {
     const uint16_t *s = c->sym;
+    const uint8_t *table = c->table;
     uint8_t *o = c->bytes;
-    uint32_t lowest = WSIZE - (window_len < WSIZE ? window_len : WSIZE);
-    if (to > c->marked)
-        to = c->marked;
-    uint32_t i = from;
-    for (; i + 4 <= to; i += 4) {               /* most groups of 4 hold no marker */
-        uint64_t four;
-        memcpy(&four, s + i, 8);
-        if (!(four & 0x8000800080008000ull))
-            continue;
-        for (uint32_t j = i; j < i + 4; j++) {
-            uint32_t v = s[j];
-            if (v >= MARK) {
-                v -= MARK;
-                if (v < lowest)
-                    return -1;
-                o[j] = c->window[v];
-            }
-        }
-    }
-    for (; i < to; i++) {
-        uint32_t v = s[i];
-        if (v >= MARK) {
-            v -= MARK;
-            if (v < lowest)
-                return -1;
-            o[i] = c->window[v];
-        }
-    }
+    if (c->lowest < WSIZE - (window_len < WSIZE ? window_len : WSIZE))
+        return -1;
+    if (to > c->wide_end)
+        to = c->wide_end;
+    for (uint32_t i = from; i < to; i++)
+        o[i] = table[s[i]];
     return 0;
 }

@@ -45,11 +45,12 @@ CHUNK = 512 * 1024              # compressed bytes per chunk
 LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach its stop
 MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
-# Fewest threads (-p) for which a stream is split. The chunk decoder costs more CPU than the
-# sequential one (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.65 CPU-s of per-chunk
-# work plus 0.05 s serial, against 0.40 CPU-s for zlib-ng's inflate), so on 2 threads it
-# would at best match the sequential decoder (0.38 s), and on a loaded 2-core machine it
-# measured slower; from 3 threads the model gives 0.27 s and less (docs/decompression.md).
+# Fewest threads (-p) for which a stream is split. The chunk decoder still costs more CPU than
+# the sequential one (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.40-0.44 CPU-s of
+# per-chunk work on one thread, 0.53-0.59 with two workers side by side, plus 0.03 s serial,
+# against 0.29-0.33 CPU-s for zlib-ng's inflate). On 2 threads of a loaded 2-core machine
+# (load 5-6) whole commands with chunks measured 0.54-0.68x the speed of the sequential
+# decoder, so 2 threads do not split (docs/decompression.md).
 MIN_THREADS = 3
 
 # wpigz_chunk_decode results (wasm/chunk_inflate.c)
@@ -71,7 +72,7 @@ class _Chunk:
     ``done``."""
 
     index: int
-    data: bytes                 # compressed bytes from base on
+    data: list[memoryview]      # compressed bytes from base on, in pieces (the blocks read)
     base: int                   # offset of data[0] in the stream
     prev: _Chunk | None         # the chunk before it; None for the stream's first
     cancelled: bool = False     # set by the main thread: skip the work, hand on a failure
@@ -99,9 +100,13 @@ class _ChunkDecoder:
         self.window = self.runtime.view(self.runtime.call("wpigz_chunk_window", self._c), WINDOW)
         self.length = 0
 
-    def load(self, data: bytes) -> None:
-        self.input[:len(data)] = data
-        self.length = len(data)
+    def load(self, *pieces: bytes | memoryview) -> None:
+        """Copy the chunk's input into wasm, the pieces one after the other."""
+        length = 0
+        for piece in pieces:
+            self.input[length:length + len(piece)] = piece
+            length += len(piece)
+        self.length = length
 
     def find(self) -> int:
         return self.runtime.call("wpigz_chunk_find", self._c, self.length, 0)
@@ -112,12 +117,9 @@ class _ChunkDecoder:
     def stop(self) -> int:
         return self.runtime.call("wpigz_chunk_stop", self._c) & 0xFFFFFFFF
 
-    def narrow(self) -> None:
-        self.runtime.call("wpigz_chunk_narrow", self._c)
-
     def resolve(self, window: bytes, start: int, end: int) -> bool:
-        """Replace the markers among the output in [start, end) from window (after narrow);
-        False if one points before it."""
+        """Turn the output's symbols in [start, end) into bytes, the markers from window;
+        False if a marker points before it."""
         self.window[WINDOW - len(window):] = window
         return self.runtime.call("wpigz_chunk_resolve", self._c, len(window), start, end) >= 0
 
@@ -138,13 +140,11 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     status = 0
     start = -1
     if not chunk.cancelled:
-        decoder.load(chunk.data)
+        decoder.load(*chunk.data)
         start = 0 if prev is None else decoder.find()
         if start >= 0:
             status = decoder.decode(start, CHUNK * 8)
-    chunk.data = b""                    # the decoder holds a copy: memory stays bounded
-    if status in (STOPPED, END):
-        decoder.narrow()                # the bulk of the conversion, before the wait
+    chunk.data = []                     # the decoder holds a copy: memory stays bounded
     window = b""
     if prev is not None:
         prev.handed.wait()              # set on every path of the worker that has it
@@ -165,8 +165,6 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
                 return
             start = want
             status = decoder.decode(start, CHUNK * 8)
-            if status in (STOPPED, END):
-                decoder.narrow()
     if status not in (STOPPED, END):
         return
     out = decoder.output()
@@ -247,8 +245,13 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                 data = block(queued)
                 if not data:
                     break
-                ahead = b"".join(block(i) for i in range(queued + 1, queued + 1 + -(-LOOKAHEAD // CHUNK)))
-                chunk = _Chunk(queued, data + ahead[:LOOKAHEAD], queued * CHUNK, flight[-1] if flight else last)
+                # the block and the lookahead's blocks, as views (no copy: the worker copies
+                # them into wasm)
+                pieces, left = [memoryview(data)], LOOKAHEAD
+                for i in range(queued + 1, queued + 1 + -(-LOOKAHEAD // CHUNK)):
+                    pieces.append(memoryview(block(i))[:left])
+                    left -= len(pieces[-1])
+                chunk = _Chunk(queued, pieces, queued * CHUNK, flight[-1] if flight else last)
                 flight.append(chunk)
                 pool.submit(_run, chunk, check_kind)
                 queued += 1

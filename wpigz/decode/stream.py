@@ -46,6 +46,19 @@ class Source:
         return bytes(self.pending[:n])
 
     def read(self, n: int) -> bytes:
+        if not self.pending and n >= 65536:
+            # a large read (a parallel decoder's chunk) straight from raw: one copy, not three
+            parts = []
+            got = 0
+            while got < n:
+                part = self.raw.read(n - got)
+                if not part:
+                    break
+                parts.append(part)
+                got += len(part)
+            data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+            self.consumed += len(data)
+            return data
         self._fill(n)
         data = bytes(self.pending[:n])
         del self.pending[:n]
