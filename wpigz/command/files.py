@@ -327,7 +327,7 @@ class FdWriter:
         return self.fd
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        n = len(data)
+        n = data.nbytes if isinstance(data, memoryview) else len(data)
         if len(self._pending) + n <= self.GATHER:
             self._pending += data
             return n
