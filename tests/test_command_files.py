@@ -468,3 +468,37 @@ def test_an_output_that_cannot_be_created_is_named_as_gzip_names_it(tmp_path, de
     assert ours.returncode == theirs.returncode == 1
     assert ours.stderr.decode().replace("wpigz:", "gzip:") == theirs.stderr.decode()
     assert sorted(os.listdir(tmp_path)) == (["a.gz", "b.gz"] if decompress else ["a", "b"])
+
+
+def test_temporary_names_already_taken_are_skipped_never_followed(tmp_path):
+    # the safe output path makes its temporary file with O_EXCL under a pid-counter name: a
+    # name someone else holds (a file, or a link pointing elsewhere) is passed over, and what
+    # it points to is left alone
+    from wpigz.command import files
+    final = tmp_path / "a.gz"
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    n = next(files._temporary_tags)         # the next AtomicOutput takes n + 1, then n + 2, ...
+    taken = [tmp_path / f".a.gz.{files._PID}-{k:x}.wpigz-tmp" for k in (n + 1, n + 2)]
+    taken[0].write_bytes(b"someone's")
+    taken[1].symlink_to(victim)
+    output = files.AtomicOutput(str(final), synchronous=False)
+    assert output.temporary is not None and output.temporary not in map(str, taken)
+    output.file.write(b"x" * 10)
+    output.file.write(memoryview(b"y" * (files.FdWriter.GATHER + 1)))   # past the gathering: written at once
+    output.file.write(b"z")
+    os.utime(victim, (1_500_000_000, 1_500_000_000))
+    output.commit(os.stat(victim))
+    assert final.read_bytes() == b"x" * 10 + b"y" * (files.FdWriter.GATHER + 1) + b"z"
+    assert os.stat(final).st_mtime == 1_500_000_000
+    assert victim.read_bytes() == b"keep" and taken[0].read_bytes() == b"someone's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.gz", "victim", taken[0].name, taken[1].name])
+
+
+def test_discarded_output_leaves_nothing(tmp_path):
+    from wpigz.command import files
+    output = files.AtomicOutput(str(tmp_path / "b.gz"), synchronous=False)
+    output.file.write(b"partial")
+    output.discard()
+    output.discard()            # idempotent
+    assert list(tmp_path.iterdir()) == []

@@ -25,6 +25,8 @@ def modules(package: str) -> dict[str, Path]:
     """{dotted module name: its file} for every module of package (a folder of ROOT)."""
     found = {}
     for path in sorted((ROOT / package).rglob("*.py")):
+        if ROOT / package / "out" in path.parents:     # bench/out: what benches leave (a copy of
+            continue                                    # the stdlib for many_files), not modules
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()

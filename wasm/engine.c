@@ -33,6 +33,7 @@
    the main thread until wpigz_submit() publishes it, to one worker until it is marked done,
    then to the main thread again. */
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +315,20 @@ int32_t wpigz_rsync_scan(struct ctl *c, const unsigned char *p, int32_t len, uin
 
 EXPORT("wpigz_scan_h")
 uint32_t wpigz_scan_h(struct ctl *c) { return c->scan_h; }
+
+/* The address of slot i's record (struct slot). Once wpigz_wait has returned 1 for a job in
+   slot i, the host reads the job's out_len, check and status straight from it: the wait's
+   atomic load of `done` orders them after the worker's writes. Three calls fewer per job
+   than the getters below (the same values, one call each) count for a tree of small files.
+   The host reads them as four 32-bit words from SLOT_RESULT_OFFSET: out_len, check, rsync_h
+   (unused) and status. Main thread only. */
+#define SLOT_RESULT_OFFSET 20
+_Static_assert(offsetof(struct slot, out_len) == SLOT_RESULT_OFFSET, "the host reads out_len here");
+_Static_assert(offsetof(struct slot, check) == SLOT_RESULT_OFFSET + 4, "and check here");
+_Static_assert(offsetof(struct slot, status) == SLOT_RESULT_OFFSET + 12, "and status here");
+
+EXPORT("wpigz_slot")
+struct slot *wpigz_slot(struct ctl *c, int32_t i) { return &c->slots[i]; }
 
 EXPORT("wpigz_out_len")
 int32_t wpigz_out_len(struct ctl *c, uint32_t seq) { return c->slots[seq % (uint32_t)c->nslots].out_len; }

@@ -326,6 +326,9 @@ class Batch:
         self.inputs = inputs
         self.options = settings.deflate_options()
         self.flight: deque[_Task] = deque()
+        # the paths the inputs in flight read or write, with how many of them do: an input
+        # touching one waits until they are finished (see _start)
+        self.busy: dict[str, int] = {}
         sizes = [_regular_size(item) for item in inputs]
         # no more workers than all the inputs have blocks (one small file: one worker thread)
         blocks = None if None in sizes else sum(max(1, -(-(s or 0) // self.options.blocksize)) for s in sizes)
@@ -354,7 +357,7 @@ class Batch:
         finally:
             self.reporter.before_message = None
             while self.flight:
-                self.flight.popleft().drop()
+                self._forget(self.flight.popleft()).drop()
             self.ring.close()
             if self.meter is not None:
                 self.meter.close()
@@ -365,7 +368,7 @@ class Batch:
         culprit = None
         again: list[tuple[int, Input]] = []
         while self.flight:
-            task = self.flight.popleft()
+            task = self._forget(self.flight.popleft())
             task.drop()
             if culprit is None and task.stream is not None and failure.stream is task.stream:
                 culprit = task
@@ -388,18 +391,20 @@ class Batch:
         settings, reporter = self.settings, self.reporter
         say_notes(reporter, item.notes)     # the skips before it, after the inputs before them
         final = None if item.path is None or settings.stdout else item.path + settings.output_suffix
-        names = {item.path, final} - {None}
-        if any(names & {t.item.path, t.final} for t in self.flight):
+        if item.path in self.busy or final in self.busy:
             self.ring.drain()       # it reads or writes what an earlier input writes or reads
         if final is not None and os.path.lexists(final):
             self.ring.drain()       # a question at the terminal, or a warning, comes after the earlier files
-        if final is not None and not may_overwrite(final, force=settings.force, reporter=reporter):
-            return
+            if not may_overwrite(final, force=settings.force, reporter=reporter):
+                return
         source = _open_input(item, reporter)
         if source is None:
             return
         task = _Task(item, index, source, final)
         self.flight.append(task)
+        for name in (item.path, final):
+            if name is not None:
+                self.busy[name] = self.busy.get(name, 0) + 1
         if self.meter is not None:
             self.meter.begin(os.path.basename(item.label), index)
         try:
@@ -438,11 +443,21 @@ class Batch:
                 raise Abort(message) from error
             self.ring.drain()       # what came before is finished first; this input's jobs are dropped
             self.flight.remove(task)
+            self._forget(task)
             task.drop()
             if reporter.verbosity >= 3:
                 import traceback      # only with -vv: it costs start-up time
                 traceback.print_exception(error)
             reporter.error(message)
+
+    def _forget(self, task: _Task) -> _Task:
+        """task has left the flight: its paths are free again."""
+        for name in (task.item.path, task.final):
+            if name is not None:
+                left = self.busy.pop(name) - 1
+                if left:
+                    self.busy[name] = left
+        return task
 
     def _finish(self, task: _Task, body: BodySummary) -> None:
         """task's last job is written out: its trailer, then commit, then the input goes."""
@@ -455,7 +470,7 @@ class Batch:
                 task.output.commit(os.fstat(task.source.fileno()))
             except OSError as error:
                 raise OutputError(task.output.final, error) from error
-        self.flight.popleft()
+        self._forget(self.flight.popleft())
         task.output = None
         task.drop()
         if self.meter is not None:

@@ -64,6 +64,9 @@ STATUS_NO_ROOM = -100
 STATUS_DECODE_BAD = -101     # JOB_DECODE: invalid deflate data, or more output than expected
 STATUS_DECODE_LENGTH = -102  # JOB_DECODE: the body ended elsewhere, or gave another size
 DICT = 32768
+# a slot's record from this offset (engine.c, wpigz_slot): out_len, check, rsync_h, status
+SLOT_RESULT_OFFSET = 20
+SLOT_RESULT = struct.Struct("<iIIi")
 # What wpigz_new takes from the memory (wasm/engine.c): per slot, its two buffers in whole
 # 64 KiB pages; per worker, a stack and an arena from malloc, which rounds each up to a power
 # of two (at most 512 KiB + 2 MiB, for zlib-ng's arena); and room kept for everything else
@@ -339,6 +342,7 @@ class DeflatePool:
         self._workers: list = []
         self._inputs: list[memoryview] = []
         self._outputs: list[memoryview] = []
+        self._results: list[memoryview] = []
         # From here on the control block exists: whatever leaves this constructor (a trap in
         # wpigz_start, a refused spawn, Ctrl-C) first stops and joins the workers already
         # started and frees the block.
@@ -350,6 +354,9 @@ class DeflatePool:
             out_size = blocksize + (blocksize >> 4) + DICT
             self._outputs = [runtime.view(runtime.call("wpigz_slot_out", self._ctl, i), out_size)
                              for i in range(self.nslots)]
+            # each slot's out_len, check, (rsync_h), status, read once its job is done (engine.c)
+            self._results = [runtime.view(runtime.call("wpigz_slot", self._ctl, i) + SLOT_RESULT_OFFSET,
+                                          SLOT_RESULT.size) for i in range(self.nslots)]
             try:
                 started = runtime.call("wpigz_start", self._ctl)
             finally:
@@ -409,9 +416,8 @@ class DeflatePool:
                 break
             if state < 0:
                 raise self.runtime.spawner.first_error() or EngineError("every worker thread has exited")
-        status = self.runtime.call("wpigz_status", self._ctl, seq)
-        length = self.runtime.call("wpigz_out_len", self._ctl, seq)
-        check = self.runtime.call("wpigz_check", self._ctl, seq) & 0xFFFFFFFF
+        # read from the slot's record: one call into wasm per job, the wait (engine.c, wpigz_slot)
+        length, check, _, status = SLOT_RESULT.unpack(self._results[seq % self.nslots])
         return status, self._outputs[seq % self.nslots][:length], check
 
     def done(self, seq: int) -> bool:
@@ -432,7 +438,7 @@ class DeflatePool:
         if self._ctl == 0:
             return
         self.halt()
-        self._inputs = self._outputs = []
+        self._inputs = self._outputs = self._results = []
         self.runtime.call("wpigz_free", self._ctl)
         self._ctl = 0
 
