@@ -276,27 +276,22 @@ def _zip(source: Source, decoder: Decoder, decoded: Decoded) -> Output:
     if flags & 1 or method != 8:
         raise CorruptInput(f"unknown compression method {method}")
     mtime = _dos_to_unix(time_, date)
-    for tag, body in extra_fields(extra):              # prefer the Unix time of 0x5455
-        if tag == 0x5455 and len(body) >= 5 and body[0] & 1:
+    zip64 = False                                       # pigz reads 8-byte descriptor sizes iff
+    for tag, body in extra_fields(extra):              # the header has a Zip64 field (any size)
+        if tag == 0x5455 and len(body) >= 5 and body[0] & 1:   # prefer the Unix time of 0x5455
             mtime = struct.unpack("<I", body[1:5])[0]
+        zip64 = zip64 or tag == 0x0001
     decoded.name, decoded.mtime = name, mtime
     check, produced, compressed = yield from _inflate(source, decoder, CHECK_CRC32)
     if flags & 8:                                       # data descriptor, signature optional
         head = source.read(4)
         if head == b"PK\x07\x08":
             head = source.read(4)
-        if len(head) < 4:
+        sizes = source.read(16 if zip64 else 8)
+        if len(head) < 4 or len(sizes) < (16 if zip64 else 8):
             raise CorruptInput("corrupted entry -- missing trailer")
         crc = struct.unpack("<I", head)[0]
-        sizes = source.peek(16)
-        if len(sizes) >= 8 and struct.unpack("<II", sizes[:8]) == (compressed & 0xFFFFFFFF, produced & 0xFFFFFFFF):
-            source.read(8)
-            csize, usize = compressed, produced
-        elif len(sizes) == 16:
-            source.read(16)
-            csize, usize = struct.unpack("<QQ", sizes)
-        else:
-            raise CorruptInput("corrupted entry -- missing trailer")
+        csize, usize = struct.unpack("<QQ" if zip64 else "<II", sizes)
     if crc != check:
         raise CorruptInput("corrupted entry -- crc32 mismatch")
     if usize & 0xFFFFFFFF != produced & 0xFFFFFFFF or (flags & 8 and csize & 0xFFFFFFFF != compressed & 0xFFFFFFFF):
