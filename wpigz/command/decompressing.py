@@ -175,7 +175,12 @@ class Decompressing:
                 if any(names & {other.item.path, other.final} for other in flight):
                     self._finish_all()      # it reads or writes what a file in flight writes or reads
                 while len(flight) >= self.cap:
+                    # one wake-up for half the flight, not one per file: every hand-over of the
+                    # GIL between threads is a futex call and, on a busy machine, a wait for a core
+                    flight[self.cap // 2].done.wait()
                     self._finish_oldest()
+                    while flight and flight[0].done.is_set():
+                        self._finish_oldest()
                 flight.append(job)
                 self.queue.put(job)
                 while flight and flight[0].done.is_set():
