@@ -259,18 +259,20 @@ class Decompressing:
             job.exists = True
             return
         try:
+            if worker:
+                # a FIFO or a device is not even opened here (a FIFO's open waits for a writer)
+                assert item.path is not None, "standard input is decoded alone"
+                info = os.stat(item.path)
+                if not stat.S_ISREG(info.st_mode) or info.st_size > SIDE_BY_SIDE_BYTES:
+                    job.alone = True
+                    return
+                job.read, job.on_worker = info.st_size, True
             source = sys.stdin.buffer if item.path is None else open(item.path, "rb", buffering=0)
         except OSError as error:
             job.problem = f"{item.label}: {error.strerror}"
             return
         meter = None if worker else self.meter
         try:
-            if worker:
-                info = os.fstat(source.fileno())
-                if not stat.S_ISREG(info.st_mode) or info.st_size > SIDE_BY_SIDE_BYTES:
-                    job.alone = True
-                    return
-                job.read, job.on_worker = info.st_size, True
             job.opened = True
             if meter is not None:
                 meter.begin(os.path.basename(item.label), job.index)
