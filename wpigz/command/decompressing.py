@@ -232,8 +232,10 @@ class Decompressing:
                         try:
                             runtime = Runtime(engine=DECODER_ENGINE)
                             decoder = Decoder(runtime)
-                        except EngineError as error:
+                        except EngineError as error:       # reported as one file alone reports it
                             job.problem = f"{job.item.label}: {error}"
+                            _close(runtime, None)
+                            runtime = None
                             continue
                     self._decode(job, typing.cast(Runtime, runtime), decoder, worker=True)
                     if job.engine_failed:       # a trap: its instance may be in any state
