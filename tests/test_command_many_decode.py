@@ -210,3 +210,41 @@ def test_sigint_mid_tree_leaves_no_temporary_files(tmp_path):
             left += 1
             assert zlib.decompress(path.read_bytes(), 31) == text_bytes(4000 + int(path.name[1:5]))
     assert done >= 1 and left > 0 and done + left >= 3000
+
+
+@pytest.mark.timeout(200)
+def test_every_format_side_by_side_is_what_each_file_gives_alone(tmp_path):
+    # one decoder per worker goes from format to format, and on after a corrupt file: each
+    # file's output and message are those of the file decoded alone (gzip, zlib, zip, compress,
+    # pack, zstd, libdeflate's indexed members, and damaged gzip)
+    from test_decode_formats import pack
+    makers = {
+        ".gz": lambda d: subprocess.run([tool("pigz"), "-c"], input=d, capture_output=True, check=True).stdout,
+        ".zz": lambda d: subprocess.run([tool("pigz"), "-zc"], input=d, capture_output=True, check=True).stdout,
+        ".Z": lambda d: subprocess.run([tool("compress"), "-c"], input=d, capture_output=True, check=True).stdout,
+        ".z": pack,
+        ".zst": lambda d: subprocess.run([tool("zstd"), "-qc"], input=d, capture_output=True, check=True).stdout,
+        "-ig.gz": lambda d: subprocess.run([*WPIGZ, "--engine", "libdeflate", "-c"], input=d, capture_output=True,
+                                           check=True, env=environment()).stdout,
+        "-bad.gz": lambda d: zlib.compress(d, wbits=31)[:-8] + b"\0" * 8,
+    }
+    names = []
+    for i in range(70):
+        suffix = list(makers)[i % len(makers)]
+        data = small(i + 4) * (1 + i % 3)
+        if suffix == ".Z" and not data:
+            data = b"x"
+        name = f"f{i:02}{suffix}"
+        make(tmp_path / name, makers[suffix](data))
+        names.append(name)
+    zipped = tmp_path / "f70.zip"
+    subprocess.run([tool("pigz"), "-K", "-k", str(tmp_path / "f00.gz")], check=True)
+    (tmp_path / "f00.gz.zip").rename(zipped)
+    names.insert(35, zipped.name)
+    together = subprocess.run([*WPIGZ, "-dc", "-p", "2", *names], cwd=tmp_path, capture_output=True, timeout=100,
+                              env=environment())
+    alone = [subprocess.run([*WPIGZ, "-dc", name], cwd=tmp_path, capture_output=True, timeout=60, env=environment())
+             for name in names]
+    assert together.returncode == 1 and together.stderr.count(b"\n") == 10
+    assert together.stdout == b"".join(p.stdout for p in alone)
+    assert together.stderr == b"".join(p.stderr for p in alone)
