@@ -23,10 +23,11 @@ existed, when it cannot go side by side: standard input, anything but a regular 
 compressed file over ``SIDE_BY_SIDE_BYTES`` (its own decoding may be parallel: indexed members,
 chunks), an output that exists (the question or the warning comes in its turn, then the file),
 more -c output than a worker may hold, -N (the output's name is known only once decoded), or a
-command with one input. At most ``FLIGHT_PER_THREAD`` x threads files are in flight; one that
-reads or writes a name a file in flight writes or reads waits until the files before it are
-finished. Corrupt data fails only its own file (the next file starts the decoder afresh); a
-decoder whose instance trapped is replaced by a new Runtime before the worker's next file.
+command with one input. There are at most ``MAX_WORKERS`` workers and ``FLIGHT_PER_THREAD``
+x workers files in flight; a file that reads or writes a name that a file in flight writes or
+reads waits until the files before it are finished. Corrupt data fails only its own file (the
+next file starts the decoder afresh); a decoder whose instance trapped is replaced by a new
+Runtime before the worker's next file.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ SIDE_BY_SIDE_BYTES = 1 << 20
 # Files in flight per worker: enough queued that a worker rarely waits for the main thread,
 # which renames, reports and removes inputs one at a time between other work.
 FLIGHT_PER_THREAD = 8
+# At most this many workers, whatever -p says: each holds a Runtime and a Decoder (2.3 MiB
+# measured), and all of them share one GIL, so many more threads than cores add memory more
+# than speed (-p 64 on the bench's tree: 142 MB of RSS, against 41 MB at -p 2).
+MAX_WORKERS = 16
 # -c: the output a worker holds for one file; a file with more is decoded again, alone.
 HELD_BYTES = 1 << 20
 # Tests: the argument number (1-based) of the input at which a worker's wasm instance traps.
@@ -154,7 +159,7 @@ class Decompressing:
         self.stopping = False           # set by the main thread: workers leave their files
         self.workers: list[threading.Thread] = []
         if len(inputs) > 1 and not self.restore_name:
-            count = min(settings.threads, len(inputs))
+            count = min(settings.threads, len(inputs), MAX_WORKERS)
             self.workers = [threading.Thread(target=self._work, name=f"wpigz-decode-{i}") for i in range(count)]
         self.cap = FLIGHT_PER_THREAD * len(self.workers)
         self.trap_at = int(os.environ.get(TRAP_ENV, "0") or 0)
