@@ -28,7 +28,7 @@ from .. import __version__
 from ..encode import framing
 from . import progress
 from .files import (STDOUT_LABEL, Abort, AtomicOutput, CreateError, HeldSignals, Input, Interrupted, Output,
-                    OutputError, Reporter, decompressed_name, install_signal_handlers, may_overwrite, say_notes,
+                    OutputError, Reporter, install_signal_handlers, may_overwrite, say_notes,
                     select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, Unsupported, UsageError, help_text, parse
 from .._record import dataclass
@@ -172,40 +172,6 @@ def _command_meter(settings: Settings, inputs: list[Input]) -> progress.Progress
     sizes = [_regular_size(item) for item in inputs]
     return progress.Progress(len(inputs), None if None in sizes else sum(s or 0 for s in sizes),
                              decompressing=settings.mode != "compress")
-
-
-class _ReadCounter:
-    """The input, counting the bytes read from it: the decompressing bar's progress."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw: typing.Any = raw          # a file with readinto (BinaryIO does not declare it)
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.count += len(data)
-        return data
-
-    def readinto(self, view) -> int:
-        n = self.raw.readinto(view) or 0
-        self.count += n
-        return n
-
-    def fileno(self) -> int:
-        return self.raw.fileno()
-
-    def take(self) -> int:
-        """Bytes read since the last call."""
-        n, self.count = self.count, 0
-        return n
-
-
-def _metered(sink: Callable[[memoryview], object], meter: progress.Progress,
-             counter: _ReadCounter) -> Callable[[memoryview], None]:
-    def write(piece: memoryview) -> None:
-        sink(piece)
-        meter.update(counter.take(), len(piece))
-    return write
 
 
 def _open_input(item: Input, reporter: Reporter) -> BinaryIO | None:
@@ -493,92 +459,6 @@ def _regular_size(item: Input) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def _restored_path(item: Input, stored: bytes | None, default: str) -> str:
-    """-N: the stored name's last component, in the input's directory (the default when the
-    stored name is missing or unusable)."""
-    base = os.fsdecode(stored).rsplit("/", 1)[-1] if stored else ""
-    if base in ("", ".", ".."):
-        return default
-    return os.path.join(os.path.dirname(item.path or ""), base)
-
-
-def decompress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item: Input,
-                   index: int = 1, meter: progress.Progress | None = None) -> None:
-    """Decompress (or with -t, test) one input to stdout or to its own file. Corrupt input is
-    reported and its partial output removed; the input is kept."""
-    from ..decode.stream import CorruptInput, Unrecognized
-    from ..decode.entry import decompress
-    testing = settings.mode == "test"
-    to_stdout = not testing and (item.path is None or settings.stdout)
-    restore_name, restore_time = settings.head & HEAD_NAME, settings.head & HEAD_TIME
-    final = None
-    if not testing and not to_stdout and item.path is not None:
-        final = decompressed_name(item.path, settings.suffix)
-        assert final is not None, "select_inputs passes only names with a compressed suffix"
-        if not restore_name and not may_overwrite(final, force=settings.force, reporter=reporter):
-            return
-    source = _open_input(item, reporter)
-    if source is None:
-        return
-    output = None
-    if meter is not None:
-        meter.begin(os.path.basename(item.label), index)
-    try:
-        sink: Callable[[memoryview], object]
-        if testing:
-            sink = _discard
-        elif final is None:
-            sink = Output(sys.stdout.buffer, STDOUT_LABEL).write
-        else:
-            with HeldSignals():         # the cleanup must know of it as soon as it exists
-                output = AtomicOutput(final, synchronous=settings.synchronous)
-            sink = Output(output.file, final).write
-        counter = _ReadCounter(source) if meter is not None else None
-        if meter is not None and counter is not None:
-            sink = _metered(sink, meter, counter)
-        decoded = decompress(typing.cast(BinaryIO, counter) if counter else source, sink, runtime,
-                             passthrough=to_stdout and settings.force and settings.mode == "decompress",
-                             threads=settings.threads)
-        if meter is not None and counter is not None:
-            meter.update(counter.take(), 0)
-        for warning in decoded.warnings:
-            reporter.warning(f"{item.label}: {warning}")
-        if output is not None:
-            if restore_name:
-                final = output.final = _restored_path(item, decoded.name, output.final)
-                if not may_overwrite(final, force=settings.force, reporter=reporter):
-                    return
-            try:
-                output.commit(os.fstat(source.fileno()), mtime=decoded.mtime if restore_time else None)
-            except OSError as error:
-                raise OutputError(output.final, error) from error
-    except Unrecognized as problem:
-        reporter.error(f"skipping: {item.label} {problem}")
-        return
-    except CorruptInput as problem:
-        reporter.error(f"skipping: {item.label}: {problem}")
-        return
-    except (OSError, EngineError) as error:
-        if isinstance(error, BrokenPipeError):
-            raise
-        reporter.error(f"{_blamed(error, item)}: {getattr(error, 'strerror', None) or error}")
-        return
-    finally:
-        if meter is not None:
-            meter.file_done()
-        if output is not None:
-            output.discard()
-        if item.path is not None:
-            source.close()
-    if reporter.verbosity >= 2 and not testing:
-        sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
-    if final is not None and item.path is not None and not settings.keep and not decoded.later_entries:
-        try:
-            os.unlink(item.path)
-        except OSError as error:
-            reporter.error(f"{item.path}: {error.strerror}")
-
-
 def _discard(data: memoryview) -> None:
     pass
 
@@ -624,13 +504,14 @@ def run(settings: Settings, reporter: Reporter) -> int:
         lister = listing.Lister(settings.verbosity)
         meter = _command_meter(settings, inputs) if settings.mode != "list" else None
         try:
-            for index, item in enumerate(inputs, 1):
-                say_notes(reporter, item.notes)
-                if settings.mode == "list":
+            if settings.mode == "list":
+                for item in inputs:
+                    say_notes(reporter, item.notes)
                     list_one(settings, runtime, reporter, item, lister)
-                else:
-                    decompress_one(settings, runtime, reporter, item, index, meter)
-            say_notes(reporter, trailing)
+                say_notes(reporter, trailing)
+            else:
+                from .decompressing import Decompressing
+                Decompressing(settings, runtime, reporter, inputs, meter).run(trailing)
         finally:
             if meter is not None:
                 meter.close()

@@ -393,6 +393,12 @@ class AtomicOutput:
     def commit(self, source_info: os.stat_result, *, mtime: int | None = None) -> None:
         """Finish the file, give it the input's metadata (and the stored time mtime, when
         restoring one) and move it into place."""
+        self.finish(source_info, mtime=mtime)
+        self.place()
+
+    def finish(self, source_info: os.stat_result, *, mtime: int | None = None) -> None:
+        """commit's first half: close the complete file and give it the metadata; it stays
+        under its temporary name (any thread may do this; the caller places it later)."""
         self.file.flush()
         fd = self.file.fd
         if self.synchronous:
@@ -406,6 +412,11 @@ class AtomicOutput:
             except OSError:
                 pass
         self.file.close()
+
+    def place(self) -> None:
+        """commit's second half: move the finished file to its final name."""
+        temporary = self.temporary
+        assert temporary is not None and self.file.closed, "placed before it was finished"
         os.replace(temporary, self.final)
         self.temporary = None
         if self.synchronous:

@@ -23,14 +23,15 @@ from . import members
 
 def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
            passthrough: bool = False, formats: tuple[str, ...] | None = None, strict: bool = False,
-           threads: int | None = None) -> Output:
+           threads: int | None = None, decoder: Decoder | None = None) -> Output:
     """Decode all of raw (any supported format, or only those in formats), yielding the output
     in pieces; what was found is recorded in decoded. Raises Unrecognized (before yielding
     anything) or CorruptInput. With passthrough (-cdf), input in no known format (or empty)
     is yielded unchanged. strict treats what follows a gzip member as Python's gzip module
     does. threads bounds the workers that decode indexed members and the chunks of one large
-    deflate stream (-p; None: the CPU count).
-    Closing the generator early frees the decoder."""
+    deflate stream (-p; None: the CPU count). decoder, when given, is the caller's (a Decoder
+    of runtime's, kept from file to file: each format starts it afresh); else one is made
+    for this input and freed at the end, or when the generator is closed early."""
     decoded = decoded if decoded is not None else Decoded("unknown")
     source = Source(raw)
     head = source.peek(4)
@@ -53,19 +54,25 @@ def decode(raw: IO[bytes], runtime: Runtime, decoded: Decoded | None = None, *,
         yield from members.decode_members(source, runtime, decoded, strict, passthrough, threads)
         return
     split = threads if threads is not None else chunks.default_threads()
-    with Decoder(runtime) as decoder:
+    owned = Decoder(runtime) if decoder is None else None
+    using = decoder or owned
+    assert using is not None
+    try:
         if form in ("gzip", "pack"):
-            yield from _gzip(source, decoder, decoded, strict, passthrough, threads=split)
+            yield from _gzip(source, using, decoded, strict, passthrough, threads=split)
         elif form == "zlib":
-            yield from _zlib(source, decoder, decoded, threads=split)
+            yield from _zlib(source, using, decoded, threads=split)
         else:
-            yield from {"zip": _zip, "lzw": _lzw}[form](source, decoder, decoded)
+            yield from {"zip": _zip, "lzw": _lzw}[form](source, using, decoded)
+    finally:
+        if owned is not None:
+            owned.close()
 
 
 def decompress(raw: IO[bytes], sink: Sink, runtime: Runtime, *, passthrough: bool = False,
-               threads: int | None = None) -> Decoded:
+               threads: int | None = None, decoder: Decoder | None = None) -> Decoded:
     """Decode all of raw into sink, in pieces (see decode); returns what was found."""
     decoded = Decoded("unknown")
-    for piece in decode(raw, runtime, decoded, passthrough=passthrough, threads=threads):
+    for piece in decode(raw, runtime, decoded, passthrough=passthrough, threads=threads, decoder=decoder):
         sink(piece)
     return decoded

@@ -189,6 +189,9 @@ def _runtime(given: Runtime) -> Runtime:
 
 def first_is_indexed(source: stream.Source) -> bool:
     """Whether the gzip member at the start of source states its size (IG or BC)."""
+    head = source.peek(4)
+    if len(head) == 4 and not head[3] & FEXTRA:        # most gzip files: no extra field at all
+        return False
     header = parse_header(source.peek(1024)) or parse_header(source.peek(MAX_HEADER))
     return header is not None and header.size is not None
 

@@ -66,14 +66,21 @@ class Source:
         return data
 
     def read_until_nul(self, what: str) -> bytes:
+        """The bytes up to the next NUL, which is consumed too (a header's name or comment)."""
         data = bytearray()
         while True:
-            byte = self.read(1)
-            if not byte:
+            self._fill(1)
+            if not self.pending:
                 raise CorruptInput(f"corrupted -- unexpected end of file in the {what}")
-            if byte == b"\0":
+            end = self.pending.find(0)          # looked for in what is buffered, not byte by byte
+            if end >= 0:
+                data += self.pending[:end]
+                del self.pending[:end + 1]
+                self.consumed += end + 1
                 return bytes(data)
-            data += byte
+            data += self.pending
+            self.consumed += len(self.pending)
+            self.pending.clear()
 
     def unread(self, data: bytes) -> None:
         self.pending[:0] = data
