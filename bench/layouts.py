@@ -85,6 +85,10 @@ def compress(tool: str, level: int, path: Path) -> list[str]:
 def measure(files: dict[str, tuple[Path, str]], runs: int, log) -> dict:
     """{(corpus, tool, level or 'dc'): {'ratio': [...], 'size': n, 'wall': [...]}}."""
     results: dict = {}
+    # once, untimed: each engine's compiled module and Python's bytecode into their caches, as
+    # an installed wpigz that has run before has them
+    for tool in ENGINES:
+        run(wpigz_cmd("--engine", tool, "-c", str(HERE / "layouts.py")))
     for name, (path, _) in files.items():
         outputs = {tool: WORK / f"layouts-{name}-{tool}.gz" for tool in ["pigz", *ENGINES]}
         for round_ in range(runs):
