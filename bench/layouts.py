@@ -85,6 +85,10 @@ def compress(tool: str, level: int, path: Path) -> list[str]:
 def measure(files: dict[str, tuple[Path, str]], runs: int, log) -> dict:
     """{(corpus, tool, level or 'dc'): {'ratio': [...], 'size': n, 'wall': [...]}}."""
     results: dict = {}
+    # once, untimed: each engine's compiled module and Python's bytecode into their caches, as
+    # an installed wpigz that has run before has them
+    for tool in ENGINES:
+        run(wpigz_cmd("--engine", tool, "-c", str(HERE / "layouts.py")))
     for name, (path, _) in files.items():
         outputs = {tool: WORK / f"layouts-{name}-{tool}.gz" for tool in ["pigz", *ENGINES]}
         for round_ in range(runs):
@@ -116,6 +120,7 @@ def measure(files: dict[str, tuple[Path, str]], runs: int, log) -> dict:
             for (tool, level), wall in walls.items():
                 results[(name, tool, level)]["ratio"].append(walls[("pigz", level)] / wall)
                 results[(name, tool, level)]["cpu_ratio"].append(cpus[("pigz", level)] / cpus[(tool, level)])
+            results.setdefault("load", []).append(os.getloadavg()[0])
             log(f"{name} round {round_ + 1}/{runs} done")
     return results
 
@@ -125,7 +130,9 @@ def markdown(results: dict, files: dict, runs: int, size: int, command: str = ""
     lines = [f"# Engines in pigz's one-stream layout against pigz (issue 21)", "",
              f"Made by `{command}` on {time.strftime('%Y-%m-%d')} "
              f"({os.cpu_count()} CPUs, shared with other work: ratios are taken within a round, then the median "
-             f"of {runs} rounds). Whole commands, `-p 2`, output to a file.", ""]
+             f"of {runs} rounds). Whole commands, `-p 2`, output to a file. The 1-minute load average at "
+             f"the end of each round (this benchmark's own commands count about 2): "
+             f"{', '.join(f'{load:.1f}' for load in results.get('load', []))}.", ""]
     for name, (path, digest) in files.items():
         lines.append(f"* {name}: {path.stat().st_size / 1e6:.0f} MB, sha256 {digest[:16]}...")
     lines += ["", "Speed: pigz's wall time / the command's (higher is faster); CPU: pigz's CPU seconds (user +",

@@ -97,6 +97,9 @@ ENGINES: dict[str, EngineInfo] = {
         # the input at 128 KiB, 32.62% at 256, 32.46% at 512, 32.38% at 1 MiB, 32.34% at 2 MiB,
         # 32.32% at 4 MiB; peak RSS 31, 32, 35, 38, 47, 62 MiB; speed differences were within
         # the noise of the (heavily loaded) machine. 1 MiB: most of the gain, little memory.
+        # Measured again for speed (issue 21: docs/engines.md), the wasm engine alone, one thread,
+        # 110 MB of text, CPU seconds 1 MiB -> 4 MiB: level 1 0.55 -> 0.54, level 6 1.62 -> 1.67,
+        # the same within the noise; the priming is a small share of the work at any size.
         blocksize=1024 * 1024,
         library="libdeflate", credit="Eric Biggers",
         summary="libdeflate 1.14 (fastest and smallest; -11 is its level 12)",
