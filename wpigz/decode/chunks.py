@@ -50,11 +50,11 @@ LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach i
 MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
 # Fewest threads (-p) for which a stream is split. The chunk decoder still costs more CPU than
-# the sequential one (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.40-0.44 CPU-s of
-# per-chunk work on one thread, 0.53-0.59 with two workers side by side, plus 0.03 s serial,
-# against 0.29-0.33 CPU-s for zlib-ng's inflate). On 2 threads of a loaded 2-core machine
-# (load 5-6) whole commands with chunks measured 0.54-0.68x the speed of the sequential
-# decoder, so 2 threads do not split (docs/decompression.md).
+# the sequential one, even with the previous chunk's window handed over mid-decode
+# (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.45-0.49 CPU-s of per-chunk work with two
+# workers side by side, plus 0.02-0.04 s serial, against 0.33 for zlib-ng's inflate). On 2
+# threads of a loaded 2-core machine (load 4) whole commands with chunks measured 0.68-0.70x
+# the speed of the sequential decoder, so 2 threads do not split (docs/decompression.md).
 MIN_THREADS = 3
 
 # wpigz_chunk_decode results (wasm/chunk_inflate.c)
