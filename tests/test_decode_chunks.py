@@ -347,3 +347,107 @@ def test_chunk_decoder_on_mutated_streams_agrees_with_zlib(seed, edits):
     for at, value in edits:
         data[at % len(data)] = value
     _check_against_zlib(bytes(data))
+
+
+# ---- the hand-over: the previous chunk's window given to a running decode (take_handoff)
+
+def _flushed_stream() -> tuple[bytes, bytes, bytes, int]:
+    """(raw deflate of text, the text before a sync flush, the text after it, the byte where
+    the blocks after the flush start). The text after it copies the same strings again and
+    again, so that without the window its chunk stays in 16-bit symbols to its end."""
+    text = text_bytes(2 * 1024 * K)
+    before, after = text[:256 * K], text[256 * K:2 * 1024 * K]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    head = compressor.compress(before) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return head + compressor.compress(after) + compressor.flush(), before, after, len(head)
+
+
+FLUSHED = _flushed_stream()
+
+
+def _decode_after_flush(hand=None) -> tuple[int, int, bytes]:
+    """Decode the stream's blocks after the flush as a chunk, hand(decoder) called first:
+    (where the output stopped being 16-bit symbols, the output's length, the output)."""
+    blob, before, after, at = FLUSHED
+    decoder = _chunk_decoder()
+    decoder.load(blob[at:])
+    if hand is not None:
+        hand(decoder)
+    try:
+        assert decoder.decode(0, (len(blob) - at) * 8 + 8) == chunks.END
+    finally:
+        decoder.unhand()
+    wide = decoder.runtime.call("wpigz_chunk_wide_end", decoder._c) & 0xFFFFFFFF
+    assert decoder.resolve(before[-chunks.WINDOW:], 0, 1 << 30)
+    out = bytes(decoder.output())
+    return min(wide, len(out)), len(out), out
+
+
+def test_hand_over_switches_a_chunk_to_bytes_mid_decode():
+    blob, before, after, at = FLUSHED
+    assert zlib.decompress(blob, -15) == before + after
+    # without a hand-over, the chunk is wide to its end (the markers never die out)
+    wide, n, out = _decode_after_flush()
+    assert (wide, out) == (n, after)
+    # handed over the window and the bit where this decode starts: at the first block
+    # boundary past 32 KiB of output it goes on in bytes, and the output is the same
+    wide, n, out = _decode_after_flush(lambda d: d.hand(0, before[-chunks.WINDOW:]))
+    assert out == after
+    assert chunks.WINDOW <= wide < n // 4
+
+
+@pytest.mark.parametrize("bit", [8, 1, chunks.NO_HANDOFF - 1])
+def test_hand_over_with_a_wrong_stop_bit_is_not_used(bit):
+    """The previous chunk stopped elsewhere than where this decode began: the window is not
+    this chunk's, so the decode stays wide (and is checked, or decoded again, as before)."""
+    blob, before, after, at = FLUSHED
+    wide, n, out = _decode_after_flush(lambda d: d.hand(bit, bytes(chunks.WINDOW)))
+    assert (wide, out) == (n, after)
+
+
+def test_hand_over_from_another_thread_during_the_decode():
+    """The window arrives while the decode runs, at a point left to chance: the output is
+    the same wherever the switch falls."""
+    import threading
+    import time
+    blob, before, after, at = FLUSHED
+    for delay in (0.0, 0.0005, 0.001, 0.002, 0.004):
+        def late(decoder, delay=delay):
+            def give():
+                time.sleep(delay)
+                decoder.hand(0, before[-chunks.WINDOW:])
+            giver = threading.Thread(target=give)
+            giver.start()
+            late.giver = giver          # type: ignore[attr-defined]
+        wide, n, out = _decode_after_flush(late)
+        late.giver.join()               # type: ignore[attr-defined]
+        assert out == after
+        assert wide <= n
+
+
+def test_pipeline_hands_windows_over(runtime, small_chunks, monkeypatch):
+    """In the pipeline, a chunk whose predecessor has passed when its decode starts gets the
+    window at once (each decode here first waits for that, so that it is so for every chunk;
+    a hand-over by the predecessor's worker mid-decode depends on timing, and is exercised
+    by every other test of this file), and the output is exact."""
+    handed = []
+    hand, decode = chunks._ChunkDecoder.hand, chunks._decode
+
+    def counting(self, bit, window):
+        handed.append(bit)
+        hand(self, bit, window)
+
+    def after_the_previous(decoder, chunk, start):
+        if chunk.prev is not None:
+            chunk.prev.handed.wait()
+        return decode(decoder, chunk, start)
+    monkeypatch.setattr(chunks._ChunkDecoder, "hand", counting)
+    monkeypatch.setattr(chunks, "_decode", after_the_previous)
+    data = text_bytes(1536 * K)
+    for maker in (["pigz", "-c"], ["gzip", "-c"]):
+        blob = made(maker, data)
+        before = small_chunks["ok"]
+        assert outcome(runtime, blob, max(2, chunks.MIN_THREADS)) == (data, None)
+        assert small_chunks["ok"] - before > 3
+    # every chunk but each stream's first
+    assert len(handed) == small_chunks["ok"] - 2

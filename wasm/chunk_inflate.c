@@ -18,7 +18,11 @@
       first block boundary of the same kind the finder finds that lies at or past the chunk's
       end (so that the next chunk's finder, searching from there, lands on the same bit), or
       at the end of the final block;
-   3. once the previous chunk's last 32 KiB of output is known, *marker replacement*
+   3. if the previous chunk passes while this one still decodes, the host hands its window
+      over (wpigz_chunk_handoff, from the previous chunk's thread): at the next block boundary
+      the decode turns what it wrote into bytes and goes on in bytes (take_handoff), if that
+      chunk stopped at the bit where this decode began;
+   4. otherwise, once the previous chunk's last 32 KiB of output is known, *marker replacement*
       (wpigz_chunk_resolve) turns the symbols into bytes in one pass, a byte and a marker
       alike looked up in one table (the 256 bytes, then that window): first in this chunk's
       last 32 KiB, which the next chunk waits for (the only serial step), then in the rest.
@@ -54,6 +58,8 @@
 #define CHUNK_SHORT (-2)        /* the input ran out before a stop */
 #define CHUNK_FULL (-3)         /* more output than allowed */
 
+#define NO_HANDOFF UINT32_MAX   /* handoff_bit: no window handed over */
+
 /* A decoded code, as the tables hold it: what it means, so that one lookup gives a literal, or
    a length's or a distance's base and its count of extra bits.
    bits 0-4: the code's length; 8-11: extra bits; 16-31: the literal, base or symbol. */
@@ -83,6 +89,17 @@ struct chunk {
     uint32_t sym_cap;
     uint32_t out_len;
     uint32_t wide_end;          /* the output is symbols before this, bytes from here on */
+    uint32_t pending;           /* symbols before this still to be resolved (wide_end, or 0
+                                   once a hand-over resolved them during the decode) */
+    uint32_t start_bit;         /* where the running decode began (NO_HANDOFF in a probe) */
+    /* The hand-over, written by the host from another thread while a decode runs: the
+       previous chunk's window (at the end of table), then its length, then the bit where the
+       previous chunk stopped (relative to this chunk's input; NO_HANDOFF: none yet). The
+       decode loads handoff_bit atomically at block boundaries; equal to its start_bit, the
+       window is this chunk's, and the decode resolves what it wrote so far and goes on in
+       bytes (take_handoff). */
+    uint32_t handoff_bit;
+    uint32_t handoff_len;
     uint32_t lowest;            /* the lowest window index a marker holds (WSIZE: none) */
     uint32_t stop_bit;
     struct huff lit, dist, fixed_lit, fixed_dist, codes;
@@ -532,6 +549,28 @@ static void to_bytes(struct chunk *c, struct run *r) {
         c->bytes[i] = (uint8_t)c->sym[i];
     r->wide = 0;
     c->wide_end = r->n;
+    c->pending = r->n;
+}
+
+/* The previous chunk's window was handed over, and the previous chunk stopped where this decode
+   began: the symbols so far become bytes (resolve's table lookup), and the decode goes on in
+   bytes. Only once 32 KiB are out, so that no later copy reaches before this chunk's own
+   output (the byte loop copies from its own output only). Nothing is done if a marker points
+   before the window handed over (a stream's second chunk, after less than 32 KiB): then the
+   host's resolve refuses the chunk as before, and the sequential decoder reports it. */
+static void take_handoff(struct chunk *c, struct run *r) {
+    uint32_t window_len = c->handoff_len;
+    if (r->lowest < WSIZE - (window_len < WSIZE ? window_len : WSIZE))
+        return;
+    const uint16_t *s = c->sym;
+    const uint8_t *table = c->table;
+    uint8_t *o = c->bytes;
+    for (uint32_t i = 0; i < r->n; i++)
+        o[i] = table[s[i]];
+    r->wide = 0;
+    r->lowest = WSIZE;
+    c->wide_end = r->n;
+    c->pending = 0;
 }
 
 /* Decode blocks from the bit where b stands, from output position 0, at most max_out in all.
@@ -544,9 +583,14 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
     struct run r = {0, max_out, 1, 0, WSIZE};
     int32_t result;
     c->wide_end = UINT32_MAX;
+    c->pending = UINT32_MAX;
     for (;;) {
         uint32_t final, type;
         const struct huff *lit, *dist;
+        /* acquire: the window and its length, written before handoff_bit, are seen */
+        if (r.wide && r.n >= WSIZE &&
+            __atomic_load_n(&c->handoff_bit, __ATOMIC_ACQUIRE) == c->start_bit)
+            take_handoff(c, &r);
         if (bit_pos(b) + 3 > (uint64_t)b->len * 8) {
             result = CHUNK_SHORT;
             break;
@@ -636,6 +680,8 @@ static int32_t inflate_blocks(struct chunk *c, struct bits *b, uint64_t end_bit,
     c->lowest = r.lowest;
     if (c->wide_end > r.n)
         c->wide_end = r.n;
+    if (c->pending > r.n)
+        c->pending = r.n;
     return result;
 }
 
@@ -660,6 +706,7 @@ struct chunk *wpigz_chunk_new(uint32_t in_cap, uint32_t sym_cap) {
     }
     c->in_cap = in_cap;
     c->sym_cap = sym_cap;
+    c->handoff_bit = NO_HANDOFF;
     for (uint32_t i = 0; i < MARK; i++)
         c->table[i] = (uint8_t)i;
     build_fixed(c);
@@ -690,6 +737,10 @@ uint8_t *wpigz_chunk_out(struct chunk *c) { return c->bytes; }
 EXPORT("wpigz_chunk_out_len")
 uint32_t wpigz_chunk_out_len(struct chunk *c) { return c->out_len; }
 
+/* Where the host writes a hand-over: handoff_bit, then handoff_len (two uint32). */
+EXPORT("wpigz_chunk_handoff")
+uint32_t *wpigz_chunk_handoff(struct chunk *c) { return &c->handoff_bit; }
+
 EXPORT("wpigz_chunk_wide_end")
 uint32_t wpigz_chunk_wide_end(struct chunk *c) { return c->wide_end; }
 
@@ -706,6 +757,7 @@ int32_t wpigz_chunk_decode(struct chunk *c, uint32_t in_len, uint32_t start_bit,
         return CHUNK_BAD;
     bits_at(&b, c->in, in_len, start_bit);
     c->out_len = 0;
+    c->start_bit = start_bit;
     return inflate_blocks(c, &b, end_bit, c->sym_cap);
 }
 
@@ -766,6 +818,7 @@ static int plausible(struct chunk *c, uint32_t in_len, uint64_t at, uint32_t fro
     }
     bits_at(&b, c->in, in_len, at);
     c->out_len = 0;
+    c->start_bit = NO_HANDOFF - 1;      /* a probe takes no hand-over */
     return inflate_blocks(c, &b, at + 1, probe) != CHUNK_BAD;
 }
 
@@ -817,8 +870,8 @@ int32_t wpigz_chunk_resolve(struct chunk *c, uint32_t window_len, uint32_t from,
     uint8_t *o = c->bytes;
     if (c->lowest < WSIZE - (window_len < WSIZE ? window_len : WSIZE))
         return -1;
-    if (to > c->wide_end)
-        to = c->wide_end;
+    if (to > c->pending)
+        to = c->pending;
     for (uint32_t i = from; i < to; i++)
         o[i] = table[s[i]];
     return 0;

@@ -15,6 +15,10 @@ schedules, checks and writes:
   sync-flush marks pigz and zlib write -- and decodes from there without the 32 KiB window
   before it, to the first such place past the chunk's end, writing markers for the bytes it
   would copy from the unknown window;
+* when the chunk before it passes while it still decodes, that chunk's worker hands its
+  window over (``_hand_over``): if that chunk stopped exactly at the bit where this decode
+  began, the decoder turns its symbols into bytes at the next block boundary and goes on in
+  bytes, so that only the part decoded before the hand-over is wide;
 * it then waits for the chunk before it: if that one stopped exactly at the bit where this
   one began, the markers are replaced from its last 32 KiB of output; if not (the block
   finder was fooled), this chunk is decoded again from that bit, now with the window known.
@@ -46,16 +50,19 @@ LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach i
 MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
 # Fewest threads (-p) for which a stream is split. The chunk decoder still costs more CPU than
-# the sequential one (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.40-0.44 CPU-s of
-# per-chunk work on one thread, 0.53-0.59 with two workers side by side, plus 0.03 s serial,
-# against 0.29-0.33 CPU-s for zlib-ng's inflate). On 2 threads of a loaded 2-core machine
-# (load 5-6) whole commands with chunks measured 0.54-0.68x the speed of the sequential
-# decoder, so 2 threads do not split (docs/decompression.md).
+# the sequential one, even with the previous chunk's window handed over mid-decode
+# (bench/chunked.py, 100 MiB of mixed data, pigz -6: 0.45-0.49 CPU-s of per-chunk work with two
+# workers side by side, plus 0.02-0.04 s serial, against 0.33 for zlib-ng's inflate). On 2
+# threads of a loaded 2-core machine (load 4) whole commands with chunks measured 0.68-0.70x
+# the speed of the sequential decoder, so 2 threads do not split (docs/decompression.md).
 MIN_THREADS = 3
 
 # wpigz_chunk_decode results (wasm/chunk_inflate.c)
 STOPPED = 1
 END = 2
+NO_HANDOFF = 0xFFFFFFFF         # chunk_inflate.c's handoff_bit when no window was handed over
+
+_fence = threading.Lock()       # its release and acquire order a hand-over's stores
 
 
 def splittable(source: dz.Source, threads: int) -> bool:
@@ -75,6 +82,7 @@ class _Chunk:
     data: list[memoryview]      # compressed bytes from base on, in pieces (the blocks read)
     base: int                   # offset of data[0] in the stream
     prev: _Chunk | None         # the chunk before it; None for the stream's first
+    next: _Chunk | None = None  # the chunk after it, once the main thread made it
     cancelled: bool = False     # set by the main thread: skip the work, hand on a failure
     passed: bool = False        # stop and window are valid: the next chunk may go on from them
     ok: bool = False            # and the output too: the main thread may write it
@@ -86,6 +94,11 @@ class _Chunk:
     error: BaseException | None = None
     handed: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    # the hand-over of the previous chunk's window into a running decode (see _hand_over):
+    # the decoder while wpigz_chunk_decode runs on this chunk, whether it has the window
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    decoding: _ChunkDecoder | None = None
+    given: bool = False
 
 
 class _ChunkDecoder:
@@ -98,6 +111,7 @@ class _ChunkDecoder:
             raise EngineError("not enough wasm memory for a chunk decoder")
         self.input = self.runtime.view(self.runtime.call("wpigz_chunk_in", self._c), CHUNK + LOOKAHEAD)
         self.window = self.runtime.view(self.runtime.call("wpigz_chunk_window", self._c), WINDOW)
+        self.handoff = self.runtime.view(self.runtime.call("wpigz_chunk_handoff", self._c), 8).cast("I")
         self.length = 0
 
     def load(self, *pieces: bytes | memoryview) -> None:
@@ -113,6 +127,21 @@ class _ChunkDecoder:
 
     def decode(self, start: int, end: int) -> int:
         return self.runtime.call("wpigz_chunk_decode", self._c, self.length, start, end)
+
+    def hand(self, bit: int, window: bytes) -> None:
+        """Give a running (or the next) decode the previous chunk's window and the bit where
+        that chunk stopped, from any thread: plain stores into the shared memory, the bit last,
+        after a lock's release and acquire (a full barrier), so that the decode, which loads
+        the bit atomically, sees the window whole once it sees the bit."""
+        self.window[WINDOW - len(window):] = window
+        self.handoff[1] = len(window)
+        with _fence:
+            pass
+        self.handoff[0] = bit
+
+    def unhand(self) -> None:
+        """After a decode: no hand-over for the next one."""
+        self.handoff[0] = NO_HANDOFF
 
     def stop(self) -> int:
         return self.runtime.call("wpigz_chunk_stop", self._c) & 0xFFFFFFFF
@@ -134,6 +163,35 @@ class _ChunkDecoder:
             self._c = 0
 
 
+def _hand_over(chunk: _Chunk) -> None:
+    """If chunk is being decoded and does not have it yet, give its decode the window of the
+    chunk before it (passed), so that it goes on in bytes (wasm/chunk_inflate.c, take_handoff).
+    Called by the previous chunk's worker when it passes, and by the chunk's own worker as
+    its decode starts; the decoder uses the window only if the previous chunk stopped at the
+    bit where this decode began."""
+    prev = chunk.prev
+    if prev is None or not prev.passed:
+        return
+    bit = prev.stop - chunk.base * 8
+    with chunk.lock:
+        if chunk.decoding is not None and not chunk.given and 0 <= bit < NO_HANDOFF:
+            chunk.decoding.hand(bit, prev.window)
+            chunk.given = True
+
+
+def _decode(decoder: _ChunkDecoder, chunk: _Chunk, start: int) -> int:
+    """decoder.decode(start, ...) for chunk, open to a hand-over while it runs."""
+    with chunk.lock:
+        chunk.decoding, chunk.given = decoder, False
+    _hand_over(chunk)
+    try:
+        return decoder.decode(start, CHUNK * 8)
+    finally:
+        with chunk.lock:
+            chunk.decoding = None
+            decoder.unhand()
+
+
 def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     """Decode one chunk (see the module's docstring); sets chunk.handed, never raises."""
     prev = chunk.prev
@@ -143,7 +201,7 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
         decoder.load(*chunk.data)
         start = 0 if prev is None else decoder.find()
         if start >= 0:
-            status = decoder.decode(start, CHUNK * 8)
+            status = _decode(decoder, chunk, start)
     chunk.data = []                     # the decoder holds a copy: memory stays bounded
     window = b""
     if prev is not None:
@@ -164,7 +222,7 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
             if not 0 <= want <= decoder.length * 8:
                 return
             start = want
-            status = decoder.decode(start, CHUNK * 8)
+            status = _decode(decoder, chunk, start)
     if status not in (STOPPED, END):
         return
     out = decoder.output()
@@ -178,6 +236,9 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     # before the window there fails this chunk after its successor started: the main thread
     # sees ok False, so nothing of either is written
     chunk.passed = True
+    later = chunk.next
+    if later is not None:
+        _hand_over(later)
     chunk.handed.set()
     if not decoder.resolve(window, 0, tail):
         return
@@ -252,6 +313,8 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                     pieces.append(memoryview(block(i))[:left])
                     left -= len(pieces[-1])
                 chunk = _Chunk(queued, pieces, queued * CHUNK, flight[-1] if flight else last)
+                if chunk.prev is not None:
+                    chunk.prev.next = chunk
                 flight.append(chunk)
                 pool.submit(_run, chunk, check_kind)
                 queued += 1
@@ -271,7 +334,7 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
             last = chunk
             blocks.pop(chunk.index - 1, None)   # the next fallback starts in block index or later
             # nothing refers to what came before this chunk any more: let it go
-            chunk.out, chunk.prev = b"", None
+            chunk.out, chunk.prev, chunk.next = b"", None, None
             if chunk.ended:
                 for later in flight:
                     later.cancelled = True
