@@ -5,7 +5,7 @@ crafted here to fool the block finder. Most tests shrink the chunk size (monkeyp
 files of a few hundred KiB cross many chunks; they count the chunks the workers decoded, so that
 a test of the parallel path fails if that path was not taken. The results are compared with the
 sequential decoder's (threads=1): the same bytes, or the same exception with the same message,
-and never more output. Streams are split from chunks.MIN_THREADS (3) threads on.
+and never more output. Streams are split from chunks.MIN_THREADS (2) threads on.
 """
 
 from __future__ import annotations
