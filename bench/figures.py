@@ -1,13 +1,14 @@
-"""The README's and docs' benchmark figures, generated from bench/RESULTS.md so they cannot drift.
+"""The README's and docs' benchmark figures, generated from the bench's reports so they cannot drift.
 
-    python -m bench.figures           # rewrite every generated block from bench/RESULTS.md
+    python -m bench.figures           # rewrite every generated block from its report
     python -m bench.figures --check   # exit 1, naming the blocks, when one differs
 
 A generated block in README.md or docs/*.md sits between ``<!-- figures:NAME -->`` and
-``<!-- /figures:NAME -->``; NAME is one of RENDERERS below, each a function of RESULTS.md's
-text. ``python -m bench`` writes RESULTS.md; this turns it into the short tables the README
-shows, and tests/test_readme.py fails while a block differs from what this would write. It
-reads only the tables of RESULTS.md (no measuring), so it runs in a moment.
+``<!-- /figures:NAME -->``; NAME is one of RENDERERS below, each a function of one report's
+text: bench/RESULTS.md (written by ``python -m bench``) or bench/LAYOUTS.md (written by
+``python -m bench.layouts``, every engine in one stream on 110 MB). This turns them into the
+short tables the README shows, and tests/test_readme.py fails while a block differs from what
+this would write. It reads only the reports' tables (no measuring), so it runs in a moment.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
+LAYOUTS = ROOT / "bench" / "LAYOUTS.md"
 ENGINES = ("zlib", "zlib-ng", "libdeflate")
 LEVELS = (1, 6, 9)
 KINDS = ("text", "binaries")        # random and zeros are the corpus's extremes, not a user's data
@@ -73,17 +75,52 @@ def engines(results: str) -> str:
             f"from [bench/RESULTS.md](bench/RESULTS.md), `python -m bench.figures`).\n")
 
 
-RENDERERS: dict[str, Callable[[str], str]] = {"engines": engines}
+def layouts(report: str) -> str:
+    """Speed and size of each engine in pigz's one-stream layout against pigz at levels 1, 6
+    and 9, per data kind, from the table bench/layouts.py writes (bench/LAYOUTS.md)."""
+    threads = re.search(r"Whole commands, `-p (\d+)`", report)
+    rounds = re.search(r"the median of (\d+) rounds", report)
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in report.splitlines() if line.startswith("| ") and "engine" not in line]
+    cells = {(row[0], row[1], row[2]): row for row in rows if len(row) == 8}
+    if threads is None or rounds is None or not cells:
+        raise ValueError("bench/LAYOUTS.md has no engines table: run python -m bench.layouts")
+    lines = ["| engine | data | " + " | ".join(f"-{level}" for level in LEVELS) + " |",
+             "|---|---|" + "---|" * len(LEVELS)]
+    for engine in ENGINES:
+        for kind in KINDS:
+            row_cells = []
+            for level in LEVELS:
+                row = cells[(kind, f"-{level}", engine)]
+                speed, size = row[3].split(" ")[0], (float(row[5]) - 1) * 100
+                row_cells.append(f"{speed}, {size:+.2f}%")
+            lines.append(f"| `{engine}` | {kind} | " + " | ".join(row_cells) + " |")
+    return ("\n".join(lines) + "\n\n"
+            f"Each cell: speed against pigz at the same level (pigz's wall time over wpigz's), then output "
+            f"size against pigz's; whole commands, {threads.group(1)} threads, 110 MB of real text and of "
+            f"real binaries, median of {rounds.group(1)} rounds; from [bench/LAYOUTS.md](bench/LAYOUTS.md), "
+            f"`python -m bench.figures`.\n")
 
 
-def render(document: str, results: str, relative_root: str = "") -> str:
-    """document with every generated block rewritten from results. Links in a block are written
-    relative to the repository root; relative_root ('../' for docs/) makes them right elsewhere."""
+# each block's name: the report it is made from, and how
+RENDERERS: dict[str, tuple[Path, Callable[[str], str]]] = {"engines": (RESULTS, engines),
+                                                           "layouts": (LAYOUTS, layouts)}
+
+
+def reports() -> dict[Path, str]:
+    return {path: path.read_text() for path, _ in RENDERERS.values()}
+
+
+def render(document: str, sources: dict[Path, str], relative_root: str = "") -> str:
+    """document with every generated block rewritten from its report's text in sources. Links in
+    a block are written relative to the repository root; relative_root ('../' for docs/) makes
+    them right elsewhere."""
     def replace(match: re.Match) -> str:
         name = match.group(2)
         if name not in RENDERERS:
             raise ValueError(f"no renderer for <!-- figures:{name} --> (known: {', '.join(RENDERERS)})")
-        body = RENDERERS[name](results).replace("](bench/", f"]({relative_root}bench/")
+        path, renderer = RENDERERS[name]
+        body = renderer(sources[path]).replace("](bench/", f"]({relative_root}bench/")
         return match.group(1) + body + match.group(4)
     return BLOCK.sub(replace, document)
 
@@ -96,16 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block is stale")
     args = parser.parse_args(argv)
-    results = RESULTS.read_text()
+    sources = reports()
     stale = []
     for path in documents():
         old = path.read_text()
-        new = render(old, results, "../" if path.parent.name == "docs" else "")
+        new = render(old, sources, "../" if path.parent.name == "docs" else "")
         if new != old:
             stale.append(path.relative_to(ROOT))
             if not args.check:
                 path.write_text(new)
-    verb = "differ from bench/RESULTS.md" if args.check else "rewritten"
+    verb = "differ from their bench report" if args.check else "rewritten"
     for path in stale:
         print(f"{path}: generated figures {verb}")
     return 1 if stale and args.check else 0

@@ -221,12 +221,12 @@ def test_every_relative_link_leads_to_a_file_and_heading():
 def test_benchmark_figures_are_generated_from_results():
     sys.path.insert(0, str(ROOT))
     from bench import figures
-    results = figures.RESULTS.read_text()
+    sources = figures.reports()
     for path in DOCUMENTS:
         text = path.read_text()
-        assert figures.render(text, results, "../" if path.parent.name == "docs" else "") == text, \
-            f"{_name(path)}: its figures differ from bench/RESULTS.md: run python -m bench.figures"
-    assert "<!-- figures:engines -->" in (ROOT / "README.md").read_text()
+        assert figures.render(text, sources, "../" if path.parent.name == "docs" else "") == text, \
+            f"{_name(path)}: its figures differ from their bench report: run python -m bench.figures"
+    assert "<!-- figures:layouts -->" in (ROOT / "README.md").read_text()
 
 
 def test_the_figures_block_follows_results(tmp_path):
@@ -236,9 +236,26 @@ def test_the_figures_block_follows_results(tmp_path):
     engines = figures.section(results, "Choosing an engine")
     changed = results.replace(engines, engines.replace("x |", "5x |", 1))
     document = "<!-- figures:engines -->\n<!-- /figures:engines -->"
-    assert figures.render(document, results) != figures.render(document, changed)
+    assert figures.render(document, {figures.RESULTS: results}) != figures.render(document, {figures.RESULTS: changed})
     with pytest.raises(ValueError, match="Choosing an engine"):
-        figures.render(document, "# nothing measured\n")
+        figures.render(document, {figures.RESULTS: "# nothing measured\n"})
+
+
+def test_the_layouts_block_follows_its_report():
+    """The README's engine table is bench/LAYOUTS.md's: a changed report changes it, every
+    engine, data kind and level is in it, and a report without its table is refused."""
+    from bench import figures
+    report = figures.LAYOUTS.read_text()
+    document = "<!-- figures:layouts -->\n<!-- /figures:layouts -->"
+    block = figures.render(document, {figures.LAYOUTS: report})
+    assert block.count("| `") == len(figures.ENGINES) * len(figures.KINDS)
+    row = next(line for line in report.splitlines() if line.startswith("| text | -6 | libdeflate |"))
+    speed, size = row.split("|")[4].split()[0], (float(row.split("|")[6]) - 1) * 100
+    assert f"| `libdeflate` | text | " in block and f"{speed}, {size:+.2f}%" in block
+    changed = report.replace(row, row.replace(speed, "9.99x", 1))
+    assert "9.99x" in figures.render(document, {figures.LAYOUTS: changed})
+    with pytest.raises(ValueError, match="LAYOUTS.md"):
+        figures.render(document, {figures.LAYOUTS: "# nothing measured\n"})
 
 
 FIGURE = re.compile(r"\b\d+(\.\d+)?x\b|\d%")
@@ -277,7 +294,7 @@ def test_figures_read_the_table_that_bench_engines_writes():
                 series.ratios.append((1 + level / 10) / speed)
                 results[(item.name, tool, level)] = series
     written = "\n".join(engines.table(results, files, 2))
-    block = figures.render("<!-- figures:engines -->\n<!-- /figures:engines -->", written)
+    block = figures.render("<!-- figures:engines -->\n<!-- /figures:engines -->", {figures.RESULTS: written})
     rows = [line for line in block.splitlines() if line.startswith("| `")]
     assert len(rows) == 6                      # three engines, text and binaries (not zeros)
     # libdeflate is the fourth tool: at level 1, 1.1 s for pigz against 4.1 s, 3 bytes larger
