@@ -9,7 +9,6 @@ pigz; GNU gzip, run on an identical copy, is the reference for what decompressin
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import zlib
 import pytest
 
 from conftest import random_bytes, text_bytes, tool, without_privileges
-from test_command_many_files import K, MTIME, build_tree, environment, make, small, walk
+from test_command_many_files import K, MTIME, _limit_file_size, build_tree, environment, make, small, walk
 
 WPIGZ = [sys.executable, "-m", "wpigz"]
 
@@ -154,11 +153,6 @@ def test_stdout_with_several_files_writes_each_in_order(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout == b"".join(p.stdout for p in alone)
     assert proc.stderr == b"".join(p.stderr for p in alone) and proc.stderr.count(b"\n") == 1
-
-
-def _limit_file_size() -> None:
-    resource.setrlimit(resource.RLIMIT_FSIZE, (512 * K, 512 * K))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # get EFBIG instead of being killed
 
 
 @pytest.mark.timeout(120)
