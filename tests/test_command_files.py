@@ -6,6 +6,7 @@ files left behind, and compares with real pigz (and gzip) where the behaviour is
 
 from __future__ import annotations
 
+import gzip
 import os
 import resource
 import signal
@@ -109,6 +110,22 @@ def test_skips_with_pigz_messages_and_gzip_statuses(tmp_path):
         gz = subprocess.run([tool("gzip"), name], cwd=tmp_path, capture_output=True, stdin=subprocess.DEVNULL)
         assert (name, gz.returncode) == (name, status), "gzip's exit status for the same case"
     assert sorted(os.listdir(tmp_path)) == ["dir", "done.gz", "fifo", "link", "plain"]
+
+
+@pytest.mark.parametrize("mode", ["-t", "-l"])
+def test_test_and_list_pass_over_files_without_a_compressed_suffix_inside_r_as_gzip(tmp_path, mode):
+    # gzip -t -r / -l -r say nothing of them and exit 0 (pigz reports them as unrecognized);
+    # named on the command line, such a file is still tried and reported, as by both
+    (tmp_path / "tree" / "sub").mkdir(parents=True)
+    make(tmp_path / "tree" / "plain", b"plain\n")
+    make(tmp_path / "tree" / "sub" / "notes.txt", b"x")
+    (tmp_path / "tree" / "b.gz").write_bytes(gzip.compress(b"hi\n"))
+    ours = run(mode, "-r", "tree", cwd=tmp_path)
+    theirs = subprocess.run([tool("gzip"), mode, "-r", "tree"], cwd=tmp_path, capture_output=True)
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == (0, b"")
+    assert (b"tree/b" in ours.stdout) == (mode == "-l")
+    named = run(mode, "tree/plain", cwd=tmp_path)
+    assert named.returncode == 1 and b"tree/plain" in named.stderr
 
 
 def test_an_error_does_not_stop_the_next_file_and_status_is_1(tmp_path):

@@ -285,6 +285,8 @@ def _visit(path: str, *, top: bool, suffix: str, force: bool, to_stdout: bool, r
         if top:                 # inside -r such files are passed over silently, as gzip does
             reporter.warning(f"skipping: {path} does not have compressed suffix")
         return
+    if mode in ("test", "list") and not top and decompressed_name(path, decompress_suffix) is None:
+        return                  # gzip passes over them inside -r when testing or listing too
     yield Input(path)
 
 
