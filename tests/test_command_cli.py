@@ -302,7 +302,7 @@ def test_verbose_says_when_the_ring_is_smaller():
     proc = run("-v", "-p", "2", "-b", "524288", data=b"hi\n")
     assert proc.returncode == 0
     assert proc.stderr.decode() == ("wpigz: 524288 KiB blocks: 3 in flight and 2 threads (not 6 and 2): "
-                                    "the WebAssembly memory holds 4 GiB\n<stdin> to <stdout>\n")
+                                    "the WebAssembly memory holds 4 GiB\n<stdin> to <stdout> \n")
 
 
 # ---- long options with =value, as gzip's; -V and -L name the engine; -vv's one traceback

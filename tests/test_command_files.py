@@ -304,7 +304,10 @@ def test_pigz_options_wpigz_does_not_offer_are_refused_plainly(args, message):
 def test_verbose_names_each_file(tmp_path):
     make(tmp_path / "v", b"v\n")
     proc = run("-v", "v", cwd=tmp_path)
-    assert (proc.returncode, proc.stderr.decode()) == (0, "v to v.gz\n")
+    assert (proc.returncode, proc.stderr.decode()) == (0, "v to v.gz \n")
+    make(tmp_path / "p", b"v\n")
+    theirs = subprocess.run([tool("pigz"), "-v", "p"], cwd=tmp_path, capture_output=True)
+    assert theirs.stderr.decode() == "p to p.gz \n"     # pigz's own line, trailing space and all
 
 
 def test_license_and_help_exit_zero():

@@ -233,7 +233,7 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
         if item.path is not None:
             source.close()
     if reporter.verbosity >= 2:
-        sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL}\n")
+        sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL} \n")   # pigz ends it with a space
     if final is not None and item.path is not None and not settings.keep:
         try:
             os.unlink(item.path)
@@ -442,7 +442,7 @@ class Batch:
         if self.meter is not None:
             self.meter.file_done()
         if self.reporter.verbosity >= 2:
-            sys.stderr.write(f"{task.item.label} to {task.final or STDOUT_LABEL}\n")
+            sys.stderr.write(f"{task.item.label} to {task.final or STDOUT_LABEL} \n")   # pigz ends it with a space
         if task.final is not None and task.item.path is not None and not self.settings.keep:
             try:
                 os.unlink(task.item.path)
