@@ -387,40 +387,21 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
         }
         e = lit->fast[peek(&in, FBITS)];
         if (e & E_LIT) {
-            /* a literal, and two more from the same bits (each at most FBITS of them) */
-            drop(&in, E_LEN(e));
-            if (n >= max_out) {
+            /* a literal, and up to two more from the same bits (each at most FBITS of them) */
+            int left = 3;
+            while (n < max_out) {
+                drop(&in, E_LEN(e));
+                if (wide)
+                    out16[n++] = (uint16_t)E_VALUE(e);
+                else
+                    out8[n++] = (uint8_t)E_VALUE(e);
+                if (!--left || !((e = lit->fast[peek(&in, FBITS)]) & E_LIT))
+                    break;
+            }
+            if (left && (e & E_LIT)) {      /* stopped with a literal still to write */
                 result = CHUNK_FULL;
                 break;
             }
-            if (wide)
-                out16[n++] = (uint16_t)E_VALUE(e);
-            else
-                out8[n++] = (uint8_t)E_VALUE(e);
-            e = lit->fast[peek(&in, FBITS)];
-            if (!(e & E_LIT))
-                continue;
-            drop(&in, E_LEN(e));
-            if (n >= max_out) {
-                result = CHUNK_FULL;
-                break;
-            }
-            if (wide)
-                out16[n++] = (uint16_t)E_VALUE(e);
-            else
-                out8[n++] = (uint8_t)E_VALUE(e);
-            e = lit->fast[peek(&in, FBITS)];
-            if (!(e & E_LIT))
-                continue;
-            drop(&in, E_LEN(e));
-            if (n >= max_out) {
-                result = CHUNK_FULL;
-                break;
-            }
-            if (wide)
-                out16[n++] = (uint16_t)E_VALUE(e);
-            else
-                out8[n++] = (uint8_t)E_VALUE(e);
             continue;
         }
         if (e == 0)
