@@ -19,7 +19,8 @@ import zlib
 import pytest
 
 from conftest import random_bytes, text_bytes, tool, without_privileges
-from test_command_many_files import K, MTIME, _limit_file_size, build_tree, environment, make, small, walk
+from test_command_many_files import (K, MTIME, _limit_file_size, build_tree, environment, make, small,
+                                     tree_around_a_big_file, walk)
 
 WPIGZ = [sys.executable, "-m", "wpigz"]
 
@@ -161,11 +162,7 @@ def test_a_full_disk_half_way_ends_the_run_with_what_came_before_intact(tmp_path
     # must report and end, not hang. Outputs up to 512 KiB fit; big's (1 MiB) does not: the
     # files before it are finished and correct, nothing after it is placed or removed
     root = tmp_path / "tree"
-    for i in range(300):
-        make(root / "a" / f"f{i:03}", small(i))
-    make(root / "b" / "big", text_bytes(1024 * K))
-    for i in range(300):
-        make(root / "c" / f"g{i:03}", small(i))
+    tree_around_a_big_file(root, "big", text_bytes(1024 * K))
     subprocess.run([tool("pigz"), "-r", "tree"], cwd=tmp_path, check=True, timeout=60)
     names = walk(root)
     proc = subprocess.run([*WPIGZ, "-d", "-r", "-p", threads, "tree"], cwd=tmp_path, capture_output=True,

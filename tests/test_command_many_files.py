@@ -180,17 +180,23 @@ def _limit_file_size() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # get EFBIG instead of being killed
 
 
+def tree_around_a_big_file(root, big_name: str, big: bytes) -> None:
+    """300 small files in a/, one big file b/big_name (over _limit_file_size's 512 KiB once
+    written), 300 more in c/: the full-disk tests' tree, in walk order a/, b/, c/."""
+    for i in range(300):
+        make(root / "a" / f"f{i:03}", small(i))
+    make(root / "b" / big_name, big)
+    for i in range(300):
+        make(root / "c" / f"g{i:03}", small(i))
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_a_full_disk_half_way_ends_the_run_with_what_came_before_intact(tmp_path, threads):
     # must report and end, not hang. Outputs up to 512 KiB fit; big1's (1 MiB of random bytes)
     # does not: the files before it are finished and correct, nothing after it is touched
     root = tmp_path / "tree"
-    for i in range(300):
-        make(root / "a" / f"f{i:03}", small(i))
-    make(root / "b" / "big1", random_bytes(1024 * K))
-    for i in range(300):
-        make(root / "c" / f"g{i:03}", small(i))
+    tree_around_a_big_file(root, "big1", random_bytes(1024 * K))
     names = walk(root)
     proc = subprocess.run([*WPIGZ, "-r", "-p", threads, "tree"], cwd=tmp_path, capture_output=True, timeout=100,
                           preexec_fn=_limit_file_size, env=environment())
