@@ -222,6 +222,54 @@ def test_decompressing_imports_decoding(tmp_path, small):
     assert "wpigz.decode.entry" in modules and "wpigz.api" not in modules
 
 
+# What no command loads on its way to the first byte: each costs start-up time (measured in
+# wpigz/_record.py, wpigz/command/files.py and wpigz/sandbox/wasmtime_c.py). Run without site
+# (-S), as the .pth files of a developer's environment import some of these (certifi: typing,
+# tempfile, importlib.resources), with site-packages put back by hand so that wasmtime's library
+# is found; started as `python -m wpigz` (runpy) or as the console script does it.
+_BARE = """\
+import os, site, sys
+sys.path.extend(site.getsitepackages())
+sys.argv = ['wpigz'] + sys.argv[1:]
+try:
+    if os.environ['WPIGZ_TEST_LAUNCH'] == 'runpy':
+        import runpy
+        runpy.run_module('wpigz', run_name='__main__')
+    else:
+        from wpigz.command._launch import main
+        sys.exit(main())
+except SystemExit:
+    pass
+sys.stdout.flush()
+with open(os.environ['WPIGZ_TEST_REPORT'], 'w') as report:
+    report.write('\\n'.join(sorted(sys.modules)))          # not json: it imports re
+"""
+NEVER_AT_START = {"typing", "re", "enum", "signal", "dataclasses", "inspect", "tempfile", "pathlib", "shutil",
+                  "importlib.resources", "subprocess", "hashlib", "logging", "concurrent.futures", "tqdm",
+                  "zstandard", "wasmtime", "wpigz.api"}
+# what runpy itself imports, and the console script does not
+NOR_FROM_THE_SCRIPT = {"importlib.util", "contextlib"}
+
+
+@pytest.mark.parametrize("launch", ["runpy", "script"])
+@pytest.mark.parametrize("args, also_not", [(["-c", "small.txt"], {"wpigz.decode.entry"}), (["-dc", "small.txt.gz"], set())])
+def test_a_command_imports_nothing_it_does_not_need(tmp_path, small, args, also_not, launch):
+    subprocess.run([tool("pigz"), "-k", small.name], cwd=tmp_path, check=True)
+    report = tmp_path / "modules.txt"
+    # the compiled module is cached first: filling the cache does import tempfile
+    env = {**os.environ, "WPIGZ_TEST_REPORT": str(report), "WPIGZ_TEST_LAUNCH": launch,
+           wasm_host.CACHE_ENV: str(tmp_path / "cache")}
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-S", "-c", _BARE, *args], cwd=tmp_path, capture_output=True,
+                              timeout=120, env=env)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    assert proc.stdout == (pigz_bytes(small) if args[0] == "-c" else small.read_bytes())
+    modules = set(report.read_text().split())
+    assert "wpigz.sandbox.wasm_host" in modules        # the command did run
+    never = NEVER_AT_START | also_not | (NOR_FROM_THE_SCRIPT if launch == "script" else set())
+    assert modules.isdisjoint(never), sorted(modules & never)
+
+
 def test_library_names_are_still_there():
     import wpigz
     assert wpigz.open is wpigz.api.open and wpigz.EngineError is wasm_host.EngineError

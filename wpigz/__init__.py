@@ -9,8 +9,10 @@ this package before the command -- does not pay for the library API it does not 
 """
 
 # No "from __future__ import annotations" and no "from typing import ...": either would leave a
-# name (annotations, Any, TYPE_CHECKING) in the package's namespace, which holds only __all__.
-import typing as _typing
+# name (annotations, Any) in the package's namespace, which holds only __all__. Nor is typing
+# imported at run time: it costs the command's start-up time (wpigz/_record.py); the
+# TYPE_CHECKING flag (false at run time, true for type checkers) is deleted once read.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -21,13 +23,15 @@ __all__ = ["BadGzipFile", "EngineError", "GzipFile", "READ", "WRITE", "ZopfliTun
 _SUBMODULES = {"api", "command", "decode", "encode", "sandbox"}
 _API = {"BadGzipFile", "GzipFile", "READ", "WRITE", "compress", "decompress", "open"}
 
-if _typing.TYPE_CHECKING:
+if TYPE_CHECKING:
+    import typing as _typing
     from .api import READ, WRITE, BadGzipFile, GzipFile, compress, decompress, open  # noqa: F401
     from .encode.pipeline import ZopfliTuning  # noqa: F401
     from .sandbox.wasm_host import EngineError  # noqa: F401
+del TYPE_CHECKING
 
 
-def __getattr__(name: str) -> _typing.Any:
+def __getattr__(name: str) -> "_typing.Any":
     if name in _API:
         from . import api
         value = getattr(api, name)

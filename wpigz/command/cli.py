@@ -17,28 +17,28 @@ quietly, as it ends cat.
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import sys
-import typing
 from collections import deque
-from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from .. import __version__
 from ..encode import framing
 from . import progress
+from .files import signal                     # signal's C module (files.py says why)
 from .files import (STDOUT_LABEL, Abort, AtomicOutput, CreateError, HeldSignals, Input, Interrupted, Output,
                     OutputError, Reporter, install_signal_handlers, may_overwrite, say_notes,
                     select_inputs)
 from .options import HEAD_NAME, HEAD_TIME, Settings, Unsupported, UsageError, help_text, parse
-from .._record import dataclass
-from ..encode.framing import JobFramer
+from .._record import cast, dataclass
 from ..encode.pipeline import BodySummary, DeflateStream, JobFailed, Ring, compress_body
 from ..sandbox.engines import compressor_for
 from ..sandbox.wasm_host import EngineError, Runtime
 
+TYPE_CHECKING = False                         # typing itself costs start-up time
 if TYPE_CHECKING:       # decoding and listing are imported only by the modes that use them
+    from typing import Any, BinaryIO, Callable
     from . import listing
+    from ..encode.framing import JobFramer
 
 PROG = "wpigz"
 
@@ -142,7 +142,7 @@ def _zstd_stream(settings: Settings, source: BinaryIO, sink: BinaryIO, on_block)
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVELS[min(settings.level, 9)], write_checksum=True,
                                           threads=settings.threads if settings.threads > 1 else 0)
     counted = _Counting(sink)
-    with compressor.stream_writer(typing.cast(BinaryIO, counted), size=size, closefd=False) as writer:
+    with compressor.stream_writer(cast("BinaryIO", counted), size=size, closefd=False) as writer:
         while chunk := source.read(1 << 20):
             before = counted.written
             writer.write(chunk)
@@ -204,7 +204,7 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
             with HeldSignals():         # the cleanup must know of it as soon as it exists
                 output = AtomicOutput(final, synchronous=settings.synchronous)
             sink = Output(output.file, final)
-        compress_stream(settings, runtime, source, typing.cast(BinaryIO, sink), item.path, reporter=reporter,
+        compress_stream(settings, runtime, source, cast("BinaryIO", sink), item.path, reporter=reporter,
                         meter=meter)
         sink.flush()
         if output is not None:
@@ -386,10 +386,10 @@ class Batch:
             frame = container(settings, self.runtime, source, item.path, reporter)
             task.trailer = frame.trailer
             stream = task.stream = DeflateStream(
-                typing.cast(BinaryIO, task.sink), self.options, ring=self.ring, framer=frame.framer,
+                cast("BinaryIO", task.sink), self.options, ring=self.ring, framer=frame.framer,
                 prefix=frame.header, on_end=lambda body: self._finish(task, body),
                 on_block=self.meter.update if self.meter is not None else None)
-            readinto = typing.cast(typing.Any, source).readinto
+            readinto = cast("Any", source).readinto
             while True:
                 room = stream.buffer()
                 n = readinto(room) or 0

@@ -37,14 +37,16 @@ import queue
 import stat
 import sys
 import threading
-import typing
 from collections import deque
-from typing import BinaryIO, Callable
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Callable
 
 from . import progress
 from .files import (STDOUT_LABEL, AtomicOutput, CreateError, HeldSignals, Input, Output, OutputError, Reporter,
                     decompressed_name, may_overwrite, say_notes)
 from .options import HEAD_NAME, HEAD_TIME, Settings
+from .._record import cast
 from ..decode.entry import decompress
 from ..decode.sequential import Decoded
 from ..decode.stream import CorruptInput, Unrecognized
@@ -116,7 +118,7 @@ class _ReadCounter:
     """The input, counting the bytes read from it: the decompressing bar's progress."""
 
     def __init__(self, raw: BinaryIO) -> None:
-        self.raw: typing.Any = raw          # a file with readinto (BinaryIO does not declare it)
+        self.raw: Any = raw          # a file with readinto (BinaryIO does not declare it)
         self.count = 0
 
     def read(self, n: int = -1) -> bytes:
@@ -242,7 +244,7 @@ class Decompressing:
                             _close(runtime, None)
                             runtime = None
                             continue
-                    self._decode(job, typing.cast(Runtime, runtime), decoder, worker=True)
+                    self._decode(job, cast("Runtime", runtime), decoder, worker=True)
                     if job.engine_failed:       # a trap: its instance may be in any state
                         _close(runtime, decoder, trapped=True)
                         runtime = decoder = None
@@ -328,7 +330,7 @@ class Decompressing:
         elif meter is not None:
             counter = _ReadCounter(source)
             sink = _metered(sink, meter, counter)
-        decoded = decompress(typing.cast(BinaryIO, counter) if counter else source, sink, runtime,
+        decoded = decompress(cast("BinaryIO", counter) if counter else source, sink, runtime,
                              passthrough=self.passthrough and job.final is None and not self.testing,
                              threads=1 if worker else settings.threads, decoder=decoder)
         if meter is not None and counter is not None:

@@ -19,7 +19,9 @@ import struct
 import sys
 import time
 from .._record import dataclass               # dataclasses itself costs start-up time
-from typing import IO, BinaryIO
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import IO, BinaryIO
 
 from ..decode import entry, sequential as dz, stream
 from ..decode import members

@@ -14,7 +14,9 @@ and then the ``PIGZ`` environment variable, which may hold only harmless options
 from __future__ import annotations
 
 from .._record import dataclass, field        # dataclasses itself costs start-up time
-from typing import Any, Iterator
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, Iterator
 
 from ..sandbox.engines import ENGINES, compressor_for, engines_for, layout_of
 from ..encode.framing import BGZF_BLOCK

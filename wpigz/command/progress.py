@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import IO
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import IO
 
 REFRESH_SECONDS = 0.2
 FALLBACK_COLUMNS = 80

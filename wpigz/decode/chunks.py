@@ -39,7 +39,9 @@ from __future__ import annotations
 import threading
 import zlib
 from .._record import dataclass, field               # dataclasses itself costs start-up time
-from typing import Generator
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Generator
 
 from . import stream as dz
 from ..encode.pipeline import default_threads as default_threads

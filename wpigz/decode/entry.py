@@ -12,11 +12,14 @@ what lets ``members`` build on ``sequential`` without an import running back up.
 
 from __future__ import annotations
 
-from typing import IO
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import IO
+    from .sequential import Output, Sink
 
 from ..sandbox.wasm_host import Decoder, Runtime
 from .stream import Source, Unrecognized
-from .sequential import Decoded, detect, Output, Sink, _copy, _gzip, _lzw, _zip, _zlib, _zstd
+from .sequential import Decoded, detect, _copy, _gzip, _lzw, _zip, _zlib, _zstd
 from . import chunks
 from . import members
 

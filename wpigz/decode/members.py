@@ -24,7 +24,9 @@ from __future__ import annotations
 import struct
 import threading
 from .._record import dataclass               # dataclasses itself costs start-up time
-from typing import IO, Generator
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import IO, Generator
 
 from . import sequential as dz, stream
 from ..encode.pipeline import default_threads

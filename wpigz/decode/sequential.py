@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import struct
 import zlib                 # check values only (FHCRC, CRC-32, Adler-32): never to decode
-from typing import Callable, Generator
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Callable, Generator
 
 from .._record import dataclass, field        # dataclasses itself costs start-up time
 from ..sandbox.wasm_host import CHECK_ADLER32, CHECK_CRC32, STEP_END, STEP_ERROR, Decoder
@@ -65,8 +67,9 @@ class Decoded:
     member_mtime: int | None = None     # stored time of the last gzip member read
 
 
-Sink = Callable[[memoryview], object]          # what it returns is ignored
-Output = Generator[memoryview, None, None]     # decoded pieces, each valid until the next
+if TYPE_CHECKING:      # for the type checker only: typing aliases cost start-up time at run time
+    Sink = Callable[[memoryview], object]          # what it returns is ignored
+    Output = Generator[memoryview, None, None]     # decoded pieces, each valid until the next
 
 
 def _deflate(source: Source, decoder: Decoder, check_kind: int,

@@ -12,7 +12,9 @@ what keeps the decoders one family without an import running back up.
 from __future__ import annotations
 
 import zlib                 # check values only (FHCRC, CRC-32, Adler-32): never to decode
-from typing import IO, Generator
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import IO, Generator
 
 from ..sandbox.wasm_host import CHECK_ADLER32, CHECK_NONE, STEP_END, STEP_ERROR, Decoder
 

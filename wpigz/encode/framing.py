@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import struct
 from .._record import dataclass         # dataclasses itself costs start-up time
-from typing import Callable
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Callable
 
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_FEXTRA = 0x04
@@ -71,7 +73,8 @@ def member_header(*, level: int, mtime: int, body: int, name: bytes | None = Non
             + struct.pack("<H2sHI", 8, INDEX_ID, 4, size) + tail)
 
 
-JobFramer = Callable[[int, int, int], "tuple[bytes, bytes]"]
+if TYPE_CHECKING:      # for the type checker only: a typing alias costs start-up time at run time
+    JobFramer = Callable[[int, int, int], "tuple[bytes, bytes]"]
 
 
 class MemberFramer:

@@ -29,12 +29,13 @@ from __future__ import annotations
 import os
 import stat
 import threading
-import typing
 from .._record import dataclass, field        # dataclasses itself costs start-up time
-from typing import IO, BinaryIO, Callable
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import IO, BinaryIO, Callable, NoReturn
+    from .framing import JobFramer
 
 from ..sandbox.engines import DEFAULT_ENGINE, DEFAULT_LAYOUT, compressor_for, whole_jobs
-from .framing import JobFramer
 from ..sandbox.wasm_host import CHECK_ADLER32, CHECK_CRC32, DeflatePool, EngineError, Runtime
 
 Z_DEFAULT_STRATEGY = 0
@@ -253,7 +254,7 @@ class Ring:
         finally:
             self._writing = False
 
-    def _fail(self, error: EngineError) -> typing.NoReturn:
+    def _fail(self, error: EngineError) -> NoReturn:
         """A wait failed: stop the workers, write out the jobs that did finish before the one
         that failed (their streams may complete), and raise JobFailed for its stream."""
         self._broken = True

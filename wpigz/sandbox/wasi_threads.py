@@ -21,7 +21,9 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from typing import Callable
+TYPE_CHECKING = False                         # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Callable
 
 from . import wasmtime_c
 from .errors import EngineError, WasmtimeError, trap_message

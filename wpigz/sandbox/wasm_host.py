@@ -28,7 +28,6 @@ import ctypes
 import functools
 import os
 import struct
-import typing
 import zlib
 
 from . import wasmtime_c
@@ -204,7 +203,8 @@ class Runtime:
         self._decoder_runtime: Runtime | None = None
         self._closed = False
         (memory_import,) = [i for i in self.module.imports if (i.module, i.name) == ("env", "memory")]
-        limits = typing.cast(wasmtime_c.MemoryType, memory_import.type)
+        limits = memory_import.type
+        assert isinstance(limits, wasmtime_c.MemoryType), "the module imports a memory"
         assert limits.maximum is not None, "the module's memory is shared, so it has a maximum"
         maximum = limits.maximum if max_memory_pages is None else min(limits.maximum, max_memory_pages)
         self.max_bytes = maximum * 65536
