@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from . import corpus
-from .measure import CPU, ENV, PY, WORK, ratio, rounds, wpigz_cmd
+from .measure import CPU, ENV, PY, WORK, ratio, rounds, wpigz_cmd, wpigz_origin, wpigz_python
 from .sections import Context, register
 
 
@@ -53,7 +53,7 @@ def peak_rss_mib(cmd: list[str], runs: int) -> float:
 def split_cmd(min_threads: int, *args: str) -> list[str]:
     """wpigz's command with chunks.MIN_THREADS set to min_threads in its process: chunks or the
     sequential decoder at -p 2 whatever wpigz ships with (a switch of this bench, not an option)."""
-    return [PY, "-c", f"import gc, sys; gc.disable(); import wpigz.decode.chunks as c; c.MIN_THREADS = {min_threads}; "
+    return [*wpigz_python(), "-c", f"import gc, sys; gc.disable(); import wpigz.decode.chunks as c; c.MIN_THREADS = {min_threads}; "
             "gc.enable(); from wpigz.command._launch import main; sys.exit(main())", *args]
 
 
@@ -129,7 +129,8 @@ def run(size: int, runs: int, log=print) -> list[str]:
     mixed = corpus.mixed(files, size)
     out = [f"Mixed real data, {size >> 20} MiB ({mixed.name}: GCIDE text then ELF binaries), "
            f"{runs} alternating rounds; whole commands, output to /dev/null. `-p 2` decodes in {split} "
-           f"(chunks.MIN_THREADS = {chunks.MIN_THREADS}); `-p 2 {other}` is the same command with {other} forced.", ""]
+           f"(chunks.MIN_THREADS = {chunks.MIN_THREADS}); `-p 2 {other}` is the same command with {other} forced. "
+           f"{wpigz_origin()}.", ""]
     out += ["| file | command | seconds (median) | CPU s | vs pigz -dc (median, min-max) |", "|---|---|---|---|---|"]
     for tool in ("pigz", "gzip"):
         gz = packed(mixed, tool)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 
-from .measure import PLOTS, WORK, Series, compress_cmd, run
+from .measure import PLOTS, WORK, Series, compress_cmd, run, wpigz_origin
 from .sections import Context, register
 
 MB = 1e6
@@ -44,7 +44,7 @@ def table(results: dict, files, threads: int) -> list[str]:
     """RESULTS.md's section: per file, per level, each engine's speed and size next to pigz's."""
     out = ["## Choosing an engine: the three engines against pigz, levels 1-9", "",
            f"Whole commands with {threads} threads; 'x pigz' is the median of per-round throughput ratios, "
-           "'size' compares the output's size with pigz's at the same level. "
+           f"'size' compares the output's size with pigz's at the same level. {wpigz_origin()}. "
            "![engines against pigz](plots/engines.png)", ""]
     for item in files:
         head = "| level | pigz MB/s | pigz ratio % |"

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from .corpus import GCIDE, _binaries
-from .measure import HERE, WORK, run, wpigz_cmd
+from .measure import HERE, WORK, run, wpigz_cmd, wpigz_origin
 from .sections import Context, demote, register
 
 ENGINES = ["zlib", "zlib-ng", "libdeflate"]
@@ -132,7 +132,7 @@ def markdown(results: dict, files: dict, runs: int, size: int, command: str = ""
              f"({os.cpu_count()} CPUs, shared with other work: ratios are taken within a round, then the median "
              f"of {runs} rounds). Whole commands, `-p 2`, output to a file. The 1-minute load average at "
              f"the end of each round (this benchmark's own commands count about 2): "
-             f"{', '.join(f'{load:.1f}' for load in results.get('load', []))}.", ""]
+             f"{', '.join(f'{load:.1f}' for load in results.get('load', []))}. {wpigz_origin()}.", ""]
     for name, (path, digest) in files.items():
         lines.append(f"* {name}: {path.stat().st_size / 1e6:.0f} MB, sha256 {digest[:16]}...")
     lines += ["", "Speed: pigz's wall time / the command's (higher is faster); CPU: pigz's CPU seconds (user +",

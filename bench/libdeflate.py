@@ -25,7 +25,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from .measure import HERE, PLOTS, WORK, Sample, run, wpigz_cmd
+from .measure import HERE, PLOTS, WORK, Sample, run, wpigz_cmd, wpigz_origin
 from .sections import Context, register
 
 GCIDE = Path("/usr/share/dictd/gcide.dict.dz")
@@ -137,7 +137,7 @@ def write(path: Path, files: list[Path], results: dict, blocks: dict[int, list[S
     lines = ["# The libdeflate engine against pigz (issue 16's goals)", "",
              f"`{command}`: whole commands, 2 threads, medians of {runs} rounds (pigz and wpigz alternating "
              "within each round; the ratio is taken within a round). Inputs: "
-             + ", ".join(f"{name} ({size / 1e6:.1f} MB)" for name, size in sizes.items()) + ".", "",
+             + ", ".join(f"{name} ({size / 1e6:.1f} MB)" for name, size in sizes.items()) + f". {wpigz_origin()}.", "",
              "| data | what | pigz s | wpigz libdeflate s | speed vs pigz, median (min-max) | pigz bytes "
              "| wpigz bytes | size vs pigz | pigz CPU s | wpigz CPU s | wpigz peak RSS MiB | goal | met "
              "| engine alone s | engine alone vs pigz |",

@@ -5,6 +5,15 @@ places the results go (bench/out/ for scratch files, bench/plots/ for figures).
 Commands compared in rotated rounds with their output thrown away (timed, rounds, ratio: what
 speed.py and chunked.py measure with) live here too.
 
+wpigz is timed as users get it: ``wpigz_cmd`` runs the wheel built from the working tree, fresh
+for each benchmark process, installed in a new venv under bench/out with the same wasmtime, tqdm
+and zstandard versions as this Python has (from PyPI, or pip's cache), and run as ``VENV/bin/python
+-P -m wpigz`` (``-P``: the current directory, which may hold the tree, is not put on sys.path). The
+venv does not see this Python's site-packages, so a developer environment's ``.pth`` files (an
+editable install's finder, or anything else there) are not run at every start, as they are not for
+a user. ``WPIGZ_BENCH_FROM=tree`` times the working tree in this Python instead (``python -m
+wpigz``, as before); every report says which (``wpigz_origin``).
+
 The suite (suite.py) and its sections (engines.py, zopfli.py, speed.py, libdeflate.py, ...)
 import from here and from sections.py; nothing here imports them, so the package has no import
 circle (tests/test_readme.py checks it).
@@ -13,11 +22,13 @@ circle (tests/test_readme.py checks it).
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,13 +93,98 @@ def run(cmd: list[str], *, stdin: Path | None = None, out: Path | None = None) -
     return Sample(wall, usage.ru_utime + usage.ru_stime, peak_rss_kib(), target.stat().st_size)
 
 
+FROM_ENV = "WPIGZ_BENCH_FROM"          # "wheel" (the default) or "tree": see the module's docstring
+FROM = os.environ.get(FROM_ENV, "wheel")
+if FROM not in ("wheel", "tree"):
+    raise SystemExit(f"{FROM_ENV} is {FROM!r}: it must be 'wheel' or 'tree'")
+VENV = WORK / "wheel-venv"
+SOURCE = HERE.parent
+_installed: list[Path] = []             # the venv's python, once this process has installed it
+
+
 def wpigz_cmd(*args: str) -> list[str]:
-    return [PY, "-m", "wpigz", *args]
+    """The command line of wpigz with args, as timed: see the module's docstring."""
+    return [*wpigz_python(), "-m", "wpigz", *args]
+
+
+def wpigz_python() -> list[str]:
+    """The Python (and its options) that timed wpigz commands run in."""
+    if FROM == "tree":
+        return [PY]
+    if not _installed:
+        _installed.append(install_wheel())
+    return [str(_installed[0]), "-P"]
+
+
+def _pip(*args: str) -> None:
+    proc = subprocess.run([PY, "-m", "pip", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"pip {' '.join(args)} failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
+
+
+def _tree_files() -> list[str]:
+    """The working tree's files, as git sees them: tracked and new, not ignored (so no build/,
+    bench/out/ or __pycache__), with their uncommitted changes."""
+    proc = subprocess.run(["git", "-C", str(SOURCE), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                          capture_output=True, check=True)
+    return [name for name in proc.stdout.decode().split("\0") if name and (SOURCE / name).is_file()]
+
+
+def install_wheel() -> Path:
+    """Build the wheel from the working tree and install it, with its dependencies at this
+    Python's versions, in a new venv (VENV); return the venv's python.
+
+    The wheel is built from a copy of the tree's files: building in the tree itself leaves a
+    build/ directory there whose build/lib keeps files since deleted from the tree, and they
+    would go into the next wheel. The venv is made anew each time (a few seconds, mostly
+    wasmtime's 30 MB library from pip's cache), so nothing of an earlier run is timed."""
+    if sys.version_info < (3, 11):
+        raise SystemExit(f"timing the wheel needs Python 3.11+ (python -P); run with {FROM_ENV}=tree")
+    shutil.rmtree(VENV, ignore_errors=True)
+    python = VENV / "bin" / "python"
+    with tempfile.TemporaryDirectory(prefix="wpigz-wheel-") as build:
+        copy = Path(build) / "src"
+        for name in _tree_files():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(SOURCE / name, copy / name)
+        _pip("wheel", "--no-deps", "--wheel-dir", str(Path(build) / "dist"), str(copy))
+        (wheel,) = (Path(build) / "dist").glob("wpigz-*.whl")
+        subprocess.run([PY, "-m", "venv", "--without-pip", str(VENV)], check=True)
+        pins = [f"{name}=={metadata.version(name)}" for name in ("wasmtime", "tqdm", "zstandard")]
+        _pip("--python", str(python), "install", str(wheel), *pins)
+    # the venv's own packages, and nothing from this Python's environment (PYTHONPATH included)
+    where = subprocess.run([str(python), "-P", "-c", "import wpigz, wasmtime; print(wpigz.__file__); "
+                            "print(wasmtime.__file__)"], capture_output=True, text=True, env=ENV, check=True)
+    outside = [line for line in where.stdout.split() if not line.startswith(str(VENV))]
+    if outside:
+        raise SystemExit(f"the venv imports {outside} from outside {VENV}: is PYTHONPATH set?")
+    # a first run of each engine compiles its module into the venv's own cache (below), untimed
+    for engine in (["--engine", "zlib"], ["--engine", "zlib-ng"], ["--engine", "libdeflate"], ["-11"]):
+        subprocess.run([str(python), "-P", "-m", "wpigz", *engine, "-c", str(python)],
+                       stdout=subprocess.DEVNULL, env=ENV, check=True)
+    return python
+
+
+def wpigz_origin() -> str:
+    """One sentence for the reports: which wpigz the timed commands ran."""
+    if FROM == "tree":
+        return (f"wpigz was timed from the working tree in this Python ({FROM_ENV}=tree: `python -m wpigz`, "
+                "with this environment's site-packages and .pth files)")
+    commit = subprocess.run(["git", "-C", str(SOURCE), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    return (f"wpigz was timed as users get it: the wheel built from the working tree ({commit}) in a new venv "
+            f"with wasmtime {metadata.version('wasmtime')}, run as `VENV/bin/python -P -m wpigz` "
+            f"({FROM_ENV}=tree times the tree in the developer's Python instead)")
 
 
 # Python's bytecode cache on for the commands run by timed(), as for an installed package, even
-# when PYTHONDONTWRITEBYTECODE is set in the caller's environment.
+# when PYTHONDONTWRITEBYTECODE is set in the caller's environment. The venv's wpigz keeps its
+# compiled modules in a cache of its own: in the shared default one, wpigz run from a tree (by
+# the developer, or by other benchmarks at the same time) would replace the venv's entry and
+# make a timed run compile the module again.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+if FROM == "wheel":
+    ENV["WPIGZ_CACHE_DIR"] = str(VENV / "cache")
 CPU: dict[str, list[float]] = {}     # name -> CPU seconds (user + system) per round, of the last rounds()
 
 

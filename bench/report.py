@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from .measure import wpigz_origin
+
 MB = 1e6
 
 
@@ -40,7 +42,7 @@ def write(path: Path, plots: Path, *, command, machine, files, levels, thread_co
     out = ["# wpigz benchmark results", "",
            f"Command: `{command}` (dependencies: `pip install '.[bench]'` and "
            "`apt-get install pigz gzip zstd time dict-gcide`).", "",
-           f"Machine: {machine}.", "",
+           f"Machine: {machine}.", "", f"{wpigz_origin()}.", "",
            f"Peak RSS is measured by GNU time. Medians of {runs} rounds with min-max. In each round every tool runs once, in rotated order, "
            "next to pigz at the same level and threads (1 thread for single-threaded tools); the ratio "
            "column is the median of the per-round throughput ratios. zstd writes a different format and is "

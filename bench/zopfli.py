@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import corpus
-from .measure import WORK, Sample, run, wpigz_cmd
+from .measure import WORK, Sample, run, wpigz_cmd, wpigz_origin
 from .sections import Context, register
 
 SLICE = 1 << 20
@@ -82,7 +82,7 @@ def section(pairs: list[Pair]) -> list[str]:
            "The first part of each corpus file (size in the first column), default -11 settings "
            "(15 iterations, up to 15 splits, 128 KiB blocks). Medians over the rounds (min-max); "
            "'vs pigz' is the median of the per-round throughput ratios; 'identical' counts the rounds "
-           "whose outputs were the same bytes.", "",
+           f"whose outputs were the same bytes. {wpigz_origin()}.", "",
            "| corpus | threads | wpigz s | pigz s | wpigz KB/s | vs pigz | CPU s wpigz / pigz | "
            "wpigz peak RSS MiB | pigz peak RSS MiB | bytes (pigz -11) | identical |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
