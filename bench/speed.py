@@ -4,7 +4,8 @@
 
 * start-up: ``wpigz -c`` of a 1 KiB file, and ``wpigz -dc`` of it compressed, against ``python
   -c pass`` and ``python -c "import wasmtime"`` (in the Python wpigz runs in: the venv's, see
-  measure.py) and against gzip and pigz doing the same;
+  measure.py) and against gzip and pigz doing the same; from the wheel, also ``wpigz -dc`` as the
+  venv's console script (what a user types: no runpy);
 * decompression: ``wpigz -dc`` against ``gzip -dc`` and ``pigz -dc`` on each corpus file
   (packed by pigz -6), and on a mixed file (half text, half binaries);
 * compression: ``-p 2`` against ``-p 1`` at levels 1, 6 and 9, for wpigz and for pigz, and
@@ -25,7 +26,7 @@ import subprocess
 from pathlib import Path
 
 from . import corpus
-from .measure import CPU, WORK, ratio, rounds, wpigz_cmd, wpigz_origin, wpigz_python
+from .measure import CPU, FROM, VENV, WORK, ratio, rounds, wpigz_cmd, wpigz_origin, wpigz_python
 from .sections import Context, register
 
 STARTUP_CPU: dict[str, list[float]] = {}
@@ -45,7 +46,10 @@ def measure_startup(runs: int) -> dict[str, list[float]]:
                     "pigz -c": ["pigz", "-c", str(tiny)],
                     "pigz -dc": ["pigz", "-dc", str(packed)],
                     "gzip -c": ["gzip", "-c", str(tiny)],
-                    "gzip -dc": ["gzip", "-dc", str(packed)]}, runs, warmup=3)
+                    "gzip -dc": ["gzip", "-dc", str(packed)],
+                    # what a user types: the console script pip wrote (no runpy), in wheel mode
+                    **({"wpigz -dc, console script": [str(VENV / "bin" / "wpigz"), "-dc", str(packed)]}
+                       if FROM == "wheel" else {})}, runs, warmup=3)
     STARTUP_CPU.update(CPU)
     return walls
 
