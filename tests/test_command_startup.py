@@ -121,15 +121,38 @@ def test_stale_cache_is_rebuilt_and_old_entries_dropped(tmp_path, small):
     data = original.replace(entry.stem.encode(), entry.stem[:-1].encode() + b"x")
     assert data != original
     entry.write_bytes(data)
-    # and a leftover of an older wasmtime or module, under another key
-    old = cache / "zlib.0000000000000000.cwasm"
-    old.write_bytes(original)
+    # and leftovers of older wasmtimes or modules, under other keys: the newest few are kept
+    # (other environments may still use them), the oldest beyond CACHE_KEEP dropped
+    olds = [cache / f"zlib.{i:016x}.cwasm" for i in range(wasm_host.CACHE_KEEP)]
+    for age, old in enumerate(olds):
+        old.write_bytes(original)
+        os.utime(old, ns=(10**18 - age * 10**9, 10**18 - age * 10**9))     # olds[0] the newest
     other_engine = cache / "zlib-ng.0000000000000000.cwasm"       # another engine's: kept
     other_engine.write_bytes(b"x")
+    os.utime(other_engine, ns=(0, 0))
     again = run("-c", small.name, cache=cache, cwd=tmp_path)
     assert again.returncode == 0 and again.stderr == b"" and again.stdout == pigz_bytes(small)
     assert entry.read_bytes() == original
-    assert not old.exists() and other_engine.exists()
+    assert [old.exists() for old in olds] == [True] * (wasm_host.CACHE_KEEP - 1) + [False]
+    assert other_engine.exists()
+
+
+@pytest.mark.timeout(300)
+def test_another_environments_entry_does_not_evict_this_one(tmp_path, small, monkeypatch):
+    # wpigz in two environments (two wasmtime builds, so two keys for one engine) sharing the
+    # cache: each storing its entry used to delete the other's, and every switch compiled again
+    cache = tmp_path / "cache"
+    run("-c", small.name, cache=cache, cwd=tmp_path)
+    (entry,) = cached(cache)
+    stamp = entry.stat().st_mtime_ns
+    monkeypatch.setenv(wasm_host.CACHE_ENV, "")             # compile in memory, here
+    _, module = wasm_host.compiled_module.__wrapped__("zlib.wasm")
+    other = "zlib.00000000ffffffff"                          # what the other environment stores
+    wasm_host._store_cached(module, str(cache), str(cache / f"{other}.cwasm"), other)
+    assert cached(cache) == sorted([entry, cache / f"{other}.cwasm"])
+    again = run("-c", small.name, cache=cache, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == pigz_bytes(small)
+    assert entry.stat().st_mtime_ns == stamp                 # loaded, not compiled and written again
 
 
 @pytest.mark.timeout(120)

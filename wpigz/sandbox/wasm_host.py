@@ -77,6 +77,7 @@ RESERVED_BYTES = 64 << 20
 
 # The compiled-module cache (see compiled_module): where, and the switch to move or disable it.
 CACHE_FORMAT = b"wpigz-cwasm-1"     # bumped if the file layout below changes
+CACHE_KEEP = 4                      # entries kept per engine (of any wasmtime build or module version)
 # The engine's configuration, as wasmtime_c.Engine sets it; part of every cache key.
 ENGINE_CONFIG = "threads,shared_memory"
 
@@ -143,13 +144,23 @@ def _store_cached(module: wasmtime_c.Module, directory: str, path: str, key: str
         except BaseException:
             os.unlink(temporary)
             raise
+        # Drop what older versions left behind, but keep the most recently written few: wpigz
+        # installed in several environments (another wasmtime build, or another module, each)
+        # shares this directory, and dropping every other entry made each one's run delete the
+        # other's and compile again (about 600M instructions, some 160 ms) at every switch.
         prefix = key.rsplit(".", 1)[0] + "."
-        for entry in os.listdir(directory):     # drop what older versions left behind
+        others = []
+        for entry in os.listdir(directory):
             if entry.startswith(prefix) and entry.endswith(".cwasm") and entry != os.path.basename(path):
                 try:
-                    os.unlink(os.path.join(directory, entry))
+                    others.append((os.stat(os.path.join(directory, entry)).st_mtime_ns, entry))
                 except OSError:
                     pass
+        for _, entry in sorted(others, reverse=True)[CACHE_KEEP - 1:]:
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except OSError:
+                pass
     except (OSError, WasmtimeError):
         pass
 
