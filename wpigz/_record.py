@@ -8,7 +8,7 @@ wpigz's records need only what this module gives: fields in annotation order, de
 ``default_factory``, positional or keyword construction, ``__post_init__``, ``frozen``,
 equality, ``repr`` (and a hash when frozen). Nothing else of ``dataclasses`` is provided.
 
-Importing ``typing`` (which loads ``re``) is as costly: about 18M instructions of the 132M that
+Importing ``typing`` (which loads ``re``) is costly too: about 18M instructions of the 132M that
 ``wpigz -dc`` of a tiny file executed (callgrind, from the wheel), and a ``typing`` alias made at
 run time cost 10M more. So the start-up modules import typing's names only for the type checker
 (``TYPE_CHECKING = False``, then ``if TYPE_CHECKING:``, which type checkers read as true), and
