@@ -34,16 +34,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import measure
-from .measure import HERE, ratio, wpigz_cmd
+from .measure import HERE, ratio, wpigz_cmd, wpigz_origin
 from .sections import Context, register
 
 WORK = HERE / "out" / "many"
-# the commands run in the trees' folder, with no GZIP/PIGZ options; wpigz from the wheel's venv
-# (measure.ENV) or, with WPIGZ_BENCH_FROM=tree, this checkout's on the path
-ENV = {k: v for k, v in measure.ENV.items() if k not in ("GZIP", "PIGZ")}
-if measure.FROM == "tree":
-    ENV["PYTHONPATH"] = str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
+# the commands run in the trees' folder: this checkout's wpigz on the path, no GZIP/PIGZ options
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "GZIP", "PIGZ")}
+ENV["PYTHONPATH"] = str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
 ALL = "compress,zlib-ng,level11,decompress,overhead"
 
 
@@ -177,7 +174,7 @@ def report(runs: int, only: set[str]) -> Iterator[str]:
     small = sum(1 for p in files(src) if p.stat().st_size < 8192)
     yield (f"Tree: {src.name}, a copy of {sysconfig.get_paths()['stdlib']}: {count} files, {size / 1e6:.1f} MB, "
            f"{small} under 8 KiB. Medians of {runs} rounds (min-max); ratio = pigz's wall / wpigz's. "
-           f"{measure.wpigz_origin()}.")
+           f"{wpigz_origin()}.")
     yield ""
     yield "| comparison | input | wpigz | pigz | wpigz speed vs pigz | goal |"
     yield "|---|---|---|---|---|---|"

@@ -8,7 +8,8 @@ speed.py and chunked.py measure with) live here too.
 wpigz is timed as users get it: ``wpigz_cmd`` runs the wheel built from the working tree, fresh
 for each benchmark process, installed in a new venv under bench/out with the same wasmtime, tqdm
 and zstandard versions as this Python has (from PyPI, or pip's cache), and run as ``VENV/bin/python
--P -m wpigz`` (``-P``: the current directory, which may hold the tree, is not put on sys.path). The
+-I -m wpigz`` (isolated: neither the current directory, which may hold the tree, nor PYTHONPATH,
+which a section may point at the tree, nor any other PYTHON* variable or the user's site). The
 venv does not see this Python's site-packages, so a developer environment's ``.pth`` files (an
 editable install's finder, or anything else there) are not run at every start, as they are not for
 a user. ``WPIGZ_BENCH_FROM=tree`` times the working tree in this Python instead (``python -m
@@ -113,11 +114,14 @@ def wpigz_python() -> list[str]:
         return [PY]
     if not _installed:
         _installed.append(install_wheel())
-    return [str(_installed[0]), "-P"]
+    return [str(_installed[0]), "-I"]
 
 
 def _pip(*args: str) -> None:
-    proc = subprocess.run([PY, "-m", "pip", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    # without PYTHONPATH: pointed at a tree (as tests and some sections do) whose wpigz.egg-info
+    # a build left there, it made pip take wpigz for installed already and skip the wheel
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([PY, "-m", "pip", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"pip {' '.join(args)} failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
 
@@ -138,8 +142,6 @@ def install_wheel() -> Path:
     build/ directory there whose build/lib keeps files since deleted from the tree, and they
     would go into the next wheel. The venv is made anew each time (a few seconds, mostly
     wasmtime's 30 MB library from pip's cache), so nothing of an earlier run is timed."""
-    if sys.version_info < (3, 11):
-        raise SystemExit(f"timing the wheel needs Python 3.11+ (python -P); run with {FROM_ENV}=tree")
     shutil.rmtree(VENV, ignore_errors=True)
     python = VENV / "bin" / "python"
     with tempfile.TemporaryDirectory(prefix="wpigz-wheel-") as build:
@@ -152,15 +154,15 @@ def install_wheel() -> Path:
         subprocess.run([PY, "-m", "venv", "--without-pip", str(VENV)], check=True)
         pins = [f"{name}=={metadata.version(name)}" for name in ("wasmtime", "tqdm", "zstandard")]
         _pip("--python", str(python), "install", str(wheel), *pins)
-    # the venv's own packages, and nothing from this Python's environment (PYTHONPATH included)
-    where = subprocess.run([str(python), "-P", "-c", "import wpigz, wasmtime; print(wpigz.__file__); "
+    # the venv's own packages, and nothing from this Python's environment
+    where = subprocess.run([str(python), "-I", "-c", "import wpigz, wasmtime; print(wpigz.__file__); "
                             "print(wasmtime.__file__)"], capture_output=True, text=True, env=ENV, check=True)
     outside = [line for line in where.stdout.split() if not line.startswith(str(VENV))]
     if outside:
-        raise SystemExit(f"the venv imports {outside} from outside {VENV}: is PYTHONPATH set?")
+        raise SystemExit(f"the venv imports {outside} from outside {VENV}")
     # a first run of each engine compiles its module into the venv's own cache (below), untimed
     for engine in (["--engine", "zlib"], ["--engine", "zlib-ng"], ["--engine", "libdeflate"], ["-11"]):
-        subprocess.run([str(python), "-P", "-m", "wpigz", *engine, "-c", str(python)],
+        subprocess.run([str(python), "-I", "-m", "wpigz", *engine, "-c", str(python)],
                        stdout=subprocess.DEVNULL, env=ENV, check=True)
     return python
 
@@ -173,7 +175,7 @@ def wpigz_origin() -> str:
     commit = subprocess.run(["git", "-C", str(SOURCE), "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
     return (f"wpigz was timed as users get it: the wheel built from the working tree ({commit}) in a new venv "
-            f"with wasmtime {metadata.version('wasmtime')}, run as `VENV/bin/python -P -m wpigz` "
+            f"with wasmtime {metadata.version('wasmtime')}, run as `VENV/bin/python -I -m wpigz` "
             f"({FROM_ENV}=tree times the tree in the developer's Python instead)")
 
 
