@@ -167,6 +167,8 @@ def overhead(runs: int) -> list[str]:
 
 def report(runs: int, only: set[str]) -> Iterator[str]:
     """The markdown lines of the comparisons named in only, each as soon as it is measured."""
+    yield f"{wpigz_origin()}."
+    yield ""
     WORK.mkdir(parents=True, exist_ok=True)
     src = stdlib_tree(WORK / "stdlib")
     count = len(files(src))
@@ -174,8 +176,6 @@ def report(runs: int, only: set[str]) -> Iterator[str]:
     small = sum(1 for p in files(src) if p.stat().st_size < 8192)
     yield (f"Tree: {src.name}, a copy of {sysconfig.get_paths()['stdlib']}: {count} files, {size / 1e6:.1f} MB, "
            f"{small} under 8 KiB. Medians of {runs} rounds (min-max); ratio = pigz's wall / wpigz's.")
-    yield ""
-    yield f"{wpigz_origin()}."
     yield ""
     yield "| comparison | input | wpigz | pigz | wpigz speed vs pigz | goal |"
     yield "|---|---|---|---|---|---|"
