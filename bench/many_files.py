@@ -16,9 +16,19 @@ compared file by file: after every round wpigz's files must be pigz's bytes (zli
   pigz and gzip: (wall(1000) - wall(1)) / 999, in ms per file.
 
 Method: rounds; in each round every command of a comparison runs once, in an order rotated
-from round to round; what a run leaves (outputs) is removed before the next, outside the
-timing. Ratios are taken within a round (pigz's wall / wpigz's) and their median over rounds
-is reported with min-max. The figures go to stdout as a markdown table (bench/MANY_FILES.md
+from round to round; what a run leaves (outputs) is set aside before the next, outside the
+timing: renamed into a holding folder (``WORK/aside``), which is deleted when the section ends.
+Not deleted between rounds, because on this machine's ext4 (no journal) a new file's inode is
+searched from the start of its group past every free inode released in the last minutes (one
+buffer-cache lookup each: ``recently_deleted`` in fs/ext4/ialloc.c), so a loop that deletes
+thousands of outputs and creates them again makes each create cost what the deletions before it
+left behind: perf of ``wpigz -d -r`` in that loop put 45% of all samples there, and 2,443 creates
+took 0.16 to 0.75 s of system time depending on the minutes before. That is a cost of the
+benchmark's loop, paid by both tools, that an ordinary run does not pay. ``--delete`` measures the old way.
+Ratios are taken within a round (pigz's wall / wpigz's) and their median over rounds
+is reported with min-max; beside them, each command's CPU seconds (user + system of the finished
+child, from getrusage(RUSAGE_CHILDREN)) and their ratio, which the other jobs of a shared machine
+disturb much less than wall times. The figures go to stdout as a markdown table (bench/MANY_FILES.md
 quotes them, with the analysis).
 """
 
@@ -28,6 +38,7 @@ import argparse
 import os
 import shutil
 import statistics
+import resource
 import subprocess
 import sysconfig
 import time
@@ -41,6 +52,10 @@ WORK = HERE / "out" / "many"
 # the commands run in the trees' folder: this checkout's wpigz on the path, no GZIP/PIGZ options
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "GZIP", "PIGZ")}
 ENV["PYTHONPATH"] = str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
+# a cache of compiled modules for this checkout alone: the shared one keeps one module per engine
+# name, so another checkout's run (other bytes, same name) evicted this one's between rounds, and
+# the next wpigz run compiled its modules again (seen in perf: cranelift in a -d -r run)
+ENV["WPIGZ_CACHE_DIR"] = str(WORK / "cache")
 ALL = "compress,zlib-ng,level11,decompress,overhead"
 
 
@@ -61,43 +76,79 @@ def copy(tree: Path, target: Path) -> Path:
     return target
 
 
+ASIDE = WORK / "aside" / str(os.getpid())     # one folder per call: names never collide
+DELETE = False          # --delete: remove outputs between rounds instead of setting them aside
+_aside_count = 0
+
+
 def remove(tree: Path, suffix: str | None = None, keep_suffix: str | None = None) -> None:
-    """Remove files ending in suffix (or, with keep_suffix, every file not ending in it)."""
+    """Take away files ending in suffix (or, with keep_suffix, every file not ending in it):
+    set aside into ASIDE (see the module's docstring), or deleted with --delete."""
+    global _aside_count
+    ASIDE.mkdir(parents=True, exist_ok=True)
     for path in tree.rglob("*"):
         if path.is_file() and ((suffix and path.name.endswith(suffix))
                                or (keep_suffix and not path.name.endswith(keep_suffix))):
-            path.unlink()
+            if DELETE:
+                path.unlink()
+            else:
+                _aside_count += 1
+                path.rename(ASIDE / str(_aside_count))
 
 
 def files(tree: Path) -> list[Path]:
     return sorted(p for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+# CPU seconds (user + system, the OS's accounting of each finished command) per command name,
+# filled by rounds(): on the shared machine wall times follow the load, CPU times much less
+CPU: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall, cpu) seconds of one run of cmd."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, env=ENV)
     wall = time.perf_counter() - start
     if proc.returncode not in (0, 2):       # 2: warnings (a link skipped, say)
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-300:]}")
-    return wall
+    return wall, _children_cpu() - cpu
 
 
 def rounds(commands: dict[str, tuple[list[str], Path]], prepare, runs: int,
            check=None) -> dict[str, list[float]]:
-    """name -> wall seconds per round; prepare(name) runs before each command, untimed;
-    check() after each round."""
+    """name -> wall seconds per round (and CPU[name] -> CPU seconds); prepare(name) runs
+    before each command, untimed; check() after each round."""
     names = list(commands)
     walls: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:
+        CPU[name] = []
     for r in range(runs + 1):             # round 0 warms the caches and is not counted
         for name in names[r % len(names):] + names[:r % len(names)]:
             prepare(name)
-            wall = timed(*commands[name])
+            wall, cpu = timed(*commands[name])
             if r:
                 walls[name].append(wall)
+                CPU[name].append(cpu)
         if check is not None:
             check()
     return walls
+
+
+def cpu_cell(name: str) -> str:
+    return f"{statistics.median(CPU[name]):.2f} s"
+
+
+def cpu_speedup(ours: str, theirs: str) -> str:
+    """theirs' CPU / ours, per round: median (min-max)."""
+    return "{:.2f}x ({:.2f}-{:.2f})".format(*ratio(CPU, ours, theirs))
 
 
 def speedup(walls: dict[str, list[float]], ours: str, theirs: str) -> str:
@@ -123,7 +174,8 @@ def compare_compress(src: Path, label: str, args: list[str], runs: int, *, ident
     count = len([p for p in files(a) if not p.name.endswith(".gz")])
     return [f"| `wpigz {' '.join(engine + args + ['-r', '-k'])}` vs `pigz {' '.join(args + ['-r', '-k'])}` | {count} files | "
             f"{statistics.median(walls['wpigz']):.2f} s | {statistics.median(walls['pigz']):.2f} s | "
-            f"{speedup(walls, 'wpigz', 'pigz')} | {goal} |"]
+            f"{speedup(walls, 'wpigz', 'pigz')} | {goal} | {cpu_cell('wpigz')} | {cpu_cell('pigz')} | "
+            f"{cpu_speedup('wpigz', 'pigz')} |"]
 
 
 def compare_decompress(src: Path, runs: int) -> list[str]:
@@ -139,7 +191,8 @@ def compare_decompress(src: Path, runs: int) -> list[str]:
     count = len([p for p in files(a) if p.name.endswith(".gz")])
     return [f"| `wpigz -d -r -k` vs `pigz -d -r -k` | {count} .gz files | "
             f"{statistics.median(walls['wpigz']):.2f} s | {statistics.median(walls['pigz']):.2f} s | "
-            f"{speedup(walls, 'wpigz', 'pigz')} | 1.5x |"]
+            f"{speedup(walls, 'wpigz', 'pigz')} | 1.5x | {cpu_cell('wpigz')} | {cpu_cell('pigz')} | "
+            f"{cpu_speedup('wpigz', 'pigz')} |"]
 
 
 def overhead(runs: int) -> list[str]:
@@ -159,9 +212,11 @@ def overhead(runs: int) -> list[str]:
     rows = []
     for name in tools:
         per_file = [(m - o) / 999 * 1000 for m, o in zip(walls[f"{name} tiny-1000"], walls[f"{name} tiny-1"])]
+        cpu_per_file = [(m - o) / 999 * 1000 for m, o in zip(CPU[f"{name} tiny-1000"], CPU[f"{name} tiny-1"])]
         rows.append(f"| {name} | {statistics.median(walls[f'{name} tiny-1']) * 1000:.0f} ms | "
                     f"{statistics.median(walls[f'{name} tiny-1000']) * 1000:.0f} ms | "
-                    f"{statistics.median(per_file):.3f} ms ({min(per_file):.3f}-{max(per_file):.3f}) |")
+                    f"{statistics.median(per_file):.3f} ms ({min(per_file):.3f}-{max(per_file):.3f}) | "
+                    f"{statistics.median(cpu_per_file):.3f} ms |")
     return rows
 
 
@@ -175,10 +230,11 @@ def report(runs: int, only: set[str]) -> Iterator[str]:
     size = sum(p.stat().st_size for p in files(src))
     small = sum(1 for p in files(src) if p.stat().st_size < 8192)
     yield (f"Tree: {src.name}, a copy of {sysconfig.get_paths()['stdlib']}: {count} files, {size / 1e6:.1f} MB, "
-           f"{small} under 8 KiB. Medians of {runs} rounds (min-max); ratio = pigz's wall / wpigz's.")
+           f"{small} under 8 KiB. Medians of {runs} rounds (min-max); ratio = pigz's wall / wpigz's; "
+           f"outputs {'deleted' if DELETE else 'set aside'} between rounds.")
     yield ""
-    yield "| comparison | input | wpigz | pigz | wpigz speed vs pigz | goal |"
-    yield "|---|---|---|---|---|---|"
+    yield "| comparison | input | wpigz | pigz | wpigz speed vs pigz | goal | wpigz CPU | pigz CPU | pigz CPU / wpigz CPU |"
+    yield "|---|---|---|---|---|---|---|---|---|"
     if "compress" in only:
         yield from compare_compress(src, "z", [], runs, identical=True, goal="1.2x")
     if "zlib-ng" in only:
@@ -193,9 +249,10 @@ def report(runs: int, only: set[str]) -> Iterator[str]:
         yield from compare_decompress(src, runs)
     if "overhead" in only:
         yield ""
-        yield "| tool | 1 file | 1,000 one-byte files | overhead per file |"
-        yield "|---|---|---|---|"
+        yield "| tool | 1 file | 1,000 one-byte files | overhead per file | CPU per file |"
+        yield "|---|---|---|---|---|"
         yield from overhead(runs)
+    shutil.rmtree(ASIDE.parent, ignore_errors=True)     # this call's and any left by an interrupted one
 
 
 @register("many_files", order=50,
@@ -216,7 +273,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.many_files", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default=ALL)
+    parser.add_argument("--delete", action="store_true",
+                        help="delete outputs between rounds (the old way) instead of setting them aside")
     args = parser.parse_args()
+    global DELETE
+    DELETE = args.delete
     for line in report(args.runs, set(args.only.split(","))):
         print(line, flush=True)
 
