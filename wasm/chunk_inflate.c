@@ -62,12 +62,12 @@
 
 /* A decoded code, as the tables hold it: what it means, so that one lookup gives a literal, or
    a length's or a distance's base and its count of extra bits.
-   bits 0-4: the code's length; 8-11: extra bits; 16-31: the literal, base or symbol. */
+   bits 0-4: the code's length; 8-12: that plus the extra bits; 16-31: the literal, base or symbol. */
 #define E_LIT 0x8000u           /* a literal (litlen tables) */
 #define E_EOB 0x4000u           /* the end of the block (litlen tables) */
 #define E_BAD 0x2000u           /* no valid symbol: 286, 287, distances 30, 31, or no code */
 #define E_LEN(e) ((e) & 31)
-#define E_EXTRA(e) (((e) >> 8) & 15)
+#define E_ALL(e) (((e) >> 8) & 31)      /* a length or distance: code and extra bits */
 #define E_VALUE(e) ((e) >> 16)
 
 #define TAB_CODES 0             /* the code-length code: E_VALUE is the symbol */
@@ -129,13 +129,18 @@ static const uint8_t code_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 
 
 /* ---- bits: LSB first; bytes past the end read as zeros, and bit_pos then says so ---- */
 
+/* Top the buffer up to 56 bits or more with one word load: 8 input bytes must be left. */
+static inline void refill_word(struct bits *b) {
+    uint64_t word;
+    memcpy(&word, b->in + b->pos, 8);
+    b->buf |= word << b->cnt;
+    b->pos += (63 - b->cnt) >> 3;
+    b->cnt |= 56;
+}
+
 static inline void refill(struct bits *b) {
     if (b->pos + 8 <= b->len) {
-        uint64_t word;
-        memcpy(&word, b->in + b->pos, 8);
-        b->buf |= word << b->cnt;
-        b->pos += (63 - b->cnt) >> 3;
-        b->cnt |= 56;
+        refill_word(b);
         return;
     }
     while (b->cnt <= 56) {
@@ -184,12 +189,12 @@ static uint32_t entry_of(uint32_t table, uint32_t sym, uint32_t len) {
         if (sym == 256)
             return E_EOB | len;
         if (sym < 286)
-            return (uint32_t)len_base[sym - 257] << 16 | (uint32_t)len_extra[sym - 257] << 8 | len;
+            return (uint32_t)len_base[sym - 257] << 16 | (len + len_extra[sym - 257]) << 8 | len;
         return E_BAD | len;
     }
     if (table == TAB_DIST) {
         if (sym < 30)
-            return (uint32_t)dist_base[sym] << 16 | (uint32_t)dist_extra[sym] << 8 | len;
+            return (uint32_t)dist_base[sym] << 16 | (len + dist_extra[sym]) << 8 | len;
         return E_BAD | len;
     }
     return sym << 16 | len;
@@ -350,10 +355,110 @@ struct run {
 #define CODES_DONE 0            /* end of block */
 #define CODES_SWITCH 1          /* wide output may stop: the last 32 KiB hold no marker */
 
+/* One match's copy: len symbols (or bytes) from distance back, written at n; the room (and
+   SLACK for the last step's overrun) is the caller's to check. The new n, or UINT32_MAX for a
+   distance before the chunk in bytes (the window had markers there). In symbols, a copy that
+   starts in the unknown window writes markers, and one that may bring markers along moves
+   marker_end (the output from there on may hold one). */
+static inline __attribute__((always_inline))
+uint32_t copy_match(uint16_t *out16, uint8_t *out8, uint32_t n, uint32_t len, uint32_t distance,
+                    uint32_t *marker_end, uint32_t *lowest, const int wide) {
+    /* the copies below go in steps of 16 or 8 bytes: each read is of output already final
+       (the distance is at least the step), and the buffers have room for the last step's
+       overrun (SLACK) */
+    if (wide) {
+        if (distance > n) {
+            /* the start of the copy lies in the unknown window: markers (a distance past the
+               stream's real start is found when they are resolved) */
+            uint32_t end = n + len;
+            if (WSIZE + n - distance < *lowest)
+                *lowest = WSIZE + n - distance;
+            while (n < end && distance > n) {
+                out16[n] = (uint16_t)(MARK + WSIZE + n - distance);
+                n++;
+            }
+            while (n < end) {
+                out16[n] = out16[n - distance];
+                n++;
+            }
+            *marker_end = n;
+            return n;
+        }
+        const uint16_t *from = out16 + n - distance;
+        uint16_t *to = out16 + n;
+        if (n - distance >= *marker_end) {      /* no marker can come along */
+            if (distance >= 8)
+                for (uint32_t i = 0; i < len; i += 8)
+                    memcpy(to + i, from + i, 16);
+            else if (distance >= 4)
+                for (uint32_t i = 0; i < len; i += 4)
+                    memcpy(to + i, from + i, 8);
+            else
+                for (uint32_t i = 0; i < len; i++)
+                    to[i] = from[i];
+        } else {
+            uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
+            if (distance >= 8) {
+                for (uint32_t i = 0; i < len; i += 8) {
+                    uint64_t eight[2];
+                    memcpy(eight, from + i, 16);
+                    seen |= eight[0] | eight[1];
+                    memcpy(to + i, eight, 16);
+                }
+            } else if (distance >= 4) {
+                for (uint32_t i = 0; i < len; i += 4) {
+                    uint64_t four;
+                    memcpy(&four, from + i, 8);
+                    seen |= four;
+                    memcpy(to + i, &four, 8);
+                }
+            } else
+                for (uint32_t i = 0; i < len; i++)
+                    seen |= to[i] = from[i];
+            /* a copy that brought a marker along (the overrun's symbols may say so wrongly:
+               that only delays the switch) */
+            if (seen & MARKS4)
+                *marker_end = n + len;
+        }
+        return n + len;
+    }
+    if (distance > n)                           /* before the chunk: the window had markers */
+        return UINT32_MAX;
+    const uint8_t *from = out8 + n - distance;
+    uint8_t *to = out8 + n;
+    if (distance >= 16)
+        for (uint32_t i = 0; i < len; i += 16)
+            memcpy(to + i, from + i, 16);
+    else if (distance >= 8)
+        for (uint32_t i = 0; i < len; i += 8)
+            memcpy(to + i, from + i, 8);
+    else if (distance == 1)
+        memset(to, from[0], len);
+    else
+        for (uint32_t i = 0; i < len; i++)
+            to[i] = from[i];
+    return n + len;
+}
+
+/* A length's or a distance's value: its base plus its extra bits, which follow its code; the
+   code and the extra bits are dropped together (E_ALL bits). */
+static inline uint32_t take_value(struct bits *b, uint32_t e) {
+    uint32_t all = E_ALL(e), v = E_VALUE(e) + (((uint32_t)b->buf & ((1u << all) - 1)) >> E_LEN(e));
+    drop(b, all);
+    return v;
+}
+
 /* One block's codes, after its header, written as symbols (wide) or as bytes. The wide
    version returns CODES_SWITCH as soon as no copy can reach a marker any more (a copy
    reaches back 32 KiB at most); the caller then goes on with the byte version, which is a
-   plain inflate loop. always_inline: the two versions are compiled apart. */
+   plain inflate loop. always_inline: the two versions are compiled apart.
+
+   Two loops, as libdeflate has them: the fast one runs while the input holds 16 more bytes
+   and the output room for a whole match (258), so that it tests neither: the bit buffer is
+   topped up with one word load after each step (56 bits or more: a length and a distance
+   with their extra bits take 48), and the next code's entry is looked up before a match's
+   copy, so that the load overlaps it. The careful one decodes the rest of the block, checking
+   everything. */
 static inline __attribute__((always_inline))
 int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const struct huff *dist,
               struct run *r, const int wide) {
@@ -363,22 +468,86 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
     struct bits in = *b;        /* a local copy: the output's byte stores cannot alias it, so
                                    it stays in registers */
     int32_t result = CODES_DONE;
+    uint32_t e, len, d, distance;
+    if (in.pos + 16 <= in.len) {
+        refill_word(&in);
+        e = lit->fast[peek(&in, FBITS)];
+        /* here e is the next code's entry (0: a long code), and the buffer holds 56 bits or
+           more */
+        while (in.pos + 16 <= in.len && max_out - n >= 258 && !(wide && n >= marker_end + WSIZE)) {
+            if (e & E_LIT) {
+                /* a literal, and up to two more from the same bits (each at most FBITS) */
+                drop(&in, E_LEN(e));
+                if (wide)
+                    out16[n++] = (uint16_t)E_VALUE(e);
+                else
+                    out8[n++] = (uint8_t)E_VALUE(e);
+                e = lit->fast[peek(&in, FBITS)];
+                if (e & E_LIT) {
+                    drop(&in, E_LEN(e));
+                    if (wide)
+                        out16[n++] = (uint16_t)E_VALUE(e);
+                    else
+                        out8[n++] = (uint8_t)E_VALUE(e);
+                    e = lit->fast[peek(&in, FBITS)];
+                    if (e & E_LIT) {
+                        drop(&in, E_LEN(e));
+                        if (wide)
+                            out16[n++] = (uint16_t)E_VALUE(e);
+                        else
+                            out8[n++] = (uint8_t)E_VALUE(e);
+                        e = lit->fast[peek(&in, FBITS)];
+                    }
+                }
+                refill_word(&in);       /* e stays valid: the refill adds bits above */
+                continue;
+            }
+            if (e == 0)
+                e = decode_slow(lit, peek(&in, MAXBITS));
+            if (e & (E_LIT | E_EOB | E_BAD)) {
+                drop(&in, E_LEN(e));
+                if (e & E_EOB)
+                    goto done;
+                if (e & E_BAD) {
+                    result = CHUNK_BAD;
+                    goto done;
+                }
+                if (wide)               /* a literal with a long code */
+                    out16[n++] = (uint16_t)E_VALUE(e);
+                else
+                    out8[n++] = (uint8_t)E_VALUE(e);
+                refill_word(&in);
+                e = lit->fast[peek(&in, FBITS)];
+                continue;
+            }
+            len = take_value(&in, e);
+            d = dist->fast[peek(&in, FBITS)];
+            if (d == 0)
+                d = decode_slow(dist, peek(&in, MAXBITS));
+            if (d & E_BAD) {
+                drop(&in, E_LEN(d));
+                result = CHUNK_BAD;
+                goto done;
+            }
+            distance = take_value(&in, d);
+            refill_word(&in);
+            e = lit->fast[peek(&in, FBITS)];
+            n = copy_match(out16, out8, n, len, distance, &marker_end, &lowest, wide);
+            if (n == UINT32_MAX) {
+                result = CHUNK_BAD;
+                goto done;
+            }
+        }
+    }
     for (;;) {
-        uint32_t e, len, d, distance;
         if (wide && n >= marker_end + WSIZE) {       /* no overflow: both below 2^24 */
             result = CODES_SWITCH;
             break;
         }
-        /* 48 bits hold a whole length and distance with their extra bits; away from the
-           input's end the buffer is topped up at every step, without a test (refill's
-           word load) */
-        if (__builtin_expect(in.pos + 8 <= in.len, 1)) {
-            uint64_t word;
-            memcpy(&word, in.in + in.pos, 8);
-            in.buf |= word << in.cnt;
-            in.pos += (63 - in.cnt) >> 3;
-            in.cnt |= 56;
-        } else if (in.cnt < 48) {
+        /* 48 bits hold a whole length and distance with their extra bits */
+        if (in.pos + 8 <= in.len)
+            refill_word(&in);
+        else if (in.cnt < 48) {
             if (in.pos > in.len + 8) {      /* decoding the zeros past the end */
                 result = CHUNK_SHORT;
                 break;
@@ -386,35 +555,17 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
             refill(&in);
         }
         e = lit->fast[peek(&in, FBITS)];
-        if (e & E_LIT) {
-            /* a literal, and up to two more from the same bits (each at most FBITS of them) */
-            int left = 3;
-            while (n < max_out) {
-                drop(&in, E_LEN(e));
-                if (wide)
-                    out16[n++] = (uint16_t)E_VALUE(e);
-                else
-                    out8[n++] = (uint8_t)E_VALUE(e);
-                if (!--left || !((e = lit->fast[peek(&in, FBITS)]) & E_LIT))
-                    break;
-            }
-            if (left && (e & E_LIT)) {      /* stopped with a literal still to write */
-                result = CHUNK_FULL;
-                break;
-            }
-            continue;
-        }
         if (e == 0)
             e = decode_slow(lit, peek(&in, MAXBITS));
-        drop(&in, E_LEN(e));
         if (e & (E_LIT | E_EOB | E_BAD)) {
+            drop(&in, E_LEN(e));
             if (e & E_EOB)
                 break;
             if (e & E_BAD) {
                 result = CHUNK_BAD;
                 break;
             }
-            if (n >= max_out) {             /* a literal with a long code */
+            if (n >= max_out) {
                 result = CHUNK_FULL;
                 break;
             }
@@ -424,98 +575,25 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
                 out8[n++] = (uint8_t)E_VALUE(e);
             continue;
         }
-        len = E_VALUE(e) + peek(&in, E_EXTRA(e));
-        drop(&in, E_EXTRA(e));
+        len = take_value(&in, e);
         d = decode(dist, &in);
         if (d & E_BAD) {
             result = CHUNK_BAD;
             break;
         }
-        distance = E_VALUE(d) + peek(&in, E_EXTRA(d));
-        drop(&in, E_EXTRA(d));
+        distance = E_VALUE(d) + peek(&in, E_ALL(d) - E_LEN(d));
+        drop(&in, E_ALL(d) - E_LEN(d));
         if (n + len > max_out) {
             result = CHUNK_FULL;
             break;
         }
-        /* the copies below go in steps of 16 or 8 bytes: each read is of output already
-           final (the distance is at least the step), and the buffers have room for the last
-           step's overrun (SLACK) */
-        if (wide) {
-            if (distance > n) {
-                /* the start of the copy lies in the unknown window: markers (a distance
-                   past the stream's real start is found when they are resolved) */
-                uint32_t end = n + len;
-                if (WSIZE + n - distance < lowest)
-                    lowest = WSIZE + n - distance;
-                while (n < end && distance > n) {
-                    out16[n] = (uint16_t)(MARK + WSIZE + n - distance);
-                    n++;
-                }
-                while (n < end) {
-                    out16[n] = out16[n - distance];
-                    n++;
-                }
-                marker_end = n;
-                continue;
-            }
-            const uint16_t *from = out16 + n - distance;
-            uint16_t *to = out16 + n;
-            if (n - distance >= marker_end) {       /* no marker can come along */
-                if (distance >= 8)
-                    for (uint32_t i = 0; i < len; i += 8)
-                        memcpy(to + i, from + i, 16);
-                else if (distance >= 4)
-                    for (uint32_t i = 0; i < len; i += 4)
-                        memcpy(to + i, from + i, 8);
-                else
-                    for (uint32_t i = 0; i < len; i++)
-                        to[i] = from[i];
-            } else {
-                uint64_t seen = 0;                  /* the copied symbols, or'ed: markers? */
-                if (distance >= 8) {
-                    for (uint32_t i = 0; i < len; i += 8) {
-                        uint64_t eight[2];
-                        memcpy(eight, from + i, 16);
-                        seen |= eight[0] | eight[1];
-                        memcpy(to + i, eight, 16);
-                    }
-                } else if (distance >= 4) {
-                    for (uint32_t i = 0; i < len; i += 4) {
-                        uint64_t four;
-                        memcpy(&four, from + i, 8);
-                        seen |= four;
-                        memcpy(to + i, &four, 8);
-                    }
-                } else
-                    for (uint32_t i = 0; i < len; i++)
-                        seen |= to[i] = from[i];
-                /* a copy that brought a marker along (the overrun's symbols may say so
-                   wrongly: that only delays the switch) */
-                if (seen & MARKS4)
-                    marker_end = n + len;
-            }
-            n += len;
-        } else {
-            if (distance > n) {                 /* before the chunk: the window had markers */
-                result = CHUNK_BAD;
-                break;
-            }
-            const uint8_t *from = out8 + n - distance;
-            uint8_t *to = out8 + n;
-            if (distance >= 16)
-                for (uint32_t i = 0; i < len; i += 16)
-                    memcpy(to + i, from + i, 16);
-            else if (distance >= 8)
-                for (uint32_t i = 0; i < len; i += 8)
-                    memcpy(to + i, from + i, 8);
-            else if (distance == 1)
-                memset(to, from[0], len);
-            else
-                for (uint32_t i = 0; i < len; i++)
-                    to[i] = from[i];
-            n += len;
+        n = copy_match(out16, out8, n, len, distance, &marker_end, &lowest, wide);
+        if (n == UINT32_MAX) {
+            result = CHUNK_BAD;
+            break;
         }
     }
+done:
     *b = in;
     r->n = n;
     r->marker_end = marker_end;
