@@ -102,6 +102,8 @@ struct chunk {
     uint32_t handoff_len;
     uint32_t lowest;            /* the lowest window index a marker holds (WSIZE: none) */
     uint32_t stop_bit;
+    uint8_t kraft3[512];        /* three code-length-code lengths (9 bits): their Kraft terms,
+                                   128 >> len each (0 for 0), summed (the block finder's) */
     struct huff lit, dist, fixed_lit, fixed_dist, codes;
     /* resolve's table, symbol -> byte: the 256 bytes, then the window (the previous output's
        last WSIZE bytes, host-written) */
@@ -768,6 +770,9 @@ struct chunk *wpigz_chunk_new(uint32_t in_cap, uint32_t sym_cap) {
     c->handoff_bit = NO_HANDOFF;
     for (uint32_t i = 0; i < MARK; i++)
         c->table[i] = (uint8_t)i;
+    for (uint32_t v = 0; v < 512; v++)
+        for (uint32_t k = 0; k < 9; k += 3)
+            c->kraft3[v] += (v >> k) & 7 ? 128u >> ((v >> k) & 7) : 0;
     build_fixed(c);
     return c;
 }
@@ -838,25 +843,19 @@ static inline uint32_t bits_from(const uint8_t *in, uint32_t in_len, uint64_t at
     return (uint32_t)bits57(in, in_len, at) & (uint32_t)((1ull << n) - 1);
 }
 
-/* Whether a non-final dynamic block's header may start at bit `at`: its first 17 bits
-   (BFINAL 0, BTYPE 2, HLIT <= 29, HDIST <= 29) and a complete code-length code (the Kraft
-   sum of its lengths, which zlib requires complete). Cheap: nothing is built. */
-/* Two code-length-code lengths (6 bits): their Kraft terms, 128 >> len each (0 for 0). */
-static const uint8_t kraft2[64] = {
-    0, 64, 32, 16, 8, 4, 2, 1, 64, 128, 96, 80, 72, 68, 66, 65,
-    32, 96, 64, 48, 40, 36, 34, 33, 16, 80, 48, 32, 24, 20, 18, 17,
-    8, 72, 40, 24, 16, 12, 10, 9, 4, 68, 36, 20, 12, 8, 6, 5,
-    2, 66, 34, 18, 10, 6, 4, 3, 1, 65, 33, 17, 9, 5, 3, 2};
-
-static inline int dynamic_start(const uint8_t *in, uint32_t in_len, uint64_t at) {
-    uint32_t head = bits_from(in, in_len, at, 17), sum = 0;
+/* Whether a non-final dynamic block's header may start at bit `at`, whose first 17 bits are
+   head: BFINAL 0, BTYPE 2, HLIT <= 29, HDIST <= 29, and a complete code-length code (the
+   Kraft sum of its lengths, which zlib requires complete; c->kraft3 sums three lengths per
+   lookup). Cheap: nothing is built. */
+static inline int dynamic_start(const struct chunk *c, uint32_t in_len, uint64_t at, uint32_t head) {
+    uint32_t sum = 0;
     if ((head & 7) != 4 || ((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29)
         return 0;
     uint32_t ncode = ((head >> 13) & 15) + 4;
-    /* the ncode lengths of 3 bits, the rest zeros, summed two at a time */
-    uint64_t lens = bits57(in, in_len, at + 17) & ((1ull << (3 * ncode)) - 1);
-    for (uint32_t i = 0; i < 10; i++, lens >>= 6)
-        sum += kraft2[lens & 63];
+    /* the ncode lengths of 3 bits, the rest zeros (57 bits: 19 lengths) */
+    uint64_t lens = bits57(c->in, in_len, at + 17) & ((1ull << (3 * ncode)) - 1);
+    for (uint32_t i = 0; i < 7; i++, lens >>= 9)
+        sum += c->kraft3[lens & 511];
     return sum == 128;
 }
 
@@ -869,7 +868,7 @@ static int plausible(struct chunk *c, uint32_t in_len, uint64_t at, uint32_t fro
     int flush = (at & 7) == 0 && byte >= 4 && (uint64_t)(byte - 4) * 8 >= from_bit &&
                 memcmp(c->in + byte - 4, "\0\0\377\377", 4) == 0;
     if (!flush) {
-        if (!dynamic_start(c->in, in_len, at))
+        if (!dynamic_start(c, in_len, at, bits_from(c->in, in_len, at, 17)))
             return 0;
         bits_at(&b, c->in, in_len, at + 3);
         if (dynamic_header(c, &b))
@@ -903,10 +902,9 @@ int32_t wpigz_chunk_find(struct chunk *c, uint32_t in_len, uint32_t from_bit) {
             uint64_t bit = at + i;
             if (bit < from_bit || bit >= limit)
                 continue;
-            /* most candidates fail here, before any call: HLIT or HDIST too large, or an
-               incomplete code-length code */
-            if (!(i == 0 && flush) &&
-                (((head >> 3) & 31) > 29 || ((head >> 8) & 31) > 29 || !dynamic_start(c->in, in_len, bit)))
+            /* most candidates fail here: HLIT or HDIST too large, or an incomplete
+               code-length code */
+            if (!(i == 0 && flush) && !dynamic_start(c, in_len, bit, head))
                 continue;
             if (plausible(c, in_len, bit, from_bit, probe))
                 return (int32_t)bit;
