@@ -28,8 +28,8 @@
       last 32 KiB, which the next chunk waits for (the only serial step), then in the rest.
 
    The host accepts a chunk only if the chunk before it stopped exactly at the bit where this
-   one began; otherwise the chunk is decoded again from that bit. Every check value is the
-   host's. Anything this decoder refuses -- invalid data, a chunk that does not end inside its
+   one began; otherwise the chunk is decoded again from that bit. A chunk's check value
+   is computed here (wpigz_chunk_check), their combination and every check is the host's. Anything this decoder refuses -- invalid data, a chunk that does not end inside its
    bytes, more output than the buffer holds -- is not an error here: the host hands the range,
    from the last verified bit and with the known window, to the sequential decoder (zlib-ng's
    inflate, wasm/inflater.c), whose messages are the ones users see. So this decoder must never
@@ -41,6 +41,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "zlib.h"
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
@@ -804,6 +806,14 @@ uint32_t wpigz_chunk_out_len(struct chunk *c) { return c->out_len; }
 /* Where the host writes a hand-over: handoff_bit, then handoff_len (two uint32). */
 EXPORT("wpigz_chunk_handoff")
 uint32_t *wpigz_chunk_handoff(struct chunk *c) { return &c->handoff_bit; }
+
+/* After resolve: the check value of the output bytes, CRC-32 (adler 0) or Adler-32 (adler 1).
+   Computed here rather than by the host: zlib-ng's CRC-32 in wasm measured 0.022 CPU-s per
+   100 MiB against 0.033 for the host's zlib 1.2.13 (python's zlib.crc32). */
+EXPORT("wpigz_chunk_check")
+uint32_t wpigz_chunk_check(struct chunk *c, uint32_t adler) {
+    return adler ? (uint32_t)adler32_z(1, c->bytes, c->out_len) : (uint32_t)crc32_z(0, c->bytes, c->out_len);
+}
 
 EXPORT("wpigz_chunk_wide_end")
 uint32_t wpigz_chunk_wide_end(struct chunk *c) { return c->wide_end; }

@@ -22,7 +22,7 @@ schedules, checks and writes:
 * it then waits for the chunk before it: if that one stopped exactly at the bit where this
   one began, the markers are replaced from its last 32 KiB of output; if not (the block
   finder was fooled), this chunk is decoded again from that bit, now with the window known.
-  It hands its own stop and window on, then computes its CRC-32 (or Adler-32);
+  It hands its own stop and window on, then has the module compute its CRC-32 (or Adler-32);
 * the main thread writes the chunks in order and combines their check values.
 
 A chunk that cannot be decoded this way -- invalid data, a block that runs past the
@@ -37,7 +37,6 @@ chunk's end, and every error message is the sequential decoder's.
 from __future__ import annotations
 
 import threading
-import zlib
 from .._record import dataclass, field               # dataclasses itself costs start-up time
 from typing import Generator
 
@@ -154,6 +153,10 @@ class _ChunkDecoder:
         self.window[WINDOW - len(window):] = window
         return self.runtime.call("wpigz_chunk_resolve", self._c, len(window), start, end) >= 0
 
+    def check(self, adler: bool) -> int:
+        """The output's CRC-32 or Adler-32 (after resolve), computed in wasm."""
+        return self.runtime.call("wpigz_chunk_check", self._c, int(adler)) & 0xFFFFFFFF
+
     def output(self) -> memoryview:
         """The output bytes, valid until the next decode."""
         n = self.runtime.call("wpigz_chunk_out_len", self._c) & 0xFFFFFFFF
@@ -245,8 +248,8 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     if not decoder.resolve(window, 0, tail):
         return
     chunk.ok = True
+    chunk.check = decoder.check(check_kind == CHECK_ADLER32)
     chunk.out = bytes(out)
-    chunk.check = zlib.adler32(chunk.out) if check_kind == CHECK_ADLER32 else zlib.crc32(chunk.out)
 
 
 _local = threading.local()          # a worker thread's _ChunkDecoder
