@@ -81,6 +81,7 @@ struct huff {
     uint16_t count[MAXBITS + 1];
     uint16_t sorted[288];       /* symbols by code, for the slow path */
     uint32_t table;             /* TAB_* */
+    int32_t first, index;       /* the slow path's state after FBITS bits (see decode_slow) */
 };
 
 struct chunk {
@@ -231,6 +232,11 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, uint32_t table
     if (left > 0 && table == TAB_CODES)
         return -1;
     h->table = table;
+    h->first = h->index = 0;
+    for (len = 1; len <= FBITS; len++) {
+        h->index += h->count[len];
+        h->first = (h->first + h->count[len]) << 1;
+    }
     offs[1] = 0;
     for (len = 1; len <= MAXBITS; len++)
         offs[len + 1] = (uint16_t)(offs[len] + h->count[len]);
@@ -252,11 +258,13 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, uint32_t table
     return 0;
 }
 
-/* The slow path of decode: canonical decoding, a bit at a time (codes longer than FBITS, or
-   none: then E_BAD with length 0). */
+/* The slow path of decode: canonical decoding, a bit at a time, of the codes longer than
+   FBITS (or none: then E_BAD with length 0). It is reached only when the first FBITS bits
+   start no shorter code (those are in the fast table), so it starts after them, from the
+   state the bit-at-a-time loop would have there (h->first, h->index, set by build). */
 static uint32_t decode_slow(const struct huff *h, uint32_t v) {
-    int32_t code = 0, first = 0, index = 0;
-    for (uint32_t len = 1; len <= MAXBITS; len++) {
+    int32_t code = (int32_t)(__builtin_bitreverse32(v) >> (32 - FBITS)) << 1, first = h->first, index = h->index;
+    for (uint32_t len = FBITS + 1; len <= MAXBITS; len++) {
         code |= (int32_t)((v >> (len - 1)) & 1);
         int32_t count = h->count[len];
         if (code - count < first)
