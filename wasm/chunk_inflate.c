@@ -243,16 +243,17 @@ static int build(struct huff *h, const uint8_t *lens, uint32_t n, uint32_t table
     for (i = 0; i < n; i++)
         if (lens[i])
             h->sorted[offs[lens[i]]++] = (uint16_t)i;
-    if (max > FBITS || left > 0)        /* else the codes below fill every entry */
-        memset(h->fast, 0, sizeof(h->fast));
+    /* The table grows a bit at a time, as libdeflate builds it: the first 2^len entries are
+       the table for len bits, whose codes go in LSB first, so the table for len + 1 bits is
+       two copies of it plus the codes of length len + 1 (in places no shorter code holds).
+       Places no code of FBITS bits or fewer reaches stay 0 (the slow path). */
     uint32_t code = 0, k = 0;
+    h->fast[0] = h->fast[1] = 0;
     for (len = 1; len <= FBITS; len++) {
-        for (uint32_t j = 0; j < h->count[len]; j++, k++, code++) {
-            uint32_t rev = __builtin_bitreverse32(code) >> (32 - len);    /* codes go in LSB first */
-            uint32_t entry = entry_of(table, h->sorted[k], len);
-            for (uint32_t at = rev; at < (1u << FBITS); at += 1u << len)
-                h->fast[at] = entry;
-        }
+        if (len > 1)
+            memcpy(h->fast + (1u << (len - 1)), h->fast, (1u << (len - 1)) * sizeof(h->fast[0]));
+        for (uint32_t j = 0; j < h->count[len]; j++, k++, code++)
+            h->fast[__builtin_bitreverse32(code) >> (32 - len)] = entry_of(table, h->sorted[k], len);
         code <<= 1;
     }
     return 0;
