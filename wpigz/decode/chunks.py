@@ -49,11 +49,12 @@ LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach i
 MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
 # Fewest threads (-p) for which a stream is split. The chunk decoder costs more CPU than the
-# sequential one (bench/chunked.py, 100 MiB of mixed data: 0.49-0.53 CPU-s of per-chunk work
-# with the previous chunk's window handed over mid-decode, plus 0.02 s serial, against 0.33-0.39
-# for zlib-ng's inflate), but with two free cores it finishes sooner: on a quiet 2-core machine
-# (load 1.5-1.8, two runs of 5 and 7 rounds) whole commands with chunks at -p 2 measured
-# 1.16x/1.09x (pigz -6) and 1.03x/1.23x (gzip -6) the sequential decoder's speed. On a loaded
+# sequential one (bench/chunked.py, 100 MiB of mixed data: 0.35-0.38 CPU-s of per-chunk work
+# with the previous chunk's window handed over mid-decode, 0.49-0.53 before the decode loop's
+# rework, plus 0.02 s serial, against 0.28-0.39 for zlib-ng's inflate), but with two free
+# cores it finishes sooner: on a quiet 2-core machine (load 1.5-1.8, two runs of 5 and 7
+# rounds, before that rework) whole commands with chunks at -p 2 measured 1.16x/1.09x
+# (pigz -6) and 1.03x/1.23x (gzip -6) the sequential decoder's speed. On a loaded
 # machine (load 4) they measured 0.68-0.70x: -p 1 keeps the sequential decoder
 # (docs/decompression.md).
 MIN_THREADS = 2
