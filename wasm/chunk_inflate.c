@@ -809,6 +809,20 @@ uint8_t *wpigz_chunk_window(struct chunk *c) { return c->table + MARK; }
 EXPORT("wpigz_chunk_out")
 uint8_t *wpigz_chunk_out(struct chunk *c) { return c->bytes; }
 
+/* The host's rotation of output buffers: the main thread writes a chunk's output straight
+   from its buffer, so the next decodes go into others until it is done (chunks.py,
+   use_buffer). wpigz_chunk_buffer: one more buffer of the size of the first, NULL if memory
+   is short; wpigz_chunk_use: the buffer the next decodes write their bytes to (the first, or
+   one of those); wpigz_chunk_buffer_free: a buffer of wpigz_chunk_buffer, not in use. */
+EXPORT("wpigz_chunk_buffer")
+uint8_t *wpigz_chunk_buffer(struct chunk *c) { return malloc((size_t)c->sym_cap + SLACK * 2); }
+
+EXPORT("wpigz_chunk_use")
+void wpigz_chunk_use(struct chunk *c, uint8_t *bytes) { c->bytes = bytes; }
+
+EXPORT("wpigz_chunk_buffer_free")
+void wpigz_chunk_buffer_free(uint8_t *bytes) { free(bytes); }
+
 EXPORT("wpigz_chunk_out_len")
 uint32_t wpigz_chunk_out_len(struct chunk *c) { return c->out_len; }
 

@@ -91,7 +91,9 @@ class _Chunk:
     stop: int = 0               # bit in the stream where this chunk's decoding stopped
     ended: bool = False         # the final block ended in this chunk
     window: bytes = b""         # the last 32 KiB of the output up to stop
-    out: bytes = b""
+    out: bytes | memoryview = b""   # a view of its worker's output buffer (see use_buffer)
+    released: bool = False      # set by the main thread once out has been written: its
+                                # buffer may take another chunk's output
     check: int = 0
     error: BaseException | None = None
     handed: threading.Event = field(default_factory=threading.Event)
@@ -115,6 +117,30 @@ class _ChunkDecoder:
         self.window = self.runtime.view(self.runtime.call("wpigz_chunk_window", self._c), WINDOW)
         self.handoff = self.runtime.view(self.runtime.call("wpigz_chunk_handoff", self._c), 8).cast("I")
         self.length = 0
+        # the output buffers and the chunk whose output each last held (see use_buffer)
+        self.buffers = [self.runtime.call("wpigz_chunk_out", self._c)]
+        self.holders: list[_Chunk | None] = [None]
+
+    def use_buffer(self, chunk: _Chunk) -> None:
+        """Have chunk's decode write its bytes into a buffer whose last output the main thread
+        has written (released), so that the main thread writes chunk's output straight from
+        it, without a copy out of wasm. Never waits: if every buffer is still held (the
+        consumer is behind, or left the stream unfinished), a new one is made; at most one per
+        chunk in flight."""
+        if chunk in self.holders:               # decoded again: the same buffer
+            return
+        for i, holder in enumerate(self.holders):
+            if holder is None or holder.released:
+                break
+        else:
+            address = self.runtime.call("wpigz_chunk_buffer", self._c)
+            if address == 0:
+                raise EngineError("not enough wasm memory for a chunk's output")
+            self.buffers.append(address)
+            self.holders.append(None)
+            i = len(self.buffers) - 1
+        self.holders[i] = chunk
+        self.runtime.call("wpigz_chunk_use", self._c, self.buffers[i])
 
     def load(self, *pieces: bytes | memoryview) -> None:
         """Copy the chunk's input into wasm, the pieces one after the other."""
@@ -159,12 +185,15 @@ class _ChunkDecoder:
         return self.runtime.call("wpigz_chunk_check", self._c, int(adler)) & 0xFFFFFFFF
 
     def output(self) -> memoryview:
-        """The output bytes, valid until the next decode."""
+        """The output bytes, valid until a later decode writes into the same buffer (use_buffer)."""
         n = self.runtime.call("wpigz_chunk_out_len", self._c) & 0xFFFFFFFF
         return self.runtime.view(self.runtime.call("wpigz_chunk_out", self._c), n)
 
     def close(self) -> None:
         if self._c:
+            self.runtime.call("wpigz_chunk_use", self._c, self.buffers[0])
+            for address in self.buffers[1:]:
+                self.runtime.call("wpigz_chunk_buffer_free", address)
             self.runtime.call("wpigz_chunk_free", self._c)
             self._c = 0
 
@@ -187,6 +216,7 @@ def _hand_over(chunk: _Chunk) -> None:
 
 def _decode(decoder: _ChunkDecoder, chunk: _Chunk, start: int) -> int:
     """decoder.decode(start, ...) for chunk, open to a hand-over while it runs."""
+    decoder.use_buffer(chunk)
     with chunk.lock:
         chunk.decoding, chunk.given = decoder, False
     _hand_over(chunk)
@@ -250,7 +280,7 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
         return
     chunk.ok = True
     chunk.check = decoder.check(check_kind == CHECK_ADLER32)
-    chunk.out = bytes(out)
+    chunk.out = out                     # written from wasm memory (see use_buffer)
 
 
 _local = threading.local()          # a worker thread's _ChunkDecoder
@@ -337,6 +367,7 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                 check = (runtime.adler32_combine if adler else runtime.crc32_combine)(
                     check, chunk.check, len(chunk.out) & 0xFFFFFFFF)
                 yield memoryview(chunk.out)
+            chunk.released = True           # the consumer is done with it: its buffer is free
             last = chunk
             blocks.pop(chunk.index - 1, None)   # the next fallback starts in block index or later
             # nothing refers to what came before this chunk any more: let it go
