@@ -51,6 +51,7 @@
 #define MARKS4 0xff00ff00ff00ff00ull    /* the high bytes of 4 symbols: a marker among them? */
 #define FBITS 10                /* bits resolved by one lookup; longer codes go the slow way */
 #define MAXBITS 15
+#define LITS 4                  /* literals per refill in the fast loop */
 #define SLACK 8                 /* symbols past sym_cap that a copy may overwrite (bytes: 2 x) */
 
 /* wpigz_chunk_decode results */
@@ -489,28 +490,15 @@ int32_t codes(struct chunk *c, struct bits *b, const struct huff *lit, const str
            more */
         while (in.pos + 16 <= in.len && max_out - n >= 258 && !(wide && n >= marker_end + WSIZE)) {
             if (e & E_LIT) {
-                /* a literal, and up to two more from the same bits (each at most FBITS) */
-                drop(&in, E_LEN(e));
-                if (wide)
-                    out16[n++] = (uint16_t)E_VALUE(e);
-                else
-                    out8[n++] = (uint8_t)E_VALUE(e);
-                e = lit->fast[peek(&in, FBITS)];
-                if (e & E_LIT) {
+                /* a literal, and up to LITS - 1 more from the same bits (each at most FBITS,
+                   and the next lookup's FBITS after them: 4 x 10 + 10 of the 56) */
+                for (uint32_t k = 0; k < LITS && (e & E_LIT); k++) {
                     drop(&in, E_LEN(e));
                     if (wide)
                         out16[n++] = (uint16_t)E_VALUE(e);
                     else
                         out8[n++] = (uint8_t)E_VALUE(e);
                     e = lit->fast[peek(&in, FBITS)];
-                    if (e & E_LIT) {
-                        drop(&in, E_LEN(e));
-                        if (wide)
-                            out16[n++] = (uint16_t)E_VALUE(e);
-                        else
-                            out8[n++] = (uint8_t)E_VALUE(e);
-                        e = lit->fast[peek(&in, FBITS)];
-                    }
                 }
                 refill_word(&in);       /* e stays valid: the refill adds bits above */
                 continue;
