@@ -10,7 +10,7 @@
   (``-p 2 chunks`` or ``-p 2 sequential``) runs beside it: that comparison chooses MIN_THREADS;
 * peak RSS of ``wpigz -dc -p 2`` and ``-p 1`` (GNU time);
 * a scaling model, measured in one process: the per-chunk work (CPU of the workers: finding,
-  decoding, narrowing, copying out, CRC-32) and the serial part (CPU of the main thread: reading,
+  decoding, narrowing, CRC-32) and the serial part (CPU of the main thread: reading,
   combining, handing out the output; plus each chunk's marker replacement in its last 32 KiB,
   which waits for the chunk before it and is waited for by the next), and the share of the
   output decoded as 16-bit symbols (until no marker can be reached any more). With n threads

@@ -22,7 +22,7 @@ schedules, checks and writes:
 * it then waits for the chunk before it: if that one stopped exactly at the bit where this
   one began, the markers are replaced from its last 32 KiB of output; if not (the block
   finder was fooled), this chunk is decoded again from that bit, now with the window known.
-  It hands its own stop and window on, then computes its CRC-32 (or Adler-32);
+  It hands its own stop and window on, then has the module compute its CRC-32 (or Adler-32);
 * the main thread writes the chunks in order and combines their check values.
 
 A chunk that cannot be decoded this way -- invalid data, a block that runs past the
@@ -37,7 +37,6 @@ chunk's end, and every error message is the sequential decoder's.
 from __future__ import annotations
 
 import threading
-import zlib
 from .._record import dataclass, field               # dataclasses itself costs start-up time
 TYPE_CHECKING = False                         # typing itself costs start-up time
 if TYPE_CHECKING:
@@ -52,11 +51,12 @@ LOOKAHEAD = 256 * 1024          # bytes past its end a chunk may read to reach i
 MAX_SYMBOLS = 8 * 1024 * 1024   # output one chunk may give (16 MiB of symbols) before it falls back
 WINDOW = 32768
 # Fewest threads (-p) for which a stream is split. The chunk decoder costs more CPU than the
-# sequential one (bench/chunked.py, 100 MiB of mixed data: 0.49-0.53 CPU-s of per-chunk work
-# with the previous chunk's window handed over mid-decode, plus 0.02 s serial, against 0.33-0.39
-# for zlib-ng's inflate), but with two free cores it finishes sooner: on a quiet 2-core machine
-# (load 1.5-1.8, two runs of 5 and 7 rounds) whole commands with chunks at -p 2 measured
-# 1.16x/1.09x (pigz -6) and 1.03x/1.23x (gzip -6) the sequential decoder's speed. On a loaded
+# sequential one (bench/chunked.py, 100 MiB of mixed data: 0.35-0.38 CPU-s of per-chunk work
+# with the previous chunk's window handed over mid-decode, 0.49-0.53 before the decode loop's
+# rework, plus 0.02 s serial, against 0.28-0.39 for zlib-ng's inflate), but with two free
+# cores it finishes sooner: on a quiet 2-core machine (load 1.5-1.8, two runs of 5 and 7
+# rounds, before that rework) whole commands with chunks at -p 2 measured 1.16x/1.09x
+# (pigz -6) and 1.03x/1.23x (gzip -6) the sequential decoder's speed. On a loaded
 # machine (load 4) they measured 0.68-0.70x: -p 1 keeps the sequential decoder
 # (docs/decompression.md).
 MIN_THREADS = 2
@@ -93,7 +93,9 @@ class _Chunk:
     stop: int = 0               # bit in the stream where this chunk's decoding stopped
     ended: bool = False         # the final block ended in this chunk
     window: bytes = b""         # the last 32 KiB of the output up to stop
-    out: bytes = b""
+    out: bytes | memoryview = b""   # a view of its worker's output buffer (see use_buffer)
+    released: bool = False      # set by the main thread once out has been written: its
+                                # buffer may take another chunk's output
     check: int = 0
     error: BaseException | None = None
     handed: threading.Event = field(default_factory=threading.Event)
@@ -117,6 +119,30 @@ class _ChunkDecoder:
         self.window = self.runtime.view(self.runtime.call("wpigz_chunk_window", self._c), WINDOW)
         self.handoff = self.runtime.view(self.runtime.call("wpigz_chunk_handoff", self._c), 8).cast("I")
         self.length = 0
+        # the output buffers and the chunk whose output each last held (see use_buffer)
+        self.buffers = [self.runtime.call("wpigz_chunk_out", self._c)]
+        self.holders: list[_Chunk | None] = [None]
+
+    def use_buffer(self, chunk: _Chunk) -> None:
+        """Have chunk's decode write its bytes into a buffer whose last output the main thread
+        has written (released), so that the main thread writes chunk's output straight from
+        it, without a copy out of wasm. Never waits: if every buffer is still held (the
+        consumer is behind, or left the stream unfinished), a new one is made; at most one per
+        chunk in flight."""
+        if chunk in self.holders:               # decoded again: the same buffer
+            return
+        for i, holder in enumerate(self.holders):
+            if holder is None or holder.released:
+                break
+        else:
+            address = self.runtime.call("wpigz_chunk_buffer", self._c)
+            if address == 0:
+                raise EngineError("not enough wasm memory for a chunk's output")
+            self.buffers.append(address)
+            self.holders.append(None)
+            i = len(self.buffers) - 1
+        self.holders[i] = chunk
+        self.runtime.call("wpigz_chunk_use", self._c, self.buffers[i])
 
     def load(self, *pieces: bytes | memoryview) -> None:
         """Copy the chunk's input into wasm, the pieces one after the other."""
@@ -156,13 +182,20 @@ class _ChunkDecoder:
         self.window[WINDOW - len(window):] = window
         return self.runtime.call("wpigz_chunk_resolve", self._c, len(window), start, end) >= 0
 
+    def check(self, adler: bool) -> int:
+        """The output's CRC-32 or Adler-32 (after resolve), computed in wasm."""
+        return self.runtime.call("wpigz_chunk_check", self._c, int(adler)) & 0xFFFFFFFF
+
     def output(self) -> memoryview:
-        """The output bytes, valid until the next decode."""
+        """The output bytes, valid until a later decode writes into the same buffer (use_buffer)."""
         n = self.runtime.call("wpigz_chunk_out_len", self._c) & 0xFFFFFFFF
         return self.runtime.view(self.runtime.call("wpigz_chunk_out", self._c), n)
 
     def close(self) -> None:
         if self._c:
+            self.runtime.call("wpigz_chunk_use", self._c, self.buffers[0])
+            for address in self.buffers[1:]:
+                self.runtime.call("wpigz_chunk_buffer_free", address)
             self.runtime.call("wpigz_chunk_free", self._c)
             self._c = 0
 
@@ -185,6 +218,7 @@ def _hand_over(chunk: _Chunk) -> None:
 
 def _decode(decoder: _ChunkDecoder, chunk: _Chunk, start: int) -> int:
     """decoder.decode(start, ...) for chunk, open to a hand-over while it runs."""
+    decoder.use_buffer(chunk)
     with chunk.lock:
         chunk.decoding, chunk.given = decoder, False
     _hand_over(chunk)
@@ -247,8 +281,8 @@ def _work(decoder: _ChunkDecoder, chunk: _Chunk, check_kind: int) -> None:
     if not decoder.resolve(window, 0, tail):
         return
     chunk.ok = True
-    chunk.out = bytes(out)
-    chunk.check = zlib.adler32(chunk.out) if check_kind == CHECK_ADLER32 else zlib.crc32(chunk.out)
+    chunk.check = decoder.check(check_kind == CHECK_ADLER32)
+    chunk.out = out                     # written from wasm memory (see use_buffer)
 
 
 _local = threading.local()          # a worker thread's _ChunkDecoder
@@ -335,6 +369,7 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                 check = (runtime.adler32_combine if adler else runtime.crc32_combine)(
                     check, chunk.check, len(chunk.out) & 0xFFFFFFFF)
                 yield memoryview(chunk.out)
+            chunk.released = True           # the consumer is done with it: its buffer is free
             last = chunk
             blocks.pop(chunk.index - 1, None)   # the next fallback starts in block index or later
             # nothing refers to what came before this chunk any more: let it go
