@@ -9,7 +9,7 @@ schedules, checks and writes:
   plus the first ``LOOKAHEAD`` bytes of block i+1, and is queued for the workers (at most
   ``threads + 1`` chunks in flight, so memory is bounded by threads x chunk size, whatever
   the stream's size);
-* a worker (a thread of a ThreadPoolExecutor with its own wasm instance; calls into wasm
+* a worker (a thread of this call's own, with its own wasm instance; calls into wasm
   release the GIL)
   finds in its chunk the first place where a block starts after an empty stored block -- the
   sync-flush marks pigz and zlib write -- and decodes from there without the 32 KiB window
@@ -37,6 +37,7 @@ chunk's end, and every error message is the sequential decoder's.
 from __future__ import annotations
 
 import threading
+from queue import SimpleQueue
 from .._record import dataclass, field               # dataclasses itself costs start-up time
 TYPE_CHECKING = False                         # typing itself costs start-up time
 if TYPE_CHECKING:
@@ -305,6 +306,12 @@ def _run(chunk: _Chunk, check_kind: int) -> None:
         chunk.done.set()
 
 
+def _serve(jobs: SimpleQueue, check_kind: int) -> None:
+    """A worker thread: the chunks put in jobs, in order, until None."""
+    while (chunk := jobs.get()) is not None:
+        _run(chunk, check_kind)
+
+
 def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
             threads: int) -> Generator[memoryview, None, tuple[int, int, int]]:
     """Decode the deflate stream at the start of source on threads workers, yielding its
@@ -313,11 +320,14 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
     start = source.consumed
     adler = check_kind == CHECK_ADLER32
     runtime = decoder.runtime
-    # concurrent.futures' pool, whose idle threads end at the interpreter's exit even if a
-    # reader is left open mid-stream (each job in its queue ends: see _work); imported here,
-    # as it costs a command's start-up about 15 ms
-    from concurrent.futures import ThreadPoolExecutor
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wpigz-chunk")
+    # The workers: plain threads on one queue, started as chunks are queued and always joined
+    # below. Not concurrent.futures' pool, whose import (with logging) cost every command that
+    # splits a stream about 10 ms of start-up. Daemon only so that a reader the program left
+    # open mid-stream cannot block the interpreter's exit, as concurrent.futures' own exit
+    # hook ensured: an idle worker waits in jobs.get(), and a queued chunk ends at once when
+    # cancelled (see _work).
+    jobs: SimpleQueue = SimpleQueue()
+    workers: list[threading.Thread] = []
     blocks: dict[int, bytes] = {}       # block i: stream bytes [i * CHUNK, (i + 1) * CHUNK)
     flight: list[_Chunk] = []
     check = 1 if adler else 0
@@ -354,7 +364,12 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
                 if chunk.prev is not None:
                     chunk.prev.next = chunk
                 flight.append(chunk)
-                pool.submit(_run, chunk, check_kind)
+                jobs.put(chunk)
+                if len(workers) < threads:
+                    worker = threading.Thread(target=_serve, args=(jobs, check_kind),
+                                              name=f"wpigz-chunk-{len(workers)}", daemon=True)
+                    worker.start()
+                    workers.append(worker)      # only a started thread can be joined
                 queued += 1
             if not flight:                  # the stream's bytes ran out before its end
                 break
@@ -393,4 +408,7 @@ def inflate(source: dz.Source, decoder: Decoder, check_kind: int,
     finally:
         for later in flight:
             later.cancelled = True
-        pool.shutdown(wait=True)            # the chunks still queued end at once (cancelled)
+        for _ in workers:                   # the chunks still queued end at once (cancelled)
+            jobs.put(None)
+        for worker in workers:
+            worker.join()
