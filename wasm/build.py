@@ -118,23 +118,26 @@ ZOPFLI_DEFINES = ["-DNDEBUG",            # as fast as pigz's build; asserts neve
 # perf map): 7.48 G instructions against 4.35 G for pigz's own build (gcc -O2, native), 0.68 s
 # of CPU against 0.41 s. Link-time optimization inlines zopfli's small cross-file helpers
 # (ZopfliGetDistSymbol and the others into the cost model, the cache's into the match finder):
-# -11% of instructions, -12% of CPU. The edits below take another -11%. Bytes unchanged: wasm's
-# floating point is IEEE double without contraction, so inlining changes no cost. Not helping
-# (0-0.3%): -O3 (the same module), SIMD128, 64-bit words in the match extension (GetMatch).
+# -11% of instructions, -12% of CPU. The edits below take the count to 5.87 G. Bytes
+# unchanged: wasm's floating point is IEEE double without contraction, so inlining changes no
+# cost. Not helping (0-0.3%): -O3 (the same module), SIMD128, 64-bit words in the match
+# extension (GetMatch: matches mostly come from the longest-match cache).
 ZOPFLI_LTO = "-flto"
 # Edits at build time (the tarball stays pinned), each keeping every byte of the output.
-# katajainen.c sorts the leaves of each Huffman tree with qsort, whose comparator calls through
-# a pointer cost 10% of all instructions in wasm (zig's libc qsort): zopfli_sort.c sorts them with
-# the same comparison, called directly; the keys are unique (katajainen.c makes them so), so
-# any correct sort gives the same order. squeeze.c's GetBestLengths calls the cost model through
-# a pointer for every (position, length): the statistics model, the one of every iteration, is
-# called directly when it is the one passed, so that it is inlined (-2%).
+# katajainen.c: its qsort of the leaves (a comparator call through a pointer per comparison,
+# 10% of all instructions) and its recursive BoundaryPM (2.3x the time of pigz's native build:
+# calls are costly in wasm) are replaced by zopfli_katajainen.c's routines, which give the same
+# results (-9% and -4% of instructions). squeeze.c's GetBestLengths calls the cost model
+# through a pointer for every (position, length): the statistics model, the one of every
+# iteration, is called directly when it is the one passed, so that it is inlined (-2%).
 ZOPFLI_EDITS = [
     ("katajainen.c", "  return ((const Node*)a)->weight - ((const Node*)b)->weight;\n}\n",
      "  return ((const Node*)a)->weight - ((const Node*)b)->weight;\n}\n\n"
-     '#include "zopfli_sort.c"\t/* wpigz */\n'),
+     '#include "zopfli_katajainen.c"\t/* wpigz */\n'),
     ("katajainen.c", "qsort(leaves, numsymbols, sizeof(Node), LeafComparator);",
      "wpigz_sort_leaves(leaves, numsymbols);\t/* wpigz */"),
+    ("katajainen.c", "    BoundaryPM(lists, leaves, numsymbols, &pool, maxbits - 1);\n",
+     "    wpigz_boundary_pm(lists, leaves, numsymbols, &pool, maxbits - 1);\t/* wpigz */\n"),
     ("squeeze.c", "static double GetBestLengths(ZopfliBlockState *s,",
      "/* wpigz: the statistics cost model called directly, so that it is inlined */\n"
      "#define costmodel(litlen, dist, context) \\\n"
@@ -142,7 +145,7 @@ ZOPFLI_EDITS = [
      "static double GetBestLengths(ZopfliBlockState *s,"),
     ("squeeze.c", "static void TraceBackwards(", "#undef costmodel\n\nstatic void TraceBackwards("),
 ]
-ZOPFLI_INCLUDED = ["zopfli_sort.c"]      # beside katajainen.c, which includes it
+ZOPFLI_INCLUDED = ["zopfli_katajainen.c"]    # beside katajainen.c, which includes it
 
 LIBDEFLATE_PACKAGE = "libdeflate"               # Debian's source package, bookworm
 LIBDEFLATE_DEBIAN_VERSION = "1.14-1"
