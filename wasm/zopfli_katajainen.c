@@ -42,19 +42,19 @@ static void wpigz_sort_leaves(Node *leaves, int numsymbols) {
    whenever a chain is made of the two lookahead chains of that level; in wasm each of those
    calls is costly (a stack check, registers saved), and it took 2.3x the time of pigz's native
    build. The same steps in the same order: a call at a level does its own work, then both calls
-   at the level below run in turn, each with all of its own; so the next step is always one at
-   the lowest level with calls pending, and a level never has more than two. */
+   at the level below run in turn, each with all of its own. So the next step is always the
+   second call at the lowest level whose first call has run, or, with none, the end: bit L of
+   `more` says that level L has its second call to come (no bit is ever set below the level
+   being run, so the lowest set bit is the next level). */
 static void wpigz_boundary_pm(Node *(*lists)[2], Node *leaves, int numsymbols, NodePool *pool, int index) {
-    unsigned char pending[32];
+    unsigned more = 0;
     int level = index;
     if (index >= 32) {                  /* maxbits is 15 at most in zopfli */
         BoundaryPM(lists, leaves, numsymbols, pool, index);
         return;
     }
-    pending[level] = 1;
     for (;;) {
         int lastcount = lists[level][1]->count;     /* count of the last chain of the list */
-        pending[level]--;
         if (level > 0 || lastcount < numsymbols) {
             Node *newchain = pool->next++, *oldchain = lists[level][1];
             lists[level][0] = oldchain;
@@ -67,13 +67,15 @@ static void wpigz_boundary_pm(Node *(*lists)[2], Node *leaves, int numsymbols, N
                     InitNode(leaves[lastcount].weight, lastcount + 1, oldchain->tail, newchain);
                 } else {
                     InitNode(sum, lastcount, lists[level - 1][1], newchain);
-                    pending[--level] = 2;   /* the two lookahead chains below, used up */
+                    level--;            /* the two lookahead chains below, used up: */
+                    more |= 1u << level;    /* two calls there, the first now */
                     continue;
                 }
             }
         }
-        while (pending[level] == 0)
-            if (++level > index)
-                return;
+        if (more == 0)
+            return;
+        level = __builtin_ctz(more);
+        more &= more - 1;
     }
 }
