@@ -135,10 +135,11 @@ ZOPFLI_LTO = "-flto"
 # katajainen.c: its qsort of the leaves (a comparator call through a pointer per comparison,
 # 10% of all instructions) and its recursive BoundaryPM (2.3x the time of pigz's native build:
 # calls are costly in wasm) are replaced by zopfli_katajainen.c's routines, which give the same
-# results (-9% and -4% of instructions on the text; its package-merge loop -22% on binaries,
-# where building Huffman trees for block splitting is most of zopfli's time). squeeze.c's GetBestLengths calls the cost model
-# through a pointer for every (position, length): the statistics model, the one of every
-# iteration, is called directly when it is the one passed, so that it is inlined (-2%).
+# results (-9% and -4% of instructions on the text; the package-merge loop -22% on binaries,
+# where Huffman trees for block splitting are most of zopfli's time). squeeze.c's
+# GetBestLengths calls the cost model through a pointer for every (position, length): the
+# statistics model, the one of every iteration, is called directly when it is the one passed,
+# so that it is inlined (-2%).
 ZOPFLI_EDITS = [
     ("katajainen.c", "  return ((const Node*)a)->weight - ((const Node*)b)->weight;\n}\n",
      "  return ((const Node*)a)->weight - ((const Node*)b)->weight;\n}\n\n"
