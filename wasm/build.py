@@ -61,6 +61,14 @@ ZLIB_SOURCES = ["adler32.c", "crc32.c", "deflate.c", "trees.c", "zutil.c",
 GLUE_SOURCES = ["engine.c", "inflater.c", "chunk_inflate.c", "thread_start.s"]
 GLUE_HEADERS = ["engine.h"]
 ZLIB_COMPRESSOR = "deflate_zlib.c"       # zlib and zlib-ng: pigz's parallel path
+# zlib.wasm's deflate: longest_match compares its candidate's first two and last two bytes, and
+# extends a match, two bytes at a time through 16-bit loads (wasm32 loads need no alignment).
+# Its only effect in zlib 1.2.13 (deflate.c); the same bytes compared, so the same matches and
+# the same output. callgrind, 4.7 MB of Python source at level 6 in pigz's 128 KiB pieces,
+# wasmtime's JIT code: 1.50 G instructions -> 1.40 G (longest_match 815 M -> 711 M; native
+# gcc -O2: 375 M). A 64-bit word loop for the extension instead was slower (855 M): on
+# text most candidates fail the first checks.
+ZLIB_DEFINES = ["-DUNALIGNED_OK"]
 
 ZLIB_NG_SDIST = "zlib_ng-1.1.0.tar.gz"          # python-zlib-ng 1.1.0, carrying zlib-ng 2.3.3
 ZLIB_NG_PIP = "zlib-ng==1.1.0"
@@ -113,6 +121,41 @@ ZOPFLI_DEFINES = ["-DNDEBUG",            # as fast as pigz's build; asserts neve
                   # each worker's heap: zopfli's measured peak for one block is at most 113x
                   # the block size + 2 MiB (random data; text 38-90x), see deflate_zopfli.c
                   "-DWORKER_ARENA_BYTES(b)=(128*(uint64_t)(b)+(8<<20))"]
+# zopfli's speed in wasm32, measured with callgrind on one 128 KiB block of Python source (the
+# largest file of bench/many_files.py's -11 tree; wasmtime's JIT code attributed through its
+# perf map): 7.48 G instructions against 4.35 G for pigz's own build (gcc -O2, native), 0.68 s
+# of CPU against 0.41 s. Link-time optimization inlines zopfli's small cross-file helpers
+# (ZopfliGetDistSymbol and the others into the cost model, the cache's into the match finder):
+# -11% of instructions, -12% of CPU. The edits below take the count to 5.87 G. Bytes
+# unchanged: wasm's floating point is IEEE double without contraction, so inlining changes no
+# cost. Not helping (0-0.3%): -O3 (the same module), SIMD128, 64-bit words in the match
+# extension (GetMatch: matches mostly come from the longest-match cache).
+ZOPFLI_LTO = "-flto"
+# Edits at build time (the tarball stays pinned), each keeping every byte of the output.
+# katajainen.c: its qsort of the leaves (a comparator call through a pointer per comparison,
+# 10% of all instructions) and its recursive BoundaryPM (2.3x the time of pigz's native build:
+# calls are costly in wasm) are replaced by zopfli_katajainen.c's routines, which give the same
+# results (-9% and -4% of instructions on the text; the package-merge loop -22% on binaries,
+# where Huffman trees for block splitting are most of zopfli's time). squeeze.c's
+# GetBestLengths calls the cost model through a pointer for every (position, length): the
+# statistics model, the one of every iteration, is called directly when it is the one passed,
+# so that it is inlined (-2%).
+ZOPFLI_EDITS = [
+    ("katajainen.c", "  return ((const Node*)a)->weight - ((const Node*)b)->weight;\n}\n",
+     "  return ((const Node*)a)->weight - ((const Node*)b)->weight;\n}\n\n"
+     '#include "zopfli_katajainen.c"\t/* wpigz */\n'),
+    ("katajainen.c", "qsort(leaves, numsymbols, sizeof(Node), LeafComparator);",
+     "wpigz_sort_leaves(leaves, numsymbols);\t/* wpigz */"),
+    ("katajainen.c", "    BoundaryPM(lists, leaves, numsymbols, &pool, maxbits - 1);\n",
+     "    wpigz_boundary_pm(lists, leaves, numsymbols, &pool, maxbits - 1);\t/* wpigz */\n"),
+    ("squeeze.c", "static double GetBestLengths(ZopfliBlockState *s,",
+     "/* wpigz: the statistics cost model called directly, so that it is inlined */\n"
+     "#define costmodel(litlen, dist, context) \\\n"
+     "  (costmodel == GetCostStat ? GetCostStat(litlen, dist, context) : costmodel(litlen, dist, context))\n\n"
+     "static double GetBestLengths(ZopfliBlockState *s,"),
+    ("squeeze.c", "static void TraceBackwards(", "#undef costmodel\n\nstatic void TraceBackwards("),
+]
+ZOPFLI_INCLUDED = ["zopfli_katajainen.c"]    # beside katajainen.c, which includes it
 
 LIBDEFLATE_PACKAGE = "libdeflate"               # Debian's source package, bookworm
 LIBDEFLATE_DEBIAN_VERSION = "1.14-1"
@@ -333,12 +376,15 @@ def build_zopfli(zlib_tarball: Path, pigz_tarball: Path, output: Path) -> None:
         for name in ZOPFLI_GLUE:
             shutil.copy(HERE / name, top / name)
         shutil.copy(HERE / "zopfli_alloc.h", top / "zopfli" / "zopfli_alloc.h")
+        apply_edits(top / "zopfli", ZOPFLI_EDITS, PIGZ_TARBALL)
+        for name in ZOPFLI_INCLUDED:
+            shutil.copy(HERE / name, top / "zopfli" / name)
         wrappers = []
         for name in ZOPFLI_SOURCES:
             wrapper = f"zopfli/wpigz_{name}"
             (top / wrapper).write_text(f'#include "zopfli_alloc.h"\n#include "{name}"\n')
             wrappers.append(wrapper)
-        link_module(zig, top, [*CFLAGS, *ZOPFLI_DEFINES, "-Izlib", "-Izopfli", *LDFLAGS, *GLUE_SOURCES,
+        link_module(zig, top, [*CFLAGS, ZOPFLI_LTO, *ZOPFLI_DEFINES, "-Izlib", "-Izopfli", *LDFLAGS, *GLUE_SOURCES,
                                *ZOPFLI_GLUE, ZOPFLI_COMPRESSOR, *[f"zlib/{name}" for name in ZLIB_SOURCES],
                                *wrappers], output)
 
@@ -426,7 +472,8 @@ def build(tarball: Path, output: Path) -> None:
         work = Path(tmp)
         src = extract(tarball, work)
         copy_glue(src, ZLIB_COMPRESSOR)
-        link_module(zig, src, [*CFLAGS, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR, *ZLIB_SOURCES], output)
+        link_module(zig, src, [*CFLAGS, *ZLIB_DEFINES, "-I.", *LDFLAGS, *GLUE_SOURCES, ZLIB_COMPRESSOR, *ZLIB_SOURCES],
+                    output)
 
 
 # The licence of every library a module contains, taken from the same pinned sources and shipped
