@@ -162,3 +162,18 @@ def test_a_tree_gets_one_bar_with_files_done_of_total(tmp_path):
     assert "300/300 files done" in drawn
     assert drawn.count("%|") < 100, "redrawn at most every 0.2 s, not once per file"
     assert len(list(tree.glob("*.gz"))) == 300
+
+
+@pytest.mark.timeout(180)
+def test_messages_are_written_on_a_line_of_their_own_not_after_the_bar(two_files):
+    """A message while the bar is drawn (here: a missing input after the bar's first drawing,
+    and -v's lines) starts at the beginning of a line, as without a bar, and the bar is drawn
+    again below it."""
+    status, drawn = run_on_terminal(["-v", "-9", "-p", "1", "-k", "first.txt", "missing.txt", "second.txt"],
+                                    two_files)
+    assert status == 1
+    for text in ("wpigz: skipping: missing.txt does not exist", "first.txt to first.txt.gz \r\n",
+                 "second.txt to second.txt.gz \r\n"):
+        at = drawn.index(text)
+        assert at == 0 or drawn[at - 1] in "\r\n", (text, drawn[max(0, at - 80):at + len(text)])
+    assert drawn.index("[1/2] first.txt") < drawn.index("wpigz: skipping: missing.txt"), "the bar was up"

@@ -233,7 +233,7 @@ def compress_one(settings: Settings, runtime: Runtime, reporter: Reporter, item:
         if item.path is not None:
             source.close()
     if reporter.verbosity >= 2:
-        sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL} \n")   # pigz ends it with a space
+        reporter.line(f"{item.label} to {final or STDOUT_LABEL} ")   # pigz ends it with a space
     if final is not None and item.path is not None and not settings.keep:
         try:
             os.unlink(item.path)
@@ -303,7 +303,7 @@ class Batch:
         if len(inputs) > 1:
             slots = max(2 * threads + 2, min(MANY_SLOTS, MANY_SLOTS_BYTES // self.options.blocksize))
         self.ring = Ring(self.options, runtime=runtime, threads=threads, slots=slots)
-        self.meter = _command_meter(settings, inputs)
+        self.meter = reporter.bar = _command_meter(settings, inputs)
 
     def run(self, trailing: tuple[tuple[str, str], ...] = ()) -> None:
         """Every input, then the skip messages after the last one (``trailing``)."""
@@ -442,7 +442,7 @@ class Batch:
         if self.meter is not None:
             self.meter.file_done()
         if self.reporter.verbosity >= 2:
-            sys.stderr.write(f"{task.item.label} to {task.final or STDOUT_LABEL} \n")   # pigz ends it with a space
+            self.reporter.line(f"{task.item.label} to {task.final or STDOUT_LABEL} ")   # pigz ends it with a space
         if task.final is not None and task.item.path is not None and not self.settings.keep:
             try:
                 os.unlink(task.item.path)
@@ -502,7 +502,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
         from ..sandbox.wasm_host import DECODER_ENGINE
         runtime = Runtime(engine=DECODER_ENGINE)      # decoding always uses zlib-ng's inflate
         lister = listing.Lister(settings.verbosity)
-        meter = _command_meter(settings, inputs) if settings.mode != "list" else None
+        meter = reporter.bar = _command_meter(settings, inputs) if settings.mode != "list" else None
         try:
             if settings.mode == "list":
                 for item in inputs:
@@ -538,7 +538,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
     if batch is not None:
         batch.run(trailing)
     else:
-        meter = _command_meter(settings, inputs)
+        meter = reporter.bar = _command_meter(settings, inputs)
         try:
             for index, item in enumerate(inputs, 1):
                 say_notes(reporter, item.notes)

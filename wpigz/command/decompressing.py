@@ -419,7 +419,7 @@ class Decompressing:
                 raise OutputError(job.output.final, error) from error
             job.output = None
         if reporter.verbosity >= 2 and not self.testing:
-            sys.stderr.write(f"{item.label} to {final or STDOUT_LABEL} \n")   # pigz ends it with a space
+            reporter.line(f"{item.label} to {final or STDOUT_LABEL} ")   # pigz ends it with a space
         if final is not None and item.path is not None and not settings.keep and not decoded.later_entries:
             try:
                 os.unlink(item.path)

@@ -25,7 +25,7 @@ from .._record import dataclass               # dataclasses itself costs start-u
 TYPE_CHECKING = False                         # typing itself costs start-up time
 if TYPE_CHECKING:
     import signal
-    from typing import BinaryIO, Callable, Iterator
+    from typing import Any, BinaryIO, Callable, Iterator
 else:
     # The C module under signal.py: the same functions and constants, without the enums that
     # signal.py builds at import (9M instructions, about 2 ms, of every command's start-up;
@@ -64,13 +64,25 @@ class Reporter:
         # called before each message: a command with several inputs in flight finishes the
         # earlier ones first, so that messages come in argument order
         self.before_message: Callable[[], None] | None = None
+        # the command's progress bar while one is drawn (progress.Progress): taken off the
+        # screen before a line is written and drawn again after it, so that no message lands
+        # on the bar's line
+        self.bar: Any = None
 
     def say(self, text: str) -> None:
         if self.before_message is not None:
             self.before_message()
         if self.verbosity > 0:
-            sys.stderr.write(f"{self.program}: {text}\n")
-            sys.stderr.flush()
+            self.line(f"{self.program}: {text}")
+
+    def line(self, text: str) -> None:
+        """One line on stderr (a message, -v's 'IN to OUT '), below any progress bar."""
+        if self.bar is not None:
+            self.bar.clear()
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.redraw()
 
     def error(self, text: str) -> None:
         self.say(text)

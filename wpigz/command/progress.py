@@ -103,6 +103,13 @@ class Progress:
         self._pending = 0
         self._last = now
 
+    def clear(self) -> None:
+        """Take the bar off the screen (a line of text is about to be written)."""
+        self._bar.clear()
+
+    def redraw(self) -> None:
+        self._bar.refresh()
+
     def close(self) -> None:
         self._flush(time.monotonic())
         self._bar.refresh()         # the final count, even when the run took less than a refresh
