@@ -369,6 +369,19 @@ struct run {
 #define CODES_DONE 0            /* end of block */
 #define CODES_SWITCH 1          /* wide output may stop: the last 32 KiB hold no marker */
 
+/* n bytes from distance bytes back (at least 8), in steps of 16 bytes, or of 8 when the
+   distance is shorter than 16: each step reads only bytes already final, and writes up to a
+   step's length minus one past n (the buffers' SLACK). Symbols are copied as their bytes. */
+static inline __attribute__((always_inline))
+void copy_steps(uint8_t *to, const uint8_t *from, uint32_t n, uint32_t distance) {
+    if (distance >= 16)
+        for (uint32_t i = 0; i < n; i += 16)
+            memcpy(to + i, from + i, 16);
+    else
+        for (uint32_t i = 0; i < n; i += 8)
+            memcpy(to + i, from + i, 8);
+}
+
 /* One match's copy: len symbols (or bytes) from distance back, written at n; the room (and
    SLACK for the last step's overrun) is the caller's to check. The new n, or UINT32_MAX for a
    distance before the chunk in bytes (the window had markers there). In symbols, a copy that
@@ -401,12 +414,8 @@ uint32_t copy_match(uint16_t *out16, uint8_t *out8, uint32_t n, uint32_t len, ui
         const uint16_t *from = out16 + n - distance;
         uint16_t *to = out16 + n;
         if (n - distance >= *marker_end) {      /* no marker can come along */
-            if (distance >= 8)
-                for (uint32_t i = 0; i < len; i += 8)
-                    memcpy(to + i, from + i, 16);
-            else if (distance >= 4)
-                for (uint32_t i = 0; i < len; i += 4)
-                    memcpy(to + i, from + i, 8);
+            if (distance >= 4)                  /* 8 bytes or more back */
+                copy_steps((uint8_t *)to, (const uint8_t *)from, 2 * len, 2 * distance);
             else
                 for (uint32_t i = 0; i < len; i++)
                     to[i] = from[i];
@@ -440,12 +449,8 @@ uint32_t copy_match(uint16_t *out16, uint8_t *out8, uint32_t n, uint32_t len, ui
         return UINT32_MAX;
     const uint8_t *from = out8 + n - distance;
     uint8_t *to = out8 + n;
-    if (distance >= 16)
-        for (uint32_t i = 0; i < len; i += 16)
-            memcpy(to + i, from + i, 16);
-    else if (distance >= 8)
-        for (uint32_t i = 0; i < len; i += 8)
-            memcpy(to + i, from + i, 8);
+    if (distance >= 8)
+        copy_steps(to, from, len, distance);
     else if (distance == 1)
         memset(to, from[0], len);
     else
