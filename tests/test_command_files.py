@@ -499,7 +499,7 @@ def test_temporary_names_already_taken_are_skipped_never_followed(tmp_path):
     victim = tmp_path / "victim"
     victim.write_bytes(b"keep")
     n = next(files._temporary_tags)         # the next AtomicOutput takes n + 1, then n + 2, ...
-    taken = [tmp_path / f".a.gz.{files._PID}-{k:x}.wpigz-tmp" for k in (n + 1, n + 2)]
+    taken = [tmp_path / f".a.gz.{os.getpid()}-{k:x}.wpigz-tmp" for k in (n + 1, n + 2)]
     taken[0].write_bytes(b"someone's")
     taken[1].symlink_to(victim)
     output = files.AtomicOutput(str(final), synchronous=False)
@@ -522,3 +522,25 @@ def test_discarded_output_leaves_nothing(tmp_path):
     output.discard()
     output.discard()            # idempotent
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_forked_child_names_its_temporary_files_with_its_own_pid(tmp_path):
+    # a process forked from one that already imported wpigz (a worker pool, say) must not
+    # name its temporary files after its parent
+    from wpigz.command import files
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            output = files.AtomicOutput(str(tmp_path / "a.gz"), synchronous=False)
+            os.write(write_end, f"{os.getpid()} {output.temporary}".encode())
+            output.discard()
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    pid, name = os.read(read_end, 4096).decode().split(" ", 1)
+    os.close(read_end)
+    os.waitpid(child, 0)
+    assert int(pid) == child and os.getpid() != child
+    assert os.path.basename(name).startswith(f".a.gz.{child}-"), name
+    assert os.listdir(tmp_path) == [], "the child removed its temporary file"

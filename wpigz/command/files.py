@@ -382,8 +382,9 @@ class FdWriter:
             os.close(self.fd)
 
 
-_PID = os.getpid()                      # in temporary names, with a counter: unique among
-_temporary_tags = itertools.count()     # running wpigz commands
+# in temporary names, after the process id (read at each name: a forked child has its own),
+# so that names are unique among running wpigz commands
+_temporary_tags = itertools.count()
 
 
 class AtomicOutput:
@@ -401,7 +402,7 @@ class AtomicOutput:
         directory, base = os.path.split(final)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         for _ in range(100):
-            temporary = os.path.join(directory, f".{base}.{_PID}-{next(_temporary_tags):x}.wpigz-tmp")
+            temporary = os.path.join(directory, f".{base}.{os.getpid()}-{next(_temporary_tags):x}.wpigz-tmp")
             try:
                 fd = os.open(temporary, flags, 0o600)
                 break
