@@ -101,6 +101,7 @@ if FROM not in ("wheel", "tree"):
 VENV = WORK / "wheel-venv"
 SOURCE = HERE.parent
 _installed: list[Path] = []             # the venv's python, once this process has installed it
+_built_from: list[str] = []             # the tree's `git describe` when its wheel was built
 
 
 def wpigz_cmd(*args: str) -> list[str]:
@@ -144,6 +145,9 @@ def install_wheel() -> Path:
     wasmtime's 30 MB library from pip's cache), so nothing of an earlier run is timed."""
     shutil.rmtree(VENV, ignore_errors=True)
     python = VENV / "bin" / "python"
+    # read now: the reports this run writes later make the tree dirty
+    _built_from[:] = [subprocess.run(["git", "-C", str(SOURCE), "describe", "--always", "--dirty"],
+                                     capture_output=True, text=True).stdout.strip() or "unknown"]
     with tempfile.TemporaryDirectory(prefix="wpigz-wheel-") as build:
         copy = Path(build) / "src"
         for name in _tree_files():
@@ -172,8 +176,8 @@ def wpigz_origin() -> str:
     if FROM == "tree":
         return (f"wpigz was timed from the working tree in this Python ({FROM_ENV}=tree: `python -m wpigz`, "
                 "with this environment's site-packages and .pth files)")
-    commit = subprocess.run(["git", "-C", str(SOURCE), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip() or "unknown"
+    wpigz_python()                      # the wheel is built (once) before anything is timed
+    commit = _built_from[0]
     return (f"wpigz was timed as users get it: the wheel built from the working tree ({commit}) in a new venv "
             f"with wasmtime {metadata.version('wasmtime')}, run as `VENV/bin/python -I -m wpigz` "
             f"({FROM_ENV}=tree times the tree in the developer's Python instead)")
